@@ -1,0 +1,150 @@
+/**
+ * Configuration: defaults, then `RINGCAST_*` environment, then flags, then one validation pass that
+ * names every bad key at once, then a frozen object. Each part declares its keys as a ConfigSpec.
+ */
+
+export type ConfigType = 'string' | 'int' | 'number' | 'bool' | 'url' | 'list';
+
+export interface ConfigKey<T = unknown> {
+  type: ConfigType;
+  default: T;
+  /** One line for `--help` and the docs. */
+  doc: string;
+  /** Allowed values (strings). */
+  choices?: readonly string[];
+  min?: number;
+  max?: number;
+  /** Extra check: returns a message when the value is bad. */
+  check?: (value: T) => string | undefined;
+}
+
+export type ConfigSpec = Record<string, ConfigKey>;
+
+type ValueOf<K extends ConfigKey> = K['type'] extends 'int' | 'number'
+  ? number
+  : K['type'] extends 'bool'
+    ? boolean
+    : K['type'] extends 'list'
+      ? string[]
+      : string;
+
+export type ConfigOf<S extends ConfigSpec> = { readonly [P in keyof S]: ValueOf<S[P]> };
+
+/** Thrown when any key is bad; the message lists every one. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** `listenPort` → `--listen-port`. */
+export function flagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** `listenPort` → `RINGCAST_LISTEN_PORT`. */
+export function envName(key: string): string {
+  return `RINGCAST_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+function parseFlags(argv: readonly string[], spec: ConfigSpec, problems: string[]): Map<string, string> {
+  const byFlag = new Map(Object.keys(spec).map((k) => [flagName(k), k]));
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const key = byFlag.get(flag);
+    if (!key) {
+      problems.push(`unknown option '${arg}'`);
+      continue;
+    }
+    if (eq > 0) out.set(key, arg.slice(eq + 1));
+    else if (spec[key]!.type === 'bool' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) {
+      out.set(key, 'true');
+    } else if (argv[i + 1] === undefined) problems.push(`'${flag}' needs a value`);
+    else out.set(key, argv[++i]!);
+  }
+  return out;
+}
+
+function convert(key: string, def: ConfigKey, raw: string, problems: string[]): unknown {
+  const bad = (why: string) => problems.push(`'${key}' ${why} (got '${raw}')`);
+  switch (def.type) {
+    case 'int':
+    case 'number': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n) || (def.type === 'int' && !Number.isInteger(n))) {
+        bad(`must be ${def.type === 'int' ? 'a whole number' : 'a number'}`);
+        return undefined;
+      }
+      return n;
+    }
+    case 'bool':
+      if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+      if (['false', '0', 'no', 'off'].includes(raw)) return false;
+      bad('must be true or false');
+      return undefined;
+    case 'url':
+      try {
+        const u = new URL(raw);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+        return raw.replace(/\/+$/, '');
+      } catch {
+        bad('must be an http(s) URL');
+        return undefined;
+      }
+    case 'list':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    default:
+      return raw;
+  }
+}
+
+function validate(key: string, def: ConfigKey, value: unknown, problems: string[]): void {
+  if (typeof value === 'number') {
+    if (def.min !== undefined && value < def.min) problems.push(`'${key}' must be at least ${def.min} (got ${value})`);
+    if (def.max !== undefined && value > def.max) problems.push(`'${key}' must be at most ${def.max} (got ${value})`);
+  }
+  if (def.choices && !def.choices.includes(String(value))) {
+    problems.push(`'${key}' must be one of ${def.choices.join(', ')} (got '${value}')`);
+  }
+  const msg = def.check?.(value as never);
+  if (msg) problems.push(`'${key}' ${msg}`);
+}
+
+/** Loads a config from defaults, environment and flags; throws ConfigError naming every bad key. */
+export function loadConfig<S extends ConfigSpec>(
+  spec: S,
+  argv: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<keyof S, unknown>> = {},
+): ConfigOf<S> {
+  const problems: string[] = [];
+  const flags = parseFlags(argv, spec, problems);
+  const out: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(spec)) {
+    let value: unknown = def.default;
+    const fromEnv = env[envName(key)];
+    if (fromEnv !== undefined && fromEnv !== '') value = convert(key, def, fromEnv, problems);
+    if (flags.has(key)) value = convert(key, def, flags.get(key)!, problems);
+    if (key in overrides && overrides[key] !== undefined) value = overrides[key];
+    if (value !== undefined) validate(key, def, value, problems);
+    out[key] = value;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(out) as ConfigOf<S>;
+}
+
+/** `--help` text for a spec. */
+export function describeConfig(spec: ConfigSpec): string {
+  return Object.entries(spec)
+    .map(([k, d]) => `  ${flagName(k).padEnd(26)} ${envName(k).padEnd(34)} ${d.doc} (default: ${JSON.stringify(d.default)})`)
+    .join('\n');
+}

@@ -1,0 +1,44 @@
+/** Every error the parts report over HTTP, created once with a code, an HTTP status and a message. */
+export const ERROR_CODES = {
+  RC_BAD_PATH: { status: 400, message: 'path is not a valid Ringcast path' },
+  RC_BAD_REQUEST: { status: 400, message: 'request is malformed' },
+  RC_BAD_BODY: { status: 400, message: 'request body is not valid' },
+  RC_BODY_TOO_LARGE: { status: 413, message: 'request body is too large' },
+  RC_UNAUTHORIZED: { status: 401, message: 'cluster secret missing or wrong' },
+  RC_NOT_FOUND: { status: 404, message: 'not found' },
+  RC_STREAM_NOT_FOUND: { status: 404, message: 'stream is not known' },
+  RC_RELAY_NOT_FOUND: { status: 404, message: 'relay is not registered' },
+  RC_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
+  RC_NO_RELAY: { status: 503, message: 'no relay is available' },
+  RC_UPSTREAM_FAILED: { status: 502, message: 'every upstream failed' },
+  RC_UPSTREAM_TIMEOUT: { status: 504, message: 'upstream timed out' },
+  RC_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
+  RC_STORE_UNAVAILABLE: { status: 503, message: 'state store is unavailable' },
+  RC_INTERNAL: { status: 500, message: 'internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one error class: a code from ERROR_CODES, its HTTP status, a message and an optional cause. */
+export class RingcastError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERROR_CODES[code].message, options);
+    this.name = 'RingcastError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+  }
+
+  /** The HTTP body for this error: `{"error":{"code","message"}}`. */
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/** Turns anything thrown into a RingcastError (unknown errors become RC_INTERNAL). */
+export function toRingcastError(err: unknown): RingcastError {
+  if (err instanceof RingcastError) return err;
+  return new RingcastError('RC_INTERNAL', undefined, { cause: err });
+}
