@@ -59,7 +59,9 @@ function parseFlags(argv: readonly string[], spec: ConfigSpec, problems: string[
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
     const key = byFlag.get(flag);
     if (!key) {
-      problems.push(`unknown option '${arg}'`);
+      problems.push(`unknown option '${flag}'`);
+      // Skip the unknown option's value so it is not reported as a second problem.
+      if (eq < 0 && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) i++;
       continue;
     }
     if (eq > 0) out.set(key, arg.slice(eq + 1));
@@ -109,8 +111,10 @@ function convert(key: string, def: ConfigKey, raw: string, problems: string[]): 
 
 function validate(key: string, def: ConfigKey, value: unknown, problems: string[]): void {
   if (typeof value === 'number') {
-    if (def.min !== undefined && value < def.min) problems.push(`'${key}' must be at least ${def.min} (got ${value})`);
-    if (def.max !== undefined && value > def.max) problems.push(`'${key}' must be at most ${def.max} (got ${value})`);
+    if (def.min !== undefined && value < def.min)
+      problems.push(`'${key}' must be at least ${def.min} (got ${value})`);
+    if (def.max !== undefined && value > def.max)
+      problems.push(`'${key}' must be at most ${def.max} (got ${value})`);
   }
   if (def.choices && !def.choices.includes(String(value))) {
     problems.push(`'${key}' must be one of ${def.choices.join(', ')} (got '${value}')`);
@@ -145,6 +149,9 @@ export function loadConfig<S extends ConfigSpec>(
 /** `--help` text for a spec. */
 export function describeConfig(spec: ConfigSpec): string {
   return Object.entries(spec)
-    .map(([k, d]) => `  ${flagName(k).padEnd(26)} ${envName(k).padEnd(34)} ${d.doc} (default: ${JSON.stringify(d.default)})`)
+    .map(
+      ([k, d]) =>
+        `  ${flagName(k).padEnd(26)} ${envName(k).padEnd(34)} ${d.doc} (default: ${JSON.stringify(d.default)})`,
+    )
     .join('\n');
 }

@@ -28,27 +28,36 @@ export function isPartFile(file: string): boolean {
 
 /**
  * Parses the path of a live object (without query string) or throws RC_BAD_PATH.
- * Decoding happens before validation, so encoded traversal is refused too.
+ * Each segment is decoded before validation, so encoded traversal is refused too.
  */
 export function parseLivePath(pathname: string): LivePath {
-  let decoded: string;
+  // Split before decoding, so an encoded slash stays inside one segment and fails the name check.
+  let parts: string[];
   try {
-    decoded = decodeURIComponent(pathname);
+    parts = pathname.split('/').map(decodeURIComponent);
   } catch {
     throw new RingcastError('RC_BAD_PATH', 'path is not valid percent-encoding');
   }
-  const parts = decoded.split('/');
-  if (parts[0] !== '' || parts[1] !== 'live') throw new RingcastError('RC_BAD_PATH', 'path must start with /live/');
+  if (parts[0] !== '' || parts[1] !== 'live')
+    throw new RingcastError('RC_BAD_PATH', 'path must start with /live/');
   const rest = parts.slice(2);
   if (rest.length === 2 && rest[1] === 'master.m3u8') {
     const streamId = checkName(rest[0]!, 'stream id');
-    return { streamId, file: 'master.m3u8', kind: 'master', ringKey: streamId, relPath: `${streamId}/master.m3u8` };
+    return {
+      streamId,
+      file: 'master.m3u8',
+      kind: 'master',
+      ringKey: streamId,
+      relPath: `${streamId}/master.m3u8`,
+    };
   }
-  if (rest.length !== 3) throw new RingcastError('RC_BAD_PATH', 'path must be /live/:streamId/:rendition/:file');
+  if (rest.length !== 3)
+    throw new RingcastError('RC_BAD_PATH', 'path must be /live/:streamId/:rendition/:file');
   const streamId = checkName(rest[0]!, 'stream id');
   const rendition = checkName(rest[1]!, 'rendition');
   const file = rest[2]!;
-  if (!FILE_RE.test(file) || file.startsWith('.')) throw new RingcastError('RC_BAD_PATH', 'file name is not valid');
+  if (!FILE_RE.test(file) || file.startsWith('.'))
+    throw new RingcastError('RC_BAD_PATH', 'file name is not valid');
   const relPath = `${streamId}/${rendition}/${file}`;
   if (file.endsWith(PLAYLIST_EXTENSION)) {
     return { streamId, rendition, file, kind: 'playlist', ringKey: `${streamId}/${rendition}`, relPath };

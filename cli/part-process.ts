@@ -1,0 +1,97 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../bin/ringcast.js', import.meta.url));
+
+export type PartName = 'coordinator' | 'origin' | 'relay';
+
+/** A part running as a child process; `url` is known once it logged its `listening` line. */
+export interface PartProcess {
+  part: PartName;
+  child: ChildProcess;
+  url: string;
+  /** Origin only. */
+  rtmpUrl?: string;
+  /** Relay only. */
+  id?: string;
+  /** The last log lines, for error messages. */
+  tail: string[];
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+export interface SpawnPartOptions {
+  part: PartName;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Every log line is appended here when set. */
+  logFile?: string;
+  /** Called with each parsed log line (pino JSON). */
+  onLog?: (line: Record<string, unknown>, raw: string) => void;
+  startTimeoutMs?: number;
+}
+
+/** Starts `ringcast <part>` and resolves once it logs `listening`; rejects with its last lines if it dies first. */
+export function spawnPart(opts: SpawnPartOptions): Promise<PartProcess> {
+  const child = spawn(process.execPath, [BIN, opts.part, ...(opts.args ?? [])], {
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail: string[] = [];
+  const file: WriteStream | undefined = opts.logFile
+    ? createWriteStream(opts.logFile, { flags: 'a' })
+    : undefined;
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      file?.end();
+      resolve(code ?? signal ?? -1);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${opts.part} did not start in time; last lines:\n${tail.join('\n')}`));
+    }, opts.startTimeoutMs ?? 20_000);
+    const onLine = (raw: string) => {
+      tail.push(raw);
+      if (tail.length > 30) tail.shift();
+      file?.write(`${raw}\n`);
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(raw);
+      } catch {
+        return;
+      }
+      opts.onLog?.(line, raw);
+      if (line.msg === 'listening' && typeof line.url === 'string') {
+        clearTimeout(timer);
+        resolve({
+          part: opts.part,
+          child,
+          url: line.url,
+          rtmpUrl: typeof line.rtmpUrl === 'string' ? line.rtmpUrl : undefined,
+          id: typeof line.id === 'string' ? line.id : undefined,
+          tail,
+          exited,
+        });
+      }
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${opts.part} exited (${code}) before it was ready; last lines:\n${tail.join('\n')}`));
+    });
+  });
+}
+
+/** Stops a part: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopPart(p: PartProcess, graceMs = 8000): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+  await p.exited;
+  clearTimeout(timer);
+}

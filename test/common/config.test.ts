@@ -1,0 +1,44 @@
+import test from 'ava';
+import { ConfigError, envName, flagName, loadConfig } from '../../common/config.ts';
+
+const SPEC = {
+  port: { type: 'int', default: 8080, min: 0, max: 65535, doc: 'port' },
+  coordinatorUrl: { type: 'url', default: 'http://127.0.0.1:8080', doc: 'url' },
+  source: { type: 'string', default: 'testsrc', choices: ['testsrc', 'rtmp'], doc: 'source' },
+  lowLatency: { type: 'bool', default: false, doc: 'LL-HLS' },
+} as const;
+
+test('names: flags are kebab-case, variables RINGCAST_ upper snake', (t) => {
+  t.is(flagName('coordinatorUrl'), '--coordinator-url');
+  t.is(envName('coordinatorUrl'), 'RINGCAST_COORDINATOR_URL');
+});
+
+test('defaults, then environment, then flags', (t) => {
+  t.is(loadConfig(SPEC, [], {}).port, 8080);
+  t.is(loadConfig(SPEC, [], { RINGCAST_PORT: '9000' }).port, 9000);
+  t.is(loadConfig(SPEC, ['--port', '9100'], { RINGCAST_PORT: '9000' }).port, 9100);
+  t.is(loadConfig(SPEC, ['--port=9200']).port, 9200);
+  t.true(loadConfig(SPEC, ['--low-latency']).lowLatency);
+  t.true(Object.isFrozen(loadConfig(SPEC)));
+});
+
+test('one error names every bad key', (t) => {
+  const err = t.throws(
+    () =>
+      loadConfig(SPEC, ['--port', 'eighty', '--source', 'webcam', '--bogus', 'x'], {
+        RINGCAST_COORDINATOR_URL: 'ftp://x',
+      }),
+    { instanceOf: ConfigError },
+  );
+  const text = err.message;
+  t.regex(text, /'port' must be a whole number/);
+  t.regex(text, /'source' must be one of testsrc, rtmp/);
+  t.regex(text, /'coordinatorUrl' must be an http\(s\) URL/);
+  t.regex(text, /unknown option '--bogus'/);
+  t.is((err as ConfigError).problems.length, 4);
+});
+
+test('ranges are checked', (t) => {
+  const err = t.throws(() => loadConfig(SPEC, ['--port', '70000']), { instanceOf: ConfigError });
+  t.regex(err.message, /'port' must be at most 65535/);
+});
