@@ -1,0 +1,145 @@
+// Ringcast demo player: plays the coordinator's steering-enabled master playlist with hls.js and shows
+// where every segment came from. `window.ringcastStats` exposes the same figures to tests.
+(() => {
+  const params = new URLSearchParams(location.search);
+  const stream = /^[A-Za-z0-9_-]{1,64}$/.test(params.get('stream') || '') ? params.get('stream') : 'demo';
+  const session = params.get('session') || Math.random().toString(36).slice(2, 12);
+  const masterUrl = `${location.origin}/live/${stream}/master.m3u8?session=${encodeURIComponent(session)}`;
+  const $ = (id) => document.getElementById(id);
+  const video = $('video');
+  const stats = {
+    session,
+    masterUrl,
+    segments: [],
+    stalls: 0,
+    stallMs: 0,
+    latencySec: null,
+    maxLatencySec: null,
+    pathway: null,
+    rendition: null,
+    bitrate: null,
+    bufferSec: 0,
+    lowLatency: false,
+    errors: [],
+    playing: false,
+  };
+  window.ringcastStats = stats;
+  $('stream-name').textContent = `· ${stream}`;
+  $('player-url').value = `${location.origin}/live/${stream}/master.m3u8`;
+  $('copy').onclick = () => navigator.clipboard?.writeText($('player-url').value);
+
+  if (!window.Hls || !Hls.isSupported()) {
+    // Safari plays HLS natively (and honours content steering itself).
+    video.src = masterUrl;
+    $('status').textContent = 'native HLS playback';
+    return;
+  }
+
+  const hls = new Hls({
+    // Standard HLS: two segments behind live keeps latency near 4-5 s with 2 s segments (docs/player.md).
+    liveSyncDurationCount: 2,
+    liveMaxLatencyDurationCount: 5,
+    maxLiveSyncPlaybackRate: 1.2,
+    // LL-HLS playlists switch this on; plain playlists ignore it.
+    lowLatencyMode: true,
+    backBufferLength: 30,
+    // A dead relay refuses connections at once; fail fast so the next pathway takes over.
+    fragLoadPolicy: {
+      default: {
+        maxTimeToFirstByteMs: 4000,
+        maxLoadTimeMs: 8000,
+        timeoutRetry: { maxNumRetry: 2, retryDelayMs: 0, maxRetryDelayMs: 0 },
+        errorRetry: { maxNumRetry: 3, retryDelayMs: 100, maxRetryDelayMs: 1000 },
+      },
+    },
+  });
+  window.ringcastHls = hls;
+  hls.loadSource(masterUrl);
+  hls.attachMedia(video);
+
+  const header = (details, name) => {
+    try {
+      return details?.getResponseHeader
+        ? details.getResponseHeader(name)
+        : (details?.headers?.get?.(name) ?? null);
+    } catch {
+      return null;
+    }
+  };
+  hls.on(Hls.Events.FRAG_LOADED, (_e, data) => {
+    const frag = data.frag;
+    if (frag.sn === 'initSegment') return;
+    const level = hls.levels[frag.level];
+    const entry = {
+      sn: frag.sn,
+      part: data.part ? data.part.index : null,
+      rendition: level ? `${level.height}p` : String(frag.level),
+      relay: header(data.networkDetails, 'x-ringcast-relay') || new URL(frag.url).host,
+      cache: header(data.networkDetails, 'x-ringcast-cache') || '?',
+      ms: Math.round(frag.stats.loading.end - frag.stats.loading.start),
+      at: Date.now(),
+    };
+    stats.segments.push(entry);
+    if (stats.segments.length > 200) stats.segments.shift();
+    const row = document.createElement('tr');
+    const part = entry.part === null ? '' : `.${entry.part}`;
+    row.innerHTML = `<td>${entry.sn}${part}</td><td>${entry.rendition}</td><td>${entry.relay}</td><td class="${entry.cache}">${entry.cache}</td><td>${entry.ms}</td>`;
+    $('segments').prepend(row);
+    while ($('segments').children.length > 12) $('segments').lastChild.remove();
+  });
+  hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
+    const level = hls.levels[data.level];
+    stats.rendition = level ? `${level.height}p` : null;
+    stats.bitrate = level ? level.bitrate : null;
+  });
+  hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
+    stats.lowLatency = Boolean(data.details.partList?.length);
+  });
+  hls.on(Hls.Events.ERROR, (_e, data) => {
+    stats.errors.push({ type: data.type, details: data.details, fatal: data.fatal, at: Date.now() });
+    if (stats.errors.length > 50) stats.errors.shift();
+    if (data.fatal) {
+      $('status').textContent = `error: ${data.details}; recovering`;
+      if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+      else setTimeout(() => hls.startLoad(), 1000);
+    }
+  });
+
+  // A stall: the video wanted to play but ran out of data ('waiting' after playback had started).
+  let stallStart = null;
+  video.addEventListener('waiting', () => {
+    if (stats.playing && stallStart === null) {
+      stallStart = performance.now();
+      stats.stalls++;
+    }
+  });
+  video.addEventListener('playing', () => {
+    stats.playing = true;
+    if (stallStart !== null) {
+      stats.stallMs += performance.now() - stallStart;
+      stallStart = null;
+    }
+    $('status').textContent = 'playing';
+  });
+
+  setInterval(() => {
+    const date = hls.playingDate;
+    if (date && !video.paused) {
+      stats.latencySec = (Date.now() - date.getTime()) / 1000;
+      if (video.currentTime > 10) stats.maxLatencySec = Math.max(stats.maxLatencySec ?? 0, stats.latencySec);
+    }
+    const b = video.buffered;
+    stats.bufferSec = b.length ? Math.max(0, b.end(b.length - 1) - video.currentTime) : 0;
+    const level = hls.levels[hls.currentLevel];
+    stats.pathway = level ? level.pathwayId : null;
+    const stalled = stallStart === null ? 0 : performance.now() - stallStart;
+    $('latency').textContent = stats.latencySec === null ? '–' : `${stats.latencySec.toFixed(2)} s`;
+    $('rendition').textContent = stats.rendition
+      ? `${stats.rendition} · ${Math.round(stats.bitrate / 1000)} kb/s`
+      : '–';
+    $('buffer').textContent = `${stats.bufferSec.toFixed(1)} s`;
+    $('stalls').textContent = `${stats.stalls} (${((stats.stallMs + stalled) / 1000).toFixed(2)} s)`;
+    $('pathway').textContent = stats.pathway || '–';
+    $('ll').textContent = stats.lowLatency ? 'on (LL-HLS parts)' : 'off';
+  }, 250);
+})();

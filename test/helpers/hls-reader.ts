@@ -1,0 +1,104 @@
+import HLS from 'hls-parser';
+
+/** What one simulated viewer saw. */
+export interface ReaderStats {
+  segments: number;
+  bytes: number;
+  errors: number;
+  /** Relay id → segments served by it. */
+  relays: Map<string, number>;
+  cache: Map<string, number>;
+  ttfbMs: number[];
+  lastError?: string;
+}
+
+export interface HlsReaderOptions {
+  /** Master playlist URL (coordinator or relay). */
+  masterUrl: string;
+  /** Index of the variant to read (default: the last, usually the smallest). */
+  variant?: number;
+  signal: AbortSignal;
+  /** Reads the master again after an error, as a steering-aware player would move pathway. */
+  refetchMasterOnError?: boolean;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+async function fetchBody(url: string, stats: ReaderStats): Promise<Buffer> {
+  const started = performance.now();
+  const res = await fetch(url, { signal: AbortSignal.timeout(8000) });
+  stats.ttfbMs.push(performance.now() - started);
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  const body = Buffer.from(await res.arrayBuffer());
+  const len = res.headers.get('content-length');
+  if (len !== null && Number(len) !== body.length) throw new Error(`short body for ${url}`);
+  const relay = res.headers.get('x-ringcast-relay');
+  if (relay) stats.relays.set(relay, (stats.relays.get(relay) ?? 0) + 1);
+  const cache = res.headers.get('x-ringcast-cache');
+  if (cache) stats.cache.set(cache, (stats.cache.get(cache) ?? 0) + 1);
+  return body;
+}
+
+async function mediaPlaylistUrl(opts: HlsReaderOptions): Promise<string> {
+  const res = await fetch(opts.masterUrl, { signal: AbortSignal.timeout(8000) });
+  if (!res.ok) throw new Error(`master ${opts.masterUrl}: ${res.status}`);
+  const master = HLS.parse(await res.text()) as HLS.types.MasterPlaylist;
+  const variants = master.variants;
+  if (!master.isMasterPlaylist || variants.length === 0) throw new Error('no variants in master');
+  const v = variants[opts.variant ?? variants.length - 1] ?? variants[variants.length - 1]!;
+  return new URL(v.uri, opts.masterUrl).toString();
+}
+
+/** Reads a live HLS stream like a player: reloads the playlist, fetches each new segment once. */
+export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
+  const stats: ReaderStats = {
+    segments: 0,
+    bytes: 0,
+    errors: 0,
+    relays: new Map(),
+    cache: new Map(),
+    ttfbMs: [],
+  };
+  let playlistUrl: string | undefined;
+  let nextMsn = -1;
+  let initUri = '';
+  while (!opts.signal.aborted) {
+    try {
+      playlistUrl ??= await mediaPlaylistUrl(opts);
+      const res = await fetch(playlistUrl, { signal: AbortSignal.timeout(8000) });
+      if (!res.ok) throw new Error(`playlist ${playlistUrl}: ${res.status}`);
+      const pl = HLS.parse(await res.text()) as HLS.types.MediaPlaylist;
+      const segs = pl.segments;
+      if (nextMsn < 0)
+        nextMsn = Math.max(pl.mediaSequenceBase ?? 0, (segs.at(-1)?.mediaSequenceNumber ?? 0) - 2);
+      for (const seg of segs) {
+        if (opts.signal.aborted || seg.mediaSequenceNumber < nextMsn) continue;
+        const map = seg.map?.uri;
+        if (map && map !== initUri) {
+          await fetchBody(new URL(map, playlistUrl).toString(), stats);
+          initUri = map;
+        }
+        const body = await fetchBody(new URL(seg.uri, playlistUrl).toString(), stats);
+        stats.segments++;
+        stats.bytes += body.length;
+        nextMsn = seg.mediaSequenceNumber + 1;
+      }
+      if (pl.endlist) break;
+      await sleep(((pl.targetDuration ?? 2) * 1000) / 2, opts.signal);
+    } catch (err) {
+      if (opts.signal.aborted) break;
+      stats.errors++;
+      stats.lastError = err instanceof Error ? err.message : String(err);
+      if (opts.refetchMasterOnError) playlistUrl = undefined;
+      await sleep(200, opts.signal);
+    }
+  }
+  return stats;
+}
