@@ -55,17 +55,6 @@ test.serial(
     }
     const startTimes = await Promise.all(pages.map(currentTime));
 
-    // The ffmpeg HLS client: a second, non-browser player on the same cluster.
-    const ffmpeg = runFfmpeg([
-      '-i',
-      `${c.coordinator.url}/live/demo/master.m3u8?session=ffmpeg`,
-      '-t',
-      '20',
-      '-f',
-      'null',
-      '-',
-    ]);
-
     // Play 8 s, then kill the relay that serves page 0.
     await waitFor(async () => (await currentTime(pages[0]!)) > startTimes[0]! + 8, { timeoutMs: 30_000 });
     const before = await Promise.all(pages.map(statsOf));

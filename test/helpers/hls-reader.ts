@@ -1,4 +1,5 @@
 import HLS from 'hls-parser';
+import { SteeringFollower } from './steering.ts';
 
 /** What one simulated viewer saw. */
 export interface ReaderStats {
@@ -18,8 +19,44 @@ export interface HlsReaderOptions {
   /** Index of the variant to read (default: the last, usually the smallest). */
   variant?: number;
   signal: AbortSignal;
-  /** Reads the master again after an error, as a steering-aware player would move pathway. */
+  /** Reads the master again after an error (players without steering support do not). */
   refetchMasterOnError?: boolean;
+}
+
+/** The viewer's place in a live stream: its variant and, with content steering, the pathway it follows. */
+class PlaylistSource {
+  private variant: HLS.types.Variant | undefined;
+  private steering: SteeringFollower | undefined;
+  private fixedUri: string | undefined;
+  pathway: string | undefined;
+
+  constructor(private readonly opts: HlsReaderOptions) {}
+
+  async url(): Promise<string> {
+    if (!this.variant) await this.load();
+    if (!this.steering) return this.fixedUri!;
+    await this.steering.refresh().catch(() => {});
+    const { uri, pathway } = this.steering.variantUri(this.variant!);
+    this.pathway = pathway;
+    return uri;
+  }
+
+  failed(): void {
+    if (this.steering && this.pathway) this.steering.penalise(this.pathway);
+    else if (this.opts.refetchMasterOnError) this.variant = undefined;
+  }
+
+  private async load(): Promise<void> {
+    const { masterUrl } = this.opts;
+    const res = await fetch(masterUrl, { signal: AbortSignal.timeout(8000) });
+    if (!res.ok) throw new Error(`master ${masterUrl}: ${res.status}`);
+    const master = HLS.parse(await res.text()) as HLS.types.MasterPlaylist;
+    const variants = master.variants;
+    if (!master.isMasterPlaylist || variants.length === 0) throw new Error('no variants in master');
+    this.variant = variants[this.opts.variant ?? variants.length - 1] ?? variants[variants.length - 1]!;
+    this.fixedUri = new URL(this.variant.uri, masterUrl).toString();
+    this.steering = master.contentSteering ? new SteeringFollower(master, masterUrl) : undefined;
+  }
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -46,16 +83,6 @@ async function fetchBody(url: string, stats: ReaderStats): Promise<Buffer> {
   return body;
 }
 
-async function mediaPlaylistUrl(opts: HlsReaderOptions): Promise<string> {
-  const res = await fetch(opts.masterUrl, { signal: AbortSignal.timeout(8000) });
-  if (!res.ok) throw new Error(`master ${opts.masterUrl}: ${res.status}`);
-  const master = HLS.parse(await res.text()) as HLS.types.MasterPlaylist;
-  const variants = master.variants;
-  if (!master.isMasterPlaylist || variants.length === 0) throw new Error('no variants in master');
-  const v = variants[opts.variant ?? variants.length - 1] ?? variants[variants.length - 1]!;
-  return new URL(v.uri, opts.masterUrl).toString();
-}
-
 /** Reads a live HLS stream like a player: reloads the playlist, fetches each new segment once. */
 export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
   const stats: ReaderStats = {
@@ -66,12 +93,12 @@ export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
     cache: new Map(),
     ttfbMs: [],
   };
-  let playlistUrl: string | undefined;
+  const source = new PlaylistSource(opts);
   let nextMsn = -1;
   let initUri = '';
   while (!opts.signal.aborted) {
     try {
-      playlistUrl ??= await mediaPlaylistUrl(opts);
+      const playlistUrl = await source.url();
       const res = await fetch(playlistUrl, { signal: AbortSignal.timeout(8000) });
       if (!res.ok) throw new Error(`playlist ${playlistUrl}: ${res.status}`);
       const pl = HLS.parse(await res.text()) as HLS.types.MediaPlaylist;
@@ -96,7 +123,7 @@ export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
       if (opts.signal.aborted) break;
       stats.errors++;
       stats.lastError = err instanceof Error ? err.message : String(err);
-      if (opts.refetchMasterOnError) playlistUrl = undefined;
+      source.failed();
       await sleep(200, opts.signal);
     }
   }
