@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what Ringcast needs on a fresh Debian machine, and nothing twice.
+#   scripts/setup.sh demo   ffmpeg and the npm packages (run by `npm start`)
+#   scripts/setup.sh test   also redis-server, Chromium, nginx, wrk, openssh-server (run by `npm test`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-demo}"
+
+declare -A pkg_of=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [redis-server]=redis-server [chromium]=chromium
+  [nginx]=nginx [wrk]=wrk [sshd]=openssh-server [systemd-analyze]=systemd)
+cmds=(ffmpeg ffprobe)
+[ "$mode" = test ] && cmds+=(redis-server chromium nginx wrk sshd systemd-analyze)
+
+missing=()
+for c in "${cmds[@]}"; do
+  if ! command -v "$c" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$c" ]; then missing+=("${pkg_of[$c]}"); fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
