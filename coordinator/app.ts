@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { RingcastError } from '../common/errors.ts';
+import { closeServer, listen, sendError, sendJson } from '../common/http.ts';
+import type { Logger } from '../common/log.ts';
+import { sendMetrics } from '../common/metrics.ts';
+import { addApiRoutes } from './api-routes.ts';
+import { ClusterState } from './cluster-state.ts';
+import type { CoordinatorConfig } from './config.ts';
+import { CoordinatorMetrics } from './coordinator-metrics.ts';
+import { EventHub } from './event-hub.ts';
+import { MemoryStore } from './memory-store.ts';
+import { RedisStore } from './redis-store.ts';
+import { Router } from './router.ts';
+import { resolveStaticPath, sendStaticFile } from './static-files.ts';
+import type { ClusterStore } from './store.ts';
+import { ViewerBalancer } from './viewer-balancer.ts';
+import { addViewerRoutes } from './viewer-routes.ts';
+
+const DASHBOARD_FILE = fileURLToPath(new URL('./dashboard.html', import.meta.url));
+const HLS_JS_FILE = fileURLToPath(new URL('../node_modules/hls.js/dist/hls.min.js', import.meta.url));
+
+export interface CoordinatorDeps {
+  log: Logger;
+  /** A store shared with the caller (tests); when absent, one is made from config and owned here. */
+  store?: ClusterStore;
+}
+
+/** The coordinator: membership, streams, viewer entry with content steering, dashboard. */
+export class Coordinator {
+  private readonly log: Logger;
+  private readonly store: ClusterStore;
+  private readonly ownsStore: boolean;
+  private readonly state: ClusterState;
+  private readonly hub = new EventHub();
+  private readonly balancer: ViewerBalancer;
+  private readonly metrics: CoordinatorMetrics;
+  private readonly router = new Router();
+  private readonly server: Server;
+  private url = '';
+  private starting: Promise<{ url: string }> | undefined;
+  private closing: Promise<void> | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly config: CoordinatorConfig,
+    deps: CoordinatorDeps,
+  ) {
+    this.log = deps.log.child({ component: 'coordinator' });
+    this.ownsStore = !deps.store;
+    this.store =
+      deps.store ??
+      (config.redisUrl ? new RedisStore({ url: config.redisUrl, log: this.log }) : new MemoryStore());
+    this.state = new ClusterState(this.store, {
+      relayTimeoutMs: config.relayTimeoutMs,
+      source: randomUUID(),
+      log: this.log,
+    });
+    this.balancer = new ViewerBalancer({ loadFactor: config.loadFactor, sessionTtlMs: config.sessionTtlMs });
+    this.metrics = new CoordinatorMetrics({
+      ring: () => this.state.ringView(),
+      sseClients: () => this.hub.clientCount,
+      sessions: () => this.balancer.sessionCount,
+      storeAvailable: () => this.store.available,
+    });
+    this.state.onEvent((e) => {
+      if (e.type === 'ring') this.balancer.setRelays(e.data.relays);
+      this.hub.broadcast(e.type, e.data as never);
+    });
+    this.addRoutes();
+    this.server = createServer((req, res) => void this.onRequest(req, res));
+  }
+
+  /** Connects the store, starts the sweeper and listens; resolves with the base URL. */
+  start(): Promise<{ url: string }> {
+    this.starting ??= (async () => {
+      await this.store.start();
+      if (this.store instanceof RedisStore)
+        this.store.setRestoreSource(() => this.state.snapshotForRestore());
+      await this.state.start();
+      this.balancer.setRelays(this.state.ringView().relays);
+      this.expiryTimer = setInterval(() => this.balancer.expire(Date.now()), 5000);
+      this.expiryTimer.unref();
+      const bound = await listen(this.server, this.config.port, this.config.host);
+      // A wildcard bind is not an address a viewer can use; advertise loopback instead.
+      this.url = bound.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//127.0.0.1:');
+      return { url: this.url };
+    })();
+    return this.starting;
+  }
+
+  /** Stops intake, ends SSE streams, closes the server and (if owned) the store. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.starting?.catch(() => undefined);
+      clearInterval(this.expiryTimer);
+      this.state.close();
+      this.hub.closeAll();
+      await closeServer(this.server);
+      this.server.closeAllConnections();
+      if (this.ownsStore) await this.store.close();
+    })();
+    return this.closing;
+  }
+
+  private publicUrl(): string {
+    return this.config.publicUrl ? this.config.publicUrl.replace(/\/+$/, '') : this.url;
+  }
+
+  private addRoutes(): void {
+    const { state, store, hub, metrics, balancer } = this;
+    addApiRoutes(this.router, {
+      state,
+      store,
+      hub,
+      metrics,
+      clusterSecret: this.config.clusterSecret,
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+    });
+    addViewerRoutes(this.router, {
+      state,
+      balancer,
+      metrics,
+      steeringTtlSeconds: this.config.steeringTtlSeconds,
+      publicUrl: () => this.publicUrl(),
+    });
+    this.router.add('GET', '/healthz', ({ res }) => {
+      const ring = state.ringView();
+      sendJson(res, 200, {
+        status: store.available ? 'ok' : 'degraded',
+        store: { kind: store instanceof RedisStore ? 'redis' : 'memory', available: store.available },
+        ringVersion: ring.version,
+        relays: ring.relays.length,
+        streams: state.streamList().length,
+      });
+    });
+    this.router.add('GET', '/metrics', ({ res }) => sendMetrics(res, metrics.registry));
+    this.router.add('GET', '/', ({ req, res }) =>
+      sendStaticFile(res, DASHBOARD_FILE, { head: req.method === 'HEAD' }),
+    );
+    this.router.add('GET', '/player/hls.min.js', ({ req, res }) =>
+      sendStaticFile(res, HLS_JS_FILE, { head: req.method === 'HEAD' }),
+    );
+    this.router.add('GET', '/player/*', ({ req, res, rest }) => {
+      if (rest === '' && !req.url?.startsWith('/player/')) {
+        // Relative links in the player page need the trailing slash.
+        res.writeHead(301, { location: '/player/' }).end();
+        return;
+      }
+      return sendStaticFile(res, resolveStaticPath(this.config.playerDir, rest), {
+        head: req.method === 'HEAD',
+      });
+    });
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const log = this.log.child({ method: req.method, path: req.url });
+    try {
+      if (this.closing) throw new RingcastError('RC_SHUTTING_DOWN');
+      const url = new URL(req.url ?? '/', 'http://coordinator.invalid');
+      await this.router.handle(req, res, url);
+    } catch (err) {
+      sendError(res, err, log);
+    }
+  }
+}

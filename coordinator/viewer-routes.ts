@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { RingcastError } from '../common/errors.ts';
+import { sendJson } from '../common/http.ts';
+import { NAME_RE } from '../common/names.ts';
+import type { RelayInfo, StreamInfo } from '../common/types.ts';
+import type { ClusterState } from './cluster-state.ts';
+import type { CoordinatorMetrics } from './coordinator-metrics.ts';
+import type { RouteContext, Router } from './router.ts';
+import { buildMasterPlaylist, buildSteeringManifest, steeringUrl } from './steering.ts';
+import type { ViewerBalancer } from './viewer-balancer.ts';
+
+export interface ViewerDeps {
+  state: ClusterState;
+  balancer: ViewerBalancer;
+  metrics: CoordinatorMetrics;
+  steeringTtlSeconds: number;
+  /** The coordinator's base URL as viewers reach it. */
+  publicUrl: () => string;
+}
+
+/** Players fetch these from pages served elsewhere too. */
+const VIEWER_HEADERS = { 'cache-control': 'no-store', 'access-control-allow-origin': '*' };
+
+function sessionOf(query: URLSearchParams): string {
+  const s = query.get('session');
+  if (s === null || s === '') return randomUUID();
+  if (!NAME_RE.test(s)) throw new RingcastError('RC_BAD_REQUEST', `session must match ${NAME_RE.source}`);
+  return s;
+}
+
+/** The session's relays (primary first), only those still in the ring and active. */
+function relaysFor(deps: ViewerDeps, stream: StreamInfo, session: string): RelayInfo[] {
+  const ring = deps.state.ringView();
+  const a = deps.balancer.assign(session, Date.now());
+  if (a.created) deps.metrics.sessionsAssigned.inc();
+  const byId = new Map(ring.relays.map((r) => [r.id, r]));
+  const relays = a.relayIds.map((id) => byId.get(id)).filter((r): r is RelayInfo => r?.state === 'active');
+  if (relays.length === 0) throw new RingcastError('RC_NO_RELAY', `no active relay for stream ${stream.id}`);
+  return relays;
+}
+
+function knownStream(deps: ViewerDeps, id: string): StreamInfo {
+  const stream = deps.state.getStream(id);
+  if (!stream) throw new RingcastError('RC_STREAM_NOT_FOUND');
+  return stream;
+}
+
+function sendText(res: ServerResponse, type: string, body: string): void {
+  res.writeHead(200, { ...VIEWER_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/** `/live/:streamId/master.m3u8` and `/steer/:streamId`: the viewer's entry and its failover plan. */
+export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
+  router.add('GET', '/live/:streamId/master.m3u8', ({ res, params, query }: RouteContext) => {
+    const stream = knownStream(deps, params.streamId!);
+    const session = sessionOf(query);
+    const [primary] = relaysFor(deps, stream, session);
+    deps.balancer.setBasePathway(session, primary!.id);
+    const steeringUri = steeringUrl(deps.publicUrl(), stream.id, session);
+    sendText(
+      res,
+      'application/vnd.apple.mpegurl',
+      buildMasterPlaylist({ stream, primary: primary!, steeringUri }),
+    );
+  });
+
+  router.add('GET', '/steer/:streamId', ({ res, params, query }: RouteContext) => {
+    const stream = knownStream(deps, params.streamId!);
+    const session = sessionOf(query);
+    const relays = relaysFor(deps, stream, session);
+    // Without a master from this coordinator (it restarted), the primary stands in as the base pathway.
+    const basePathway = deps.balancer.basePathway(session) ?? relays[0]!.id;
+    const reloadUri = steeringUrl(deps.publicUrl(), stream.id, session);
+    const manifest = buildSteeringManifest({
+      stream,
+      relays,
+      basePathway,
+      reloadUri,
+      ttlSeconds: deps.steeringTtlSeconds,
+    });
+    res.setHeader('access-control-allow-origin', '*');
+    sendJson(res, 200, manifest);
+  });
+}
