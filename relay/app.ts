@@ -1,0 +1,275 @@
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { RingcastError } from '../common/errors.ts';
+import { closeServer, listen, sendError, sendJson } from '../common/http.ts';
+import type { Logger } from '../common/log.ts';
+import { sendMetrics } from '../common/metrics.ts';
+import { type LivePath, parseLivePath } from '../common/names.ts';
+import { HOP_HEADER, type StreamInfo } from '../common/types.ts';
+import type { ClusterChange, ClusterSource } from './cluster-source.ts';
+import type { RelayConfig } from './config.ts';
+import { CoordinatorClient } from './coordinator-client.ts';
+import { Filler } from './filler.ts';
+import { RelayMetrics } from './relay-metrics.ts';
+import { type CacheResult, CORS_HEADERS, Responder } from './responder.ts';
+import { SegmentCache } from './segment-cache.ts';
+import { ViewerTracker } from './viewer-tracker.ts';
+
+export interface RelayDeps {
+  log: Logger;
+  /** Cluster view; without one the relay registers with `coordinatorUrl`. */
+  cluster?: ClusterSource;
+}
+
+type RelayState = 'new' | 'running' | 'draining' | 'closed';
+
+const PREFLIGHT_HEADERS = {
+  ...CORS_HEADERS,
+  'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+  'access-control-allow-headers': 'Range, If-None-Match',
+  'access-control-max-age': '86400',
+};
+
+/**
+ * The relay: serves `/live/...` from its cache, fills misses through the ring, prefetches announced
+ * segments it owns (or whose rendition it has viewers for), and reports to the coordinator.
+ */
+export class Relay {
+  private readonly cache: SegmentCache;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly metrics: RelayMetrics;
+  private readonly viewers = new ViewerTracker();
+  private readonly cluster: ClusterSource;
+  private readonly client: CoordinatorClient | undefined;
+  private readonly filler: Filler;
+  private readonly responder: Responder;
+  private readonly log: Logger;
+  private readonly counters: Record<CacheResult, { inc(): void }>;
+  private server: Server | undefined;
+  private state: RelayState = 'new';
+  private id = '';
+  private url = '';
+  private starting: Promise<{ url: string; id: string }> | undefined;
+  private closing: Promise<void> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private drainTimer: { timer: NodeJS.Timeout; done: () => void } | undefined;
+
+  constructor(
+    private readonly config: RelayConfig,
+    deps: RelayDeps,
+  ) {
+    this.log = deps.log.child({ component: 'relay' });
+    this.cache = new SegmentCache(config.cacheBytes);
+    this.metrics = new RelayMetrics({
+      cacheBytes: () => this.cache.bytes,
+      cacheEntries: () => this.cache.size,
+      viewersByStream: () => this.viewers.counts(Date.now()),
+    });
+    this.counters = {
+      HIT: this.metrics.requests.labels('hit'),
+      MISS: this.metrics.requests.labels('miss'),
+      COALESCED: this.metrics.requests.labels('coalesced'),
+    };
+    if (deps.cluster) this.cluster = deps.cluster;
+    else {
+      if (!config.coordinatorUrl) throw new Error("relay needs 'coordinatorUrl' or a cluster source");
+      this.client = new CoordinatorClient({
+        coordinatorUrl: config.coordinatorUrl,
+        clusterSecret: config.clusterSecret,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        log: this.log,
+        load: () => ({
+          viewers: this.viewers.total(Date.now()),
+          cacheBytes: this.cache.bytes,
+          bytesServedTotal: this.metrics.bytesServedTotal,
+        }),
+      });
+      this.cluster = this.client;
+    }
+    const selfId = () => this.id;
+    this.filler = new Filler({
+      config,
+      cluster: this.cluster,
+      cache: this.cache,
+      agent: this.agent,
+      metrics: this.metrics,
+      log: this.log,
+      selfId,
+    });
+    this.responder = new Responder({
+      relayId: selfId,
+      cache: this.cache,
+      metrics: this.metrics,
+      log: this.log,
+      playlistCacheControl: `public, max-age=${Math.min(1, Math.floor(config.playlistMaxAgeMs / 1000))}`,
+    });
+  }
+
+  /** Listens, learns its id and URL, joins the cluster; resolves once it serves. */
+  start(): Promise<{ url: string; id: string }> {
+    this.starting ??= (async () => {
+      const server = createServer((req, res) => this.handle(req, res));
+      server.keepAliveTimeout = 5000;
+      this.server = server;
+      const bound = await listen(server, this.config.port, this.config.host);
+      const port = new URL(bound).port;
+      this.id = this.config.id || `relay-${port}`;
+      this.url =
+        this.config.publicUrl.replace(/\/+$/, '') ||
+        bound.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
+      this.unsubscribe = this.cluster.onChange((c) => this.onClusterChange(c));
+      this.client?.start({ id: this.id, url: this.url, capacity: this.config.capacity });
+      this.state = 'running';
+      this.log.debug({ id: this.id, url: this.url }, 'relay started');
+      return { url: this.url, id: this.id };
+    })();
+    return this.starting;
+  }
+
+  /** Tells the coordinator to send no new viewers, then keeps serving for `drainMs`. */
+  async drain(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'draining';
+    await this.client?.drain();
+    await new Promise<void>((done) => {
+      this.drainTimer = { timer: setTimeout(done, this.config.drainMs), done };
+    });
+    this.drainTimer = undefined;
+  }
+
+  /** Stops intake (503), fails running fills, leaves the cluster, closes the server. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.state = 'closed';
+      if (this.drainTimer) {
+        clearTimeout(this.drainTimer.timer);
+        this.drainTimer.done();
+      }
+      this.unsubscribe?.();
+      this.filler.abortAll();
+      await this.client?.close();
+      if (this.server) {
+        const server = this.server;
+        // In-flight responses get a moment to finish; then the remaining connections are cut.
+        const force = setTimeout(() => server.closeAllConnections(), 2000);
+        await closeServer(server);
+        clearTimeout(force);
+      }
+      this.agent.destroy();
+      this.cache.clear();
+    })();
+    return this.closing;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q < 0 ? url : url.slice(0, q);
+    if (this.state === 'closed') {
+      res.setHeader('connection', 'close');
+      sendError(res, new RingcastError('RC_SHUTTING_DOWN'));
+    } else if (req.method === 'OPTIONS') {
+      res.writeHead(204, PREFLIGHT_HEADERS);
+      res.end();
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendError(res, new RingcastError('RC_METHOD_NOT_ALLOWED'));
+    } else if (pathname.startsWith('/live/')) {
+      this.handleLive(req, res, pathname, q < 0 ? '' : url.slice(q + 1));
+    } else if (pathname === '/healthz') {
+      sendJson(res, 200, this.health());
+    } else if (pathname === '/metrics') {
+      sendMetrics(res, this.metrics.registry).catch((err) => sendError(res, err, this.log));
+    } else sendError(res, new RingcastError('RC_NOT_FOUND'));
+  }
+
+  private handleLive(req: IncomingMessage, res: ServerResponse, pathname: string, query: string): void {
+    let path: LivePath;
+    let forward = '';
+    try {
+      path = parseLivePath(pathname);
+      if (query && path.kind === 'playlist') forward = blockingQuery(new URLSearchParams(query));
+    } catch (err) {
+      sendError(res, err, this.log);
+      return;
+    }
+    const stream = this.cluster.stream(path.streamId);
+    if (!stream) {
+      sendError(res, new RingcastError('RC_STREAM_NOT_FOUND', `stream ${path.streamId} is not known`));
+      return;
+    }
+    const now = Date.now();
+    const hop = req.headers[HOP_HEADER] === '1';
+    // Peers are not viewers: only viewer requests count and steer prefetching.
+    if (!hop) this.viewers.seen(path.streamId, path.rendition, sessionOf(req, query), now);
+    const cacheKey = forward ? path.relPath + forward : path.relPath;
+    const fill = { path, cacheKey, query: forward, hop, stream };
+    let entry = this.cache.get(cacheKey, now);
+    let result: CacheResult;
+    if (!entry) {
+      entry = this.filler.start(fill, true);
+      result = 'MISS';
+    } else if (entry.state === 'complete') result = 'HIT';
+    else if (hop && !entry.originOnly) {
+      // Joining a fill that waits on a peer could wait on ourselves: fetch from the origin aside.
+      entry = this.filler.start(fill, false);
+      result = 'MISS';
+    } else result = 'COALESCED';
+    this.counters[result].inc();
+    this.responder.serve(req, res, entry, result);
+  }
+
+  private onClusterChange(change: ClusterChange): void {
+    if (change.type !== 'segment' || this.state === 'closed') return;
+    const seg = change.segment;
+    let path: LivePath;
+    try {
+      path = parseLivePath(`/live/${seg.streamId}/${seg.rendition}/${seg.file}`);
+    } catch {
+      return;
+    }
+    const stream: StreamInfo | undefined = this.cluster.stream(seg.streamId);
+    const now = Date.now();
+    if (!stream || this.cache.get(path.relPath, now)) return;
+    const mine = this.cluster.ring().owner(path.ringKey)?.id === this.id;
+    if (!mine && !this.viewers.watching(seg.streamId, seg.rendition, now)) return;
+    this.metrics.prefetches.inc({ source: mine ? 'origin' : 'peer' });
+    this.filler.start({ path, cacheKey: path.relPath, query: '', hop: false, stream }, true);
+  }
+
+  private health(): Record<string, unknown> {
+    return {
+      ok: true,
+      part: 'relay',
+      id: this.id,
+      url: this.url,
+      state: this.state,
+      ringVersion: this.cluster.ring().version,
+      cacheBytes: this.cache.bytes,
+      cacheEntries: this.cache.size,
+    };
+  }
+}
+
+/** The LL-HLS blocking parameters in a fixed order (DESIGN.md, Fill); nothing else is forwarded. */
+export function blockingQuery(params: URLSearchParams): string {
+  const out: string[] = [];
+  for (const [name, re] of [
+    ['_HLS_msn', /^\d{1,10}$/],
+    ['_HLS_part', /^\d{1,6}$/],
+    ['_HLS_skip', /^(YES|v2)$/],
+  ] as const) {
+    const v = params.get(name);
+    if (v === null) continue;
+    if (!re.test(v)) throw new RingcastError('RC_BAD_REQUEST', `${name} is not valid`);
+    out.push(`${name}=${v}`);
+  }
+  return out.length > 0 ? `?${out.join('&')}` : '';
+}
+
+/** A viewer session: the `session` parameter, or client address plus user agent. */
+function sessionOf(req: IncomingMessage, query: string): string {
+  if (query.includes('session=')) {
+    const s = new URLSearchParams(query).get('session');
+    if (s) return s.slice(0, 128);
+  }
+  return `${req.socket.remoteAddress}|${req.headers['user-agent'] ?? ''}`;
+}

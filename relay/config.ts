@@ -1,0 +1,55 @@
+import type { ConfigOf, ConfigSpec } from '../common/config.ts';
+import { NAME_RE } from '../common/names.ts';
+
+const MiB = 1024 * 1024;
+
+/** Every relay option; each is a flag (`--cache-bytes`) and a variable (`RINGCAST_CACHE_BYTES`). */
+export const RELAY_CONFIG = {
+  id: {
+    type: 'string',
+    default: '',
+    doc: "relay id on the ring; '' = relay-<port> once bound",
+    check: (v: unknown) => (v === '' || NAME_RE.test(String(v)) ? undefined : `must match ${NAME_RE.source}`),
+  },
+  host: { type: 'string', default: '127.0.0.1', doc: 'address to listen on' },
+  port: { type: 'int', default: 8081, min: 0, max: 65535, doc: 'port to listen on (0 = the OS picks)' },
+  publicUrl: {
+    type: 'string',
+    default: '',
+    doc: "base URL viewers and peers use; '' = the bound address",
+    check: (v: unknown) =>
+      v === '' || /^https?:\/\/[^/]+/.test(String(v)) ? undefined : 'must be an http(s) URL',
+  },
+  coordinatorUrl: { type: 'url', default: '', doc: 'coordinator base URL (required)' },
+  clusterSecret: { type: 'string', default: '', doc: 'shared secret for calls to the coordinator' },
+  capacity: {
+    type: 'number',
+    default: 1,
+    min: 0.1,
+    max: 1000,
+    doc: 'relative capacity (weight on the ring)',
+  },
+  cacheBytes: { type: 'int', default: 256 * MiB, min: MiB, doc: 'memory cache budget in bytes' },
+  connectTimeoutMs: { type: 'int', default: 1000, min: 1, doc: 'upstream connect timeout' },
+  firstByteTimeoutMs: { type: 'int', default: 3000, min: 1, doc: 'upstream time to response headers' },
+  idleTimeoutMs: { type: 'int', default: 3000, min: 1, doc: 'upstream longest gap between body chunks' },
+  blockingTimeoutMs: {
+    type: 'int',
+    default: 10000,
+    min: 1,
+    doc: 'time to headers for LL-HLS blocking playlist requests (longer than the origin hold)',
+  },
+  peerAttempts: { type: 'int', default: 2, min: 0, max: 16, doc: 'ring peers tried before the origin' },
+  heartbeatIntervalMs: { type: 'int', default: 1000, min: 50, doc: 'heartbeat period to the coordinator' },
+  drainMs: { type: 'int', default: 5000, min: 0, doc: 'time to keep serving after SIGTERM' },
+  playlistMaxAgeMs: {
+    type: 'int',
+    default: 500,
+    min: 0,
+    max: 5000,
+    doc: 'playlist cache lifetime; also capped below half the target duration',
+  },
+} satisfies ConfigSpec;
+
+/** The loaded, frozen relay configuration. */
+export type RelayConfig = ConfigOf<typeof RELAY_CONFIG>;

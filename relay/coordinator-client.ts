@@ -1,0 +1,218 @@
+import { authHeaders, type RetryPolicy, retryDelayMs } from '../common/http.ts';
+import type { Logger } from '../common/log.ts';
+import type { Ring } from '../common/ring.ts';
+import { SseParser } from '../common/sse.ts';
+import type {
+  ClusterEventMap,
+  RegisterRelayRequest,
+  RelayLoad,
+  RingView,
+  SegmentAnnouncement,
+  StreamInfo,
+} from '../common/types.ts';
+import type { ClusterChange, ClusterSource } from './cluster-source.ts';
+import { ClusterState } from './cluster-state.ts';
+
+export interface CoordinatorClientOptions {
+  coordinatorUrl: string;
+  clusterSecret: string;
+  heartbeatIntervalMs: number;
+  log: Logger;
+  /** Load figures sent with each heartbeat. */
+  load(): RelayLoad;
+  /** Reconnect and re-register backoff. */
+  retry?: RetryPolicy;
+  requestTimeoutMs?: number;
+}
+
+const DEFAULT_RETRY: RetryPolicy = {
+  maxNumRetry: Number.POSITIVE_INFINITY,
+  retryDelayMs: 200,
+  maxRetryDelayMs: 5000,
+};
+
+/**
+ * The relay's link to the coordinator: registers, heartbeats with load (registering again on 404,
+ * which is what a restarted coordinator answers), and follows `GET /api/v1/events`. The last known
+ * ring, streams and announcements stay in use while the coordinator is down.
+ */
+export class CoordinatorClient implements ClusterSource {
+  private readonly state = new ClusterState();
+  private readonly base: string;
+  private readonly retry: RetryPolicy;
+  private self: RegisterRelayRequest | undefined;
+  private registered = false;
+  private registering: Promise<void> | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private events: AbortController | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: CoordinatorClientOptions) {
+    this.base = opts.coordinatorUrl.replace(/\/+$/, '');
+    this.retry = opts.retry ?? DEFAULT_RETRY;
+  }
+
+  ring(): Ring {
+    return this.state.ring();
+  }
+  stream(streamId: string): StreamInfo | undefined {
+    return this.state.stream(streamId);
+  }
+  announcement(streamId: string, rendition: string, file: string): SegmentAnnouncement | undefined {
+    return this.state.announcement(streamId, rendition, file);
+  }
+  onChange(listener: (change: ClusterChange) => void): () => void {
+    return this.state.onChange(listener);
+  }
+
+  /** True once the coordinator accepted the registration (and has not forgotten it since). */
+  get isRegistered(): boolean {
+    return this.registered;
+  }
+
+  /** Starts registering, heartbeating and following events, all in the background. */
+  start(self: RegisterRelayRequest): void {
+    if (this.self) return;
+    this.self = self;
+    void this.register();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.opts.heartbeatIntervalMs);
+    void this.follow();
+  }
+
+  /** `POST /api/v1/relays/:id/drain`: no new viewers; errors are logged, not thrown. */
+  async drain(): Promise<void> {
+    if (!this.self) return;
+    const res = await this.call('POST', `/api/v1/relays/${this.self.id}/drain`).catch((err) => err as Error);
+    if (res instanceof Error || !res.ok) this.opts.log.warn({ err: describe(res) }, 'drain call failed');
+  }
+
+  /** Stops the loops and leaves the ring (`DELETE /api/v1/relays/:id`). */
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.heartbeatTimer);
+    this.events?.abort();
+    if (!this.self) return;
+    const res = await this.call('DELETE', `/api/v1/relays/${this.self.id}`).catch((err) => err as Error);
+    if (res instanceof Error || !res.ok) this.opts.log.warn({ err: describe(res) }, 'leave call failed');
+  }
+
+  private register(): Promise<void> {
+    this.registering ??= (async () => {
+      for (let attempt = 0; !this.stopped; attempt++) {
+        try {
+          const res = await this.call('POST', '/api/v1/relays', this.self);
+          if (res.ok) {
+            const body = (await res.json()) as { ring?: RingView };
+            if (body.ring) this.acceptRing(body.ring);
+            this.registered = true;
+            this.opts.log.info({ id: this.self!.id }, 'registered with coordinator');
+            return;
+          }
+          this.opts.log.warn({ status: res.status }, 'registration refused');
+        } catch (err) {
+          this.opts.log.warn({ err: describe(err) }, 'coordinator unreachable; will register again');
+        }
+        await this.pause(retryDelayMs(this.retry, attempt));
+      }
+    })().finally(() => {
+      this.registering = undefined;
+    });
+    return this.registering;
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.registered || this.stopped) return;
+    try {
+      const res = await this.call('POST', `/api/v1/relays/${this.self!.id}/heartbeat`, {
+        load: this.opts.load(),
+      });
+      if (res.status === 404) {
+        // A restarted coordinator (or one that timed us out) no longer knows us.
+        this.registered = false;
+        void this.register();
+      } else await res.body?.cancel();
+    } catch {
+      // Transient: the next beat tries again; the events loop notices a longer outage.
+    }
+  }
+
+  /** Follows the SSE event stream forever, reconnecting with backoff. */
+  private async follow(): Promise<void> {
+    for (let attempt = 0; !this.stopped; ) {
+      this.events = new AbortController();
+      try {
+        const res = await fetch(`${this.base}/api/v1/events`, {
+          headers: { accept: 'text/event-stream' },
+          signal: this.events.signal,
+        });
+        if (!res.ok || !res.body) throw new Error(`events: HTTP ${res.status}`);
+        const parser = new SseParser((event, data) => this.onEvent(event, data));
+        const decoder = new TextDecoder();
+        for await (const chunk of res.body) {
+          attempt = 0;
+          parser.push(decoder.decode(chunk as Uint8Array, { stream: true }));
+        }
+      } catch (err) {
+        if (!this.stopped) this.opts.log.warn({ err: describe(err) }, 'event stream lost; reconnecting');
+      }
+      if (!this.stopped) await this.pause(retryDelayMs(this.retry, attempt++));
+    }
+  }
+
+  private onEvent(event: string, data: string): void {
+    let body: unknown;
+    try {
+      body = JSON.parse(data);
+    } catch {
+      this.opts.log.warn({ event }, 'event with bad JSON ignored');
+      return;
+    }
+    switch (event) {
+      case 'snapshot': {
+        const snap = body as ClusterEventMap['snapshot'];
+        this.acceptRing(snap.ring);
+        this.state.replaceStreams(snap.streams ?? []);
+        // A coordinator that restarted without our registration: join again.
+        if (this.registered && !snap.ring.relays.some((r) => r.id === this.self?.id)) {
+          this.registered = false;
+          void this.register();
+        }
+        break;
+      }
+      case 'ring':
+        this.acceptRing(body as RingView);
+        break;
+      case 'stream':
+        this.state.putStream(body as StreamInfo);
+        break;
+      case 'segment':
+        this.state.addSegment(body as SegmentAnnouncement);
+        break;
+    }
+  }
+
+  private acceptRing(view: RingView): void {
+    const current = this.state.ring();
+    if (view.version !== current.version || view.relays.length !== current.size) this.state.setRing(view);
+  }
+
+  private call(method: string, path: string, body?: unknown): Promise<Response> {
+    return fetch(`${this.base}${path}`, {
+      method,
+      headers: authHeaders(this.opts.clusterSecret),
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 3000),
+    });
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err instanceof Response) return `HTTP ${err.status}`;
+  return String(err);
+}

@@ -1,0 +1,97 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { createRegistry } from '../common/metrics.ts';
+
+/** Live figures the gauges read when scraped. */
+export interface RelayGaugeSource {
+  cacheBytes(): number;
+  cacheEntries(): number;
+  viewersByStream(): Map<string, number>;
+}
+
+/** The relay's Prometheus metrics (`ringcast_relay_*`), one registry per Relay instance. */
+export class RelayMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'cache'>;
+  readonly upstreamFetches: Counter<'source' | 'outcome'>;
+  readonly upstreamErrors: Counter<'source' | 'code'>;
+  readonly verificationFailures: Counter;
+  readonly bytesServed: Counter;
+  readonly prefetches: Counter<'source'>;
+  /** Same as the bytes-served counter, readable synchronously for heartbeats. */
+  bytesServedTotal = 0;
+
+  constructor(gauges: RelayGaugeSource) {
+    this.registry = createRegistry('relay');
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'ringcast_relay_requests_total',
+      help: 'Object requests by cache result (hit, miss, coalesced)',
+      labelNames: ['cache'],
+      registers,
+    });
+    this.upstreamFetches = new Counter({
+      name: 'ringcast_relay_upstream_fetches_total',
+      help: 'Upstream fetches by source (origin, peer) and outcome (ok, not_found, error, timeout, bad_status, mismatch)',
+      labelNames: ['source', 'outcome'],
+      registers,
+    });
+    this.upstreamErrors = new Counter({
+      name: 'ringcast_relay_upstream_errors_total',
+      help: 'Failed upstream fetches by source and error code',
+      labelNames: ['source', 'code'],
+      registers,
+    });
+    this.verificationFailures = new Counter({
+      name: 'ringcast_relay_verification_failures_total',
+      help: 'Peer segments dropped because size or SHA-256 differed from the announcement',
+      registers,
+    });
+    this.bytesServed = new Counter({
+      name: 'ringcast_relay_bytes_served_total',
+      help: 'Body bytes sent to viewers and peers',
+      registers,
+    });
+    this.prefetches = new Counter({
+      name: 'ringcast_relay_prefetches_total',
+      help: 'Segment fills started by an announcement, by intended source (origin, peer)',
+      labelNames: ['source'],
+      registers,
+    });
+    this.addGauges(gauges, registers);
+  }
+
+  /** Counts body bytes sent. */
+  served(bytes: number): void {
+    this.bytesServedTotal += bytes;
+    this.bytesServed.inc(bytes);
+  }
+
+  private addGauges(gauges: RelayGaugeSource, registers: Registry[]): void {
+    new Gauge({
+      name: 'ringcast_relay_cache_bytes',
+      help: 'Bytes held by the cache',
+      registers,
+      collect() {
+        this.set(gauges.cacheBytes());
+      },
+    });
+    new Gauge({
+      name: 'ringcast_relay_cache_entries',
+      help: 'Objects held by the cache',
+      registers,
+      collect() {
+        this.set(gauges.cacheEntries());
+      },
+    });
+    new Gauge({
+      name: 'ringcast_relay_active_viewers',
+      help: 'Distinct viewer sessions seen in the last 10 s, by stream',
+      labelNames: ['stream'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [stream, n] of gauges.viewersByStream()) this.set({ stream }, n);
+      },
+    });
+  }
+}

@@ -1,0 +1,193 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { RingcastError } from '../common/errors.ts';
+import { sendError } from '../common/http.ts';
+import type { Logger } from '../common/log.ts';
+import { CACHE_HEADER, RELAY_HEADER } from '../common/types.ts';
+import type { CacheEntry, EntryHeaders } from './cache-entry.ts';
+import type { RelayMetrics } from './relay-metrics.ts';
+import type { SegmentCache } from './segment-cache.ts';
+
+export type CacheResult = 'HIT' | 'MISS' | 'COALESCED';
+
+/** Headers every relay response carries so browsers may read the X-Ringcast ones. */
+export const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'X-Ringcast-Relay, X-Ringcast-Cache, Content-Length, Content-Range, ETag',
+} as const;
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.m4s': 'video/iso.segment',
+  '.mp4': 'video/mp4',
+  '.ts': 'video/mp2t',
+  '.aac': 'audio/aac',
+  '.m4a': 'audio/mp4',
+};
+
+export interface ResponderDeps {
+  relayId(): string;
+  cache: SegmentCache;
+  metrics: RelayMetrics;
+  log: Logger;
+  /** Cache-Control of playlists (short: under half a target duration). */
+  playlistCacheControl: string;
+}
+
+/**
+ * Writes cache entries to viewers: complete ones from one Buffer with headers built once per
+ * object (ETag, 304, single Range → 206), filling ones cut-through as bytes arrive. A viewer whose
+ * response started when the fill fails gets its connection destroyed, never a short 200.
+ */
+export class Responder {
+  constructor(private readonly deps: ResponderDeps) {}
+
+  serve(req: IncomingMessage, res: ServerResponse, entry: CacheEntry, result: CacheResult): void {
+    const { cache } = this.deps;
+    cache.pin(entry);
+    res.once('close', () => cache.unpin(entry));
+    if (entry.state === 'complete') this.serveComplete(req, res, entry, result);
+    else if (entry.state === 'failed') sendError(res, entry.error, this.deps.log);
+    else this.follow(req, res, entry, result);
+  }
+
+  private serveComplete(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: CacheEntry,
+    result: CacheResult,
+  ): void {
+    if (entry.status !== 200) {
+      sendError(res, new RingcastError('RC_NOT_FOUND', `upstream has no ${entry.path.relPath}`));
+      return;
+    }
+    entry.headers ??= this.completeHeaders(entry);
+    const headers = entry.headers[result];
+    const inm = req.headers['if-none-match'];
+    if (inm !== undefined && etagMatches(inm, entry.headers.HIT.etag as string)) {
+      const { 'content-length': _l, 'content-type': _t, ...rest } = headers;
+      res.writeHead(304, rest);
+      res.end();
+      return;
+    }
+    const body = entry.body!;
+    const range = req.headers.range;
+    if (range !== undefined) {
+      const r = parseRange(range, body.length);
+      if (r === 'unsatisfiable') {
+        res.writeHead(416, { ...headers, 'content-length': 0, 'content-range': `bytes */${body.length}` });
+        res.end();
+        return;
+      }
+      if (r) {
+        const [start, end] = r;
+        res.writeHead(206, {
+          ...headers,
+          'content-length': end - start + 1,
+          'content-range': `bytes ${start}-${end}/${body.length}`,
+        });
+        this.end(req, res, body.subarray(start, end + 1));
+        return;
+      }
+    }
+    res.writeHead(200, headers);
+    this.end(req, res, body);
+  }
+
+  private end(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    this.deps.metrics.served(body.length);
+    res.end(body);
+  }
+
+  /** Follows a filling entry: the bytes so far, then the rest as they arrive. */
+  private follow(req: IncomingMessage, res: ServerResponse, entry: CacheEntry, result: CacheResult): void {
+    // Conditional and range requests wait for the whole object: they need its ETag and length.
+    const whole = req.headers.range !== undefined || req.headers['if-none-match'] !== undefined;
+    const head = req.method === 'HEAD';
+    let started = false;
+    const begin = () => {
+      if (whole || entry.status !== 200) return;
+      started = true;
+      res.writeHead(200, this.streamingHeaders(entry, result));
+      if (head) res.end();
+      else for (const chunk of entry.received()) res.write(chunk);
+    };
+    const unsubscribe = entry.subscribe({
+      onStart: begin,
+      onData: (chunk) => {
+        if (started && !head) res.write(chunk);
+      },
+      onEnd: () => {
+        if (!started) this.serveComplete(req, res, entry, result);
+        else if (!head) {
+          this.deps.metrics.served(entry.size);
+          res.end();
+        }
+      },
+      onError: (err) => {
+        if (started) res.destroy();
+        else sendError(res, err, this.deps.log);
+      },
+    });
+    res.once('close', unsubscribe);
+    if (entry.state === 'streaming') begin();
+  }
+
+  private streamingHeaders(entry: CacheEntry, result: CacheResult): OutgoingHttpHeaders {
+    const headers = this.baseHeaders(entry, result);
+    if (entry.contentLength !== undefined) headers['content-length'] = entry.contentLength;
+    return headers;
+  }
+
+  private completeHeaders(entry: CacheEntry): EntryHeaders {
+    const make = (result: CacheResult): OutgoingHttpHeaders => ({
+      ...this.baseHeaders(entry, result),
+      'content-length': entry.size,
+      etag: `"${entry.sha256!.slice(0, 32)}"`,
+    });
+    return { HIT: make('HIT'), MISS: make('MISS'), COALESCED: make('COALESCED') };
+  }
+
+  private baseHeaders(entry: CacheEntry, result: CacheResult): OutgoingHttpHeaders {
+    const { kind, file } = entry.path;
+    return {
+      'content-type': CONTENT_TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream',
+      'cache-control': kind === 'segment' || kind === 'init' ? IMMUTABLE : this.deps.playlistCacheControl,
+      'accept-ranges': 'bytes',
+      ...CORS_HEADERS,
+      [RELAY_HEADER]: this.deps.relayId(),
+      [CACHE_HEADER]: result,
+    };
+  }
+}
+
+/** True when an If-None-Match value names `etag` (weak or strong) or is `*`. */
+export function etagMatches(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+/** One `bytes=` range as [start, end] inclusive; undefined to ignore (multi or malformed). */
+export function parseRange(header: string, size: number): [number, number] | 'unsatisfiable' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    if (m[2] !== '' && Number(m[2]) < start) return undefined;
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size) return 'unsatisfiable';
+  return [start, end];
+}

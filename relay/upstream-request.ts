@@ -1,0 +1,98 @@
+import { type Agent, type IncomingHttpHeaders, request } from 'node:http';
+import { RingcastError } from '../common/errors.ts';
+
+/** Timeouts of one upstream request; each names the phase it bounds. */
+export interface UpstreamTimeouts {
+  connectTimeoutMs: number;
+  firstByteTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+/** Callbacks of one upstream request; exactly one of onEnd / onError ends it. */
+export interface UpstreamHandlers {
+  /** Status and headers arrived; return false to drop the body (it is drained, not read). */
+  onResponse(status: number, headers: IncomingHttpHeaders): boolean;
+  onData(chunk: Buffer): void;
+  /** The whole body arrived, as long as its Content-Length said. */
+  onEnd(): void;
+  /** Reset, timeout, or a body shorter or longer than declared. */
+  onError(err: RingcastError): void;
+}
+
+/**
+ * One GET to an origin or a peer over a keep-alive agent, with connect, first-byte and idle
+ * timeouts. Returns an abort function. A body that ends short of its Content-Length is an error,
+ * never an end: the caller must not cache or complete it.
+ */
+export function requestUpstream(
+  url: string,
+  opts: { agent: Agent; headers: Record<string, string>; timeouts: UpstreamTimeouts },
+  handlers: UpstreamHandlers,
+): () => void {
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  const req = request(url, { agent: opts.agent, headers: opts.headers, method: 'GET' });
+
+  const finish = (err?: RingcastError) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (err) {
+      req.destroy();
+      handlers.onError(err);
+    } else handlers.onEnd();
+  };
+  const arm = (ms: number, phase: string) => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => finish(new RingcastError('RC_UPSTREAM_TIMEOUT', `upstream ${phase} timeout after ${ms} ms`)),
+      ms,
+    );
+  };
+
+  arm(opts.timeouts.firstByteTimeoutMs, 'first byte');
+  req.on('socket', (socket) => {
+    if (!socket.connecting) return;
+    const connectTimer = setTimeout(
+      () => finish(new RingcastError('RC_UPSTREAM_TIMEOUT', `upstream connect timeout`)),
+      opts.timeouts.connectTimeoutMs,
+    );
+    socket.once('connect', () => clearTimeout(connectTimer));
+    socket.once('close', () => clearTimeout(connectTimer));
+  });
+  req.on('error', (err) =>
+    finish(new RingcastError('RC_UPSTREAM_FAILED', `upstream: ${err.message}`, { cause: err })),
+  );
+  req.on('response', (res) => {
+    if (done) {
+      res.resume();
+      return;
+    }
+    const declared = res.headers['content-length'];
+    const expected = declared === undefined ? undefined : Number(declared);
+    let received = 0;
+    if (!handlers.onResponse(res.statusCode ?? 0, res.headers)) {
+      clearTimeout(timer);
+      done = true;
+      res.resume();
+      return;
+    }
+    arm(opts.timeouts.idleTimeoutMs, 'idle');
+    res.on('data', (chunk: Buffer) => {
+      if (done) return;
+      received += chunk.length;
+      arm(opts.timeouts.idleTimeoutMs, 'idle');
+      handlers.onData(chunk);
+    });
+    res.on('end', () => {
+      if (expected !== undefined && received !== expected) {
+        finish(new RingcastError('RC_UPSTREAM_FAILED', `upstream body ${received} of ${expected} bytes`));
+      } else finish();
+    });
+    // 'close' without 'end' is a reset mid-body.
+    res.on('close', () => finish(new RingcastError('RC_UPSTREAM_FAILED', 'upstream closed mid-body')));
+    res.on('error', (err) => finish(new RingcastError('RC_UPSTREAM_FAILED', `upstream: ${err.message}`)));
+  });
+  req.end();
+  return () => finish(new RingcastError('RC_UPSTREAM_FAILED', 'fill aborted'));
+}
