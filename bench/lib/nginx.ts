@@ -1,0 +1,63 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/** A port that was free a moment ago (nginx cannot listen on port 0 and report it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Debian's nginx, one worker pinned to `core`, serving `root` with the cache headers a relay sends. */
+export async function startNginx(
+  dir: string,
+  root: string,
+  core: number,
+): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort();
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `user root;
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  types { video/iso.segment m4s; application/vnd.apple.mpegurl m3u8; }
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    location ~ \\.m3u8$ { add_header Cache-Control "max-age=1"; }
+    location / { add_header Cache-Control "public, max-age=31536000, immutable"; }
+  }
+}
+`,
+  );
+  const child: ChildProcess = spawn('taskset', ['-c', String(core), 'nginx', '-c', conf, '-p', dir], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`${url}/`, { signal: AbortSignal.timeout(500) });
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { url, stop: () => child.kill('SIGQUIT') };
+}
