@@ -158,8 +158,12 @@ export class Coordinator {
     const log = this.log.child({ method: req.method, path: req.url });
     try {
       if (this.closing) throw new RingcastError('RC_SHUTTING_DOWN');
-      const url = new URL(req.url ?? '/', 'http://coordinator.invalid');
-      await this.router.handle(req, res, url);
+      // The raw path, not WHATWG-normalised: `%2e%2e` must reach validation and fail, not resolve away.
+      const raw = req.url ?? '/';
+      const q = raw.indexOf('?');
+      const pathname = q < 0 ? raw : raw.slice(0, q);
+      if (!pathname.startsWith('/')) throw new RingcastError('RC_BAD_PATH');
+      await this.router.handle(req, res, pathname, new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)));
     } catch (err) {
       sendError(res, err, log);
     }

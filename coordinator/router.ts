@@ -33,8 +33,13 @@ export class Router {
   }
 
   /** Finds and runs the handler; throws RC_NOT_FOUND, RC_METHOD_NOT_ALLOWED or RC_BAD_PATH. */
-  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const parts = url.pathname.split('/').slice(1);
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    pathname: string,
+    query: URLSearchParams,
+  ): Promise<void> {
+    const parts = pathname.split('/').slice(1);
     let pathMatched = false;
     for (const route of this.routes) {
       const m = match(route.segments, parts);
@@ -43,7 +48,7 @@ export class Router {
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       if (route.method !== method) continue;
       for (const [name, value] of Object.entries(m.params)) checkName(value, name);
-      await route.handler({ req, res, params: m.params, rest: m.rest, query: url.searchParams });
+      await route.handler({ req, res, params: m.params, rest: m.rest, query });
       return;
     }
     throw new RingcastError(pathMatched ? 'RC_METHOD_NOT_ALLOWED' : 'RC_NOT_FOUND');

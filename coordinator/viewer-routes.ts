@@ -54,8 +54,8 @@ function sendText(res: ServerResponse, type: string, body: string): void {
 /** `/live/:streamId/master.m3u8` and `/steer/:streamId`: the viewer's entry and its failover plan. */
 export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
   router.add('GET', '/live/:streamId/master.m3u8', ({ res, params, query }: RouteContext) => {
-    const stream = knownStream(deps, params.streamId!);
     const session = sessionOf(query);
+    const stream = knownStream(deps, params.streamId!);
     const [primary] = relaysFor(deps, stream, session);
     deps.balancer.setBasePathway(session, primary!.id);
     const steeringUri = steeringUrl(deps.publicUrl(), stream.id, session);
@@ -67,8 +67,8 @@ export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
   });
 
   router.add('GET', '/steer/:streamId', ({ res, params, query }: RouteContext) => {
-    const stream = knownStream(deps, params.streamId!);
     const session = sessionOf(query);
+    const stream = knownStream(deps, params.streamId!);
     const relays = relaysFor(deps, stream, session);
     // Without a master from this coordinator (it restarted), the primary stands in as the base pathway.
     const basePathway = deps.balancer.basePathway(session) ?? relays[0]!.id;
