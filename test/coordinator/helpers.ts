@@ -7,6 +7,10 @@ import { COORDINATOR_CONFIG, type CoordinatorConfig } from '../../coordinator/co
 import type { ClusterStore } from '../../coordinator/store.ts';
 import { waitFor } from '../helpers/wait.ts';
 
+/** Wire JSON, read loosely in tests (the shapes are asserted, not typed). */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export type Json = any;
+
 export const SECRET = 'test-secret-123';
 
 export interface TestCoordinator {
@@ -31,7 +35,7 @@ export async function startCoordinator(
 export async function call(
   url: string,
   opts: { method?: string; body?: unknown; secret?: string | null; rawBody?: string } = {},
-): Promise<{ status: number; body: any; headers: Headers }> {
+): Promise<{ status: number; body: Json; headers: Headers }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const secret = opts.secret === undefined ? SECRET : opts.secret;
   if (secret !== null) headers.authorization = `Bearer ${secret}`;
@@ -94,7 +98,7 @@ export function segmentBody(streamId: string, msn = 1) {
 
 /** An SSE subscriber that records every event and can wait for one matching a predicate. */
 export class SseClient {
-  readonly events: Array<{ event: string; data: any }> = [];
+  readonly events: Array<{ event: string; data: Json }> = [];
   private readonly abort = new AbortController();
 
   static async open(url: string): Promise<SseClient> {
@@ -113,7 +117,7 @@ export class SseClient {
     return client;
   }
 
-  waitFor(event: string, match: (data: any) => boolean = () => true, timeoutMs = 5000): Promise<any> {
+  waitFor(event: string, match: (data: Json) => boolean = () => true, timeoutMs = 5000): Promise<Json> {
     return waitFor(() => this.events.find((e) => e.event === event && match(e.data))?.data, {
       timeoutMs,
       intervalMs: 20,
@@ -131,7 +135,7 @@ export function rawRequest(
   base: string,
   method: string,
   path: string,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: Json }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ host: hostname, port, method, path }, (res) => {
