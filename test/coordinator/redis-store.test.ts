@@ -1,0 +1,172 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { waitFor } from '../helpers/wait.ts';
+import {
+  call,
+  heartbeat,
+  putStream,
+  registerRelay,
+  SseClient,
+  segmentBody,
+  startCoordinator,
+  type TestCoordinator,
+} from './helpers.ts';
+
+/** A private redis-server on a free port, stopped by its pid. */
+class TestRedis {
+  readonly dir = mkdtempSync(join(tmpdir(), 'ringcast-redis-'));
+  private pid: number | undefined;
+  constructor(readonly port: number) {}
+
+  static async create(): Promise<TestRedis> {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as { port: number };
+        srv.close(() => resolve(port));
+      });
+    });
+    const redis = new TestRedis(port);
+    await redis.start();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const pidfile = join(this.dir, 'redis.pid');
+    rmSync(pidfile, { force: true });
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    args.push('--daemonize', 'yes', '--dir', this.dir, '--pidfile', pidfile);
+    const r = spawnSync('redis-server', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`redis-server failed: ${r.stderr}${r.stdout}`);
+    this.pid = await waitFor(() => Number(readFileSync(pidfile, 'utf8').trim()) || undefined, {
+      timeoutMs: 5000,
+      what: 'redis pid file',
+    });
+  }
+
+  async stop(): Promise<void> {
+    const pid = this.pid;
+    if (!pid) return;
+    this.pid = undefined;
+    process.kill(pid, 'SIGTERM');
+    await waitFor(
+      () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      { timeoutMs: 5000, what: 'redis to exit' },
+    );
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Heartbeats like a relay: registers again whenever the coordinator does not know it. */
+function keepAlive(c: TestCoordinator, id: string, url: string): () => void {
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      const res = await heartbeat(c.url, id).catch(() => undefined);
+      if (res?.status === 404) await registerRelay(c.url, id, url).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+  return () => {
+    stopped = true;
+  };
+}
+
+const ids = (ring: { relays: Array<{ id: string }> }) => ring.relays.map((r) => r.id).join(',');
+
+test.serial('two coordinators on one Redis share relays, streams and events', async (t) => {
+  const redis = await TestRedis.create();
+  t.teardown(() => redis.destroy());
+  const a = await startCoordinator({ redisUrl: redis.url });
+  t.teardown(() => a.close());
+  const b = await startCoordinator({ redisUrl: redis.url });
+  t.teardown(() => b.close());
+  t.is((await call(`${a.url}/healthz`)).body.store.kind, 'redis');
+
+  const sseB = await SseClient.open(`${b.url}/api/v1/events`);
+  t.teardown(() => sseB.close());
+  await sseB.waitFor('snapshot');
+  t.is((await registerRelay(a.url, 'r1', 'http://127.0.0.1:9001')).status, 200);
+  const ring = await sseB.waitFor('ring', (d) => ids(d) === 'r1');
+  t.is((await call(`${b.url}/api/v1/ring`)).body.version, ring.version);
+  // A heartbeat to the other coordinator finds the relay.
+  t.is((await heartbeat(b.url, 'r1')).status, 200);
+
+  t.is((await putStream(b.url, 'demo')).status, 200);
+  await waitFor(async () => (await call(`${a.url}/api/v1/cluster`)).body.streams.length === 1, {
+    timeoutMs: 5000,
+    what: 'stream on coordinator A',
+  });
+  t.is((await call(`${a.url}/api/v1/streams/demo/segments`, { body: segmentBody('demo', 7) })).status, 202);
+  t.is((await sseB.waitFor('segment', (d) => d.msn === 7)).file, '7.m4s');
+  // A master from B uses the relay registered at A.
+  t.regex(
+    await (await fetch(`${b.url}/live/demo/master.m3u8?session=x`)).text(),
+    /127\.0\.0\.1:9001\/live\/demo\/720p/,
+  );
+});
+
+test.serial(
+  'Redis stops and restarts: last known ring served meanwhile, streams kept, cluster heals',
+  async (t) => {
+    const redis = await TestRedis.create();
+    t.teardown(() => redis.destroy());
+    const a = await startCoordinator({ redisUrl: redis.url });
+    t.teardown(() => a.close());
+    const stopBeats = keepAlive(a, 'r1', 'http://127.0.0.1:9001');
+    t.teardown(stopBeats);
+    await registerRelay(a.url, 'r1', 'http://127.0.0.1:9001');
+    await putStream(a.url, 'demo');
+    const before = (await call(`${a.url}/api/v1/ring`)).body;
+
+    await redis.stop();
+    await waitFor(async () => (await call(`${a.url}/healthz`)).body.status === 'degraded', {
+      timeoutMs: 5000,
+      what: 'degraded health',
+    });
+    const master = await fetch(`${a.url}/live/demo/master.m3u8?session=v1`);
+    t.is(master.status, 200);
+    t.regex(await master.text(), /PATHWAY-ID="r1"/);
+    const write = await registerRelay(a.url, 'r2', 'http://127.0.0.1:9002');
+    t.is(write.status, 503);
+    t.is(write.body.error.code, 'RC_STORE_UNAVAILABLE');
+
+    await redis.start();
+    await waitFor(async () => (await call(`${a.url}/healthz`)).body.status === 'ok', {
+      timeoutMs: 10_000,
+      what: 'healthy again',
+    });
+    // A coordinator that starts now reads everything from the restarted Redis.
+    const b = await startCoordinator({ redisUrl: redis.url });
+    t.teardown(() => b.close());
+    const cluster = await waitFor(
+      async () => {
+        const view = (await call(`${b.url}/api/v1/cluster`)).body;
+        return view.streams.length === 1 && ids(view.ring) === 'r1' ? view : undefined;
+      },
+      { timeoutMs: 10_000, what: 'cluster healed on a fresh coordinator' },
+    );
+    t.is(cluster.streams[0].id, 'demo');
+    t.true(cluster.ring.version >= before.version);
+    // The relay's heartbeats land again without it having to register anew.
+    t.is((await heartbeat(a.url, 'r1')).status, 200);
+  },
+);
