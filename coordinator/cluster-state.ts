@@ -140,7 +140,14 @@ export class ClusterState {
       this.store.ringVersion(),
       this.store.listStreams(),
     ]);
-    for (const s of streams) this.streams.set(s.id, s);
+    for (const s of streams) {
+      // A stream changed while this coordinator missed the event (pub/sub reconnecting): say so now.
+      // A duplicate stream event is harmless; subscribers upsert.
+      const old = this.streams.get(s.id);
+      this.streams.set(s.id, s);
+      if (!old || JSON.stringify(old) !== JSON.stringify(s))
+        this.emit({ type: 'stream', data: s, source: 'refresh' });
+    }
     if (version > this.version) {
       // Membership moved without this coordinator seeing the event; take the store's word for it.
       this.relays = new Map(relays.map((r) => [r.id, r]));
