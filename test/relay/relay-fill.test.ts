@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import test, { type ExecutionContext } from 'ava';
+import { FakeUpstream, clusterWith, get, metric, metrics, startRelay, waitFor } from './helpers.ts';
+
+/** An origin and a relay on a fake cluster, closed when the test ends (pass or fail). */
+async function setup(t: ExecutionContext, overrides = {}) {
+  const origin = await new FakeUpstream().start();
+  const cluster = clusterWith(origin.url);
+  const { relay, url } = await startRelay(cluster, overrides);
+  t.teardown(() => Promise.all([relay.close(), origin.close()]));
+  return { origin, cluster, relay, url };
+}
+
+test('100 concurrent requests for one cold segment make exactly one upstream request', async (t) => {
+  // The upstream body is held on purpose: the idle timeout must not fire meanwhile.
+  const s = await setup(t, { idleTimeoutMs: 20_000 });
+  const body = randomBytes(300_000);
+  s.origin.objects.set('demo/720p/1.m4s', body);
+  s.origin.behaviour.set('demo/720p/1.m4s', 'slow');
+  const all = Array.from({ length: 100 }, () => get(`${s.url}/live/demo/720p/1.m4s`));
+  // Hold the upstream body until every viewer request reached the relay, so all of them coalesce.
+  await waitFor(async () => {
+    const m = await metrics(s.url);
+    const seen = ['miss', 'coalesced', 'hit'].reduce(
+      (n, c) => n + metric(m, 'ringcast_relay_requests_total', `cache="${c}"`),
+      0,
+    );
+    return seen >= 100;
+  });
+  s.origin.release();
+  const got = await Promise.all(all);
+  t.is(s.origin.count('demo/720p/1.m4s'), 1);
+  for (const g of got) {
+    t.is(g.status, 200);
+    t.true(g.body.equals(body));
+  }
+  const caches = got.map((g) => g.headers['x-ringcast-cache']);
+  t.is(caches.filter((c) => c === 'MISS').length, 1);
+  t.is(caches.filter((c) => c === 'COALESCED').length, 99);
+  const again = await get(`${s.url}/live/demo/720p/1.m4s`);
+  t.is(again.headers['x-ringcast-cache'], 'HIT');
+  t.is(s.origin.count('demo/720p/1.m4s'), 1);
+});
+
+test('cut-through: first bytes of a slow upstream body reach the viewer before upstream ends', async (t) => {
+  const s = await setup(t, { idleTimeoutMs: 20_000 });
+  const body = randomBytes(200_000);
+  s.origin.objects.set('demo/720p/2.m4s', body);
+  s.origin.behaviour.set('demo/720p/2.m4s', 'slow');
+  let firstBytes = false;
+  const pending = get(`${s.url}/live/demo/720p/2.m4s`, {}, { onFirstBytes: () => (firstBytes = true) });
+  await waitFor(() => firstBytes, 5000, 'first bytes while upstream is held');
+  // A late joiner gets the bytes so far, then the rest.
+  const late = get(`${s.url}/live/demo/720p/2.m4s`);
+  await waitFor(async () => metric(await metrics(s.url), 'ringcast_relay_requests_total', 'cache="coalesced"') === 1);
+  s.origin.release();
+  const [a, b] = await Promise.all([pending, late]);
+  t.true(a.body.equals(body));
+  t.true(b.body.equals(body));
+  t.is(b.headers['x-ringcast-cache'], 'COALESCED');
+  t.is(s.origin.count('demo/720p/2.m4s'), 1);
+});
+
+for (const mode of ['die', '500', 'hang'] as const) {
+  test(`upstream ${mode}: nothing cached, viewer sees an error, a retry succeeds`, async (t) => {
+    const s = await setup(t, { firstByteTimeoutMs: 300, idleTimeoutMs: 300 });
+    const key = `demo/720p/${mode}.m4s`;
+    const body = randomBytes(400_000);
+    s.origin.objects.set(key, body);
+    s.origin.behaviour.set(key, mode);
+    const failed = await get(`${s.url}/live/${key}`).then(
+      (g) => g,
+      (err: Error) => err,
+    );
+    if (failed instanceof Error) t.pass('connection broken mid-body');
+    else {
+      t.true(failed.status === 502 || failed.status === 504, `status ${failed.status}`);
+      t.regex(JSON.parse(failed.body.toString()).error.code, /^RC_UPSTREAM_(FAILED|TIMEOUT)$/);
+    }
+    const health = JSON.parse((await get(`${s.url}/healthz`)).body.toString());
+    t.is(health.cacheEntries, 0);
+    s.origin.behaviour.set(key, 'ok');
+    const retry = await get(`${s.url}/live/${key}`);
+    t.is(retry.status, 200);
+    t.is(retry.headers['x-ringcast-cache'], 'MISS');
+    t.true(retry.body.equals(body));
+    const m = await metrics(s.url);
+    t.true(metric(m, 'ringcast_relay_upstream_fetches_total', 'source="origin",outcome="ok"') === 1);
+    });
+}
+
+test('a viewer mid-body sees its connection cut when upstream dies', async (t) => {
+  const s = await setup(t);
+  const key = 'demo/720p/3.m4s';
+  s.origin.objects.set(key, randomBytes(2_000_000));
+  s.origin.behaviour.set(key, 'die');
+  await t.throwsAsync(get(`${s.url}/live/${key}`));
+});
+
+test('the byte budget holds while ten times its size streams through', async (t) => {
+  const budget = 1024 * 1024;
+  const s = await setup(t, { cacheBytes: budget });
+  const size = 256 * 1024;
+  for (let i = 0; i < 40; i++) s.origin.objects.set(`demo/360p/${i}.m4s`, randomBytes(size));
+  let maxSeen = 0;
+  for (let i = 0; i < 40; i += 4) {
+    const batch = [0, 1, 2, 3].map((j) => get(`${s.url}/live/demo/360p/${i + j}.m4s`));
+    for (const g of await Promise.all(batch)) t.is(g.body.length, size);
+    const health = JSON.parse((await get(`${s.url}/healthz`)).body.toString());
+    maxSeen = Math.max(maxSeen, health.cacheBytes);
+  }
+  t.true(maxSeen <= budget, `cache held ${maxSeen} bytes`);
+  const m = await metrics(s.url);
+  t.true(metric(m, 'ringcast_relay_cache_bytes') <= budget);
+  t.true(metric(m, 'ringcast_relay_cache_entries') <= 4);
+  t.is(metric(m, 'ringcast_relay_bytes_served_total'), 40 * size);
+});
+
+test('an upstream 404 passes through and is not cached', async (t) => {
+  const s = await setup(t);
+  const missing = await get(`${s.url}/live/demo/720p/99.m4s`);
+  t.is(missing.status, 404);
+  s.origin.objects.set('demo/720p/99.m4s', Buffer.from('now here'));
+  const found = await get(`${s.url}/live/demo/720p/99.m4s`);
+  t.is(found.status, 200);
+  t.is(found.body.toString(), 'now here');
+  t.is(s.origin.count('demo/720p/99.m4s'), 2);
+});
+
+test('playlists are kept only playlistMaxAgeMs', async (t) => {
+  const s = await setup(t, { playlistMaxAgeMs: 100 });
+  s.origin.objects.set('demo/720p/index.m3u8', Buffer.from('#EXTM3U\n'));
+  const a = await get(`${s.url}/live/demo/720p/index.m3u8`);
+  t.is(a.headers['content-type'], 'application/vnd.apple.mpegurl');
+  t.regex(String(a.headers['cache-control']), /max-age=[01]\b/);
+  const b = await get(`${s.url}/live/demo/720p/index.m3u8`);
+  t.is(b.headers['x-ringcast-cache'], 'HIT');
+  s.origin.objects.set('demo/720p/index.m3u8', Buffer.from('#EXTM3U\n#EXT-X-VERSION:7\n'));
+  await waitFor(
+    async () => (await get(`${s.url}/live/demo/720p/index.m3u8`)).body.toString().includes('VERSION'),
+    3000,
+    'fresh playlist',
+  );
+  t.true(s.origin.count('demo/720p/index.m3u8') >= 2);
+});
