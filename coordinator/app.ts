@@ -21,6 +21,9 @@ import { addViewerRoutes } from './viewer-routes.ts';
 const DASHBOARD_FILE = fileURLToPath(new URL('./dashboard.html', import.meta.url));
 const HLS_JS_FILE = fileURLToPath(new URL('../node_modules/hls.js/dist/hls.min.js', import.meta.url));
 
+/** A Host header safe to echo into a URL: name or address, optional port. */
+const HOST_RE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$/;
+
 export interface CoordinatorDeps {
   log: Logger;
   /** A store shared with the caller (tests); when absent, one is made from config and owned here. */
@@ -104,8 +107,14 @@ export class Coordinator {
     return this.closing;
   }
 
-  private publicUrl(): string {
-    return this.config.publicUrl ? this.config.publicUrl.replace(/\/+$/, '') : this.url;
+  /**
+   * The base URL a viewer reached us by: the configured one, else the request's Host (so a viewer on
+   * another machine gets a steering URI it can reach), else the bound address.
+   */
+  private publicUrl(req: IncomingMessage): string {
+    if (this.config.publicUrl) return this.config.publicUrl.replace(/\/+$/, '');
+    const host = req.headers.host;
+    return host && HOST_RE.test(host) ? `http://${host}` : this.url;
   }
 
   private addRoutes(): void {
@@ -123,7 +132,7 @@ export class Coordinator {
       balancer,
       metrics,
       steeringTtlSeconds: this.config.steeringTtlSeconds,
-      publicUrl: () => this.publicUrl(),
+      publicUrl: (req) => this.publicUrl(req),
     });
     this.router.add('GET', '/healthz', ({ res }) => {
       const ring = state.ringView();

@@ -11,7 +11,7 @@ export const COORDINATOR_CONFIG = {
   publicUrl: {
     type: 'string',
     default: '',
-    doc: 'base URL viewers use for steering (empty: the bound address)',
+    doc: 'base URL viewers use for steering (empty: from the request Host header)',
     check: (v: unknown) =>
       v === '' || /^https?:\/\/[^\s"]+$/.test(String(v)) ? undefined : 'must be empty or an http(s) URL',
   },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RingcastError } from '../common/errors.ts';
 import { sendJson } from '../common/http.ts';
 import { NAME_RE } from '../common/names.ts';
@@ -16,7 +16,7 @@ export interface ViewerDeps {
   metrics: CoordinatorMetrics;
   steeringTtlSeconds: number;
   /** The coordinator's base URL as viewers reach it. */
-  publicUrl: () => string;
+  publicUrl: (req: IncomingMessage) => string;
 }
 
 /** Players fetch these from pages served elsewhere too. */
@@ -53,12 +53,12 @@ function sendText(res: ServerResponse, type: string, body: string): void {
 
 /** `/live/:streamId/master.m3u8` and `/steer/:streamId`: the viewer's entry and its failover plan. */
 export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
-  router.add('GET', '/live/:streamId/master.m3u8', ({ res, params, query }: RouteContext) => {
+  router.add('GET', '/live/:streamId/master.m3u8', ({ req, res, params, query }: RouteContext) => {
     const session = sessionOf(query);
     const stream = knownStream(deps, params.streamId!);
     const [primary] = relaysFor(deps, stream, session);
     deps.balancer.setBasePathway(session, primary!.id);
-    const steeringUri = steeringUrl(deps.publicUrl(), stream.id, session);
+    const steeringUri = steeringUrl(deps.publicUrl(req), stream.id, session);
     sendText(
       res,
       'application/vnd.apple.mpegurl',
@@ -66,13 +66,13 @@ export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
     );
   });
 
-  router.add('GET', '/steer/:streamId', ({ res, params, query }: RouteContext) => {
+  router.add('GET', '/steer/:streamId', ({ req, res, params, query }: RouteContext) => {
     const session = sessionOf(query);
     const stream = knownStream(deps, params.streamId!);
     const relays = relaysFor(deps, stream, session);
     // Without a master from this coordinator (it restarted), the primary stands in as the base pathway.
     const basePathway = deps.balancer.basePathway(session) ?? relays[0]!.id;
-    const reloadUri = steeringUrl(deps.publicUrl(), stream.id, session);
+    const reloadUri = steeringUrl(deps.publicUrl(req), stream.id, session);
     const manifest = buildSteeringManifest({
       stream,
       relays,

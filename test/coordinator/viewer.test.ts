@@ -163,3 +163,17 @@ test('dashboard, player files and hls.js are served; nothing outside the player 
   t.is(redirect.headers.get('location'), '/player/');
   t.is((await call(`${c.url}/player/nope.html`)).status, 404);
 });
+
+test('publicUrl, when set, is the base of the steering URI and RELOAD-URI', async (t) => {
+  const c = await startCoordinator({ publicUrl: 'https://watch.example.com/' });
+  t.teardown(() => c.close());
+  await registerRelay(c.url, 'r1', 'http://127.0.0.1:9001');
+  await putStream(c.url, 'demo');
+  const m = parseMaster((await master(`${c.url}/live/demo/master.m3u8?session=p1`)).text);
+  t.is(m.contentSteering!.serverUri, 'https://watch.example.com/steer/demo?session=p1');
+  // hls.js adds its own query parameters to steering requests; they are ignored.
+  const res = await call(`${c.url}/steer/demo?session=p1&_HLS_pathway=r1&_HLS_throughput=5000000`);
+  t.is(res.body['RELOAD-URI'], 'https://watch.example.com/steer/demo?session=p1');
+  t.deepEqual(res.body['PATHWAY-PRIORITY'], ['r1']);
+  t.deepEqual(res.body['PATHWAY-CLONES'], []);
+});
