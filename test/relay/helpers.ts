@@ -99,10 +99,13 @@ export interface Got {
 export function get(
   url: string,
   headers: Record<string, string> = {},
-  opts: { method?: string; onFirstBytes?: (b: Buffer) => void } = {},
+  opts: { method?: string; onFirstBytes?: (b: Buffer) => void; rawPath?: string } = {},
 ): Promise<Got> {
+  const u = new URL(url);
+  // rawPath goes out byte for byte: URL parsing would resolve `..` before the relay sees it.
+  const target = { hostname: u.hostname, port: u.port, path: opts.rawPath ?? u.pathname + u.search };
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers, method: opts.method ?? 'GET' }, (res) => {
+    const req = request({ ...target, agent: false, headers, method: opts.method ?? 'GET' }, (res) => {
       const chunks: Buffer[] = [];
       let ended = false;
       res.on('data', (c: Buffer) => {

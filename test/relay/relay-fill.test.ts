@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
-import { FakeUpstream, clusterWith, get, metric, metrics, startRelay, waitFor } from './helpers.ts';
+import { clusterWith, FakeUpstream, get, metric, metrics, startRelay, waitFor } from './helpers.ts';
 
 /** An origin and a relay on a fake cluster, closed when the test ends (pass or fail). */
 async function setup(t: ExecutionContext, overrides = {}) {
@@ -52,7 +52,9 @@ test('cut-through: first bytes of a slow upstream body reach the viewer before u
   await waitFor(() => firstBytes, 5000, 'first bytes while upstream is held');
   // A late joiner gets the bytes so far, then the rest.
   const late = get(`${s.url}/live/demo/720p/2.m4s`);
-  await waitFor(async () => metric(await metrics(s.url), 'ringcast_relay_requests_total', 'cache="coalesced"') === 1);
+  await waitFor(
+    async () => metric(await metrics(s.url), 'ringcast_relay_requests_total', 'cache="coalesced"') === 1,
+  );
   s.origin.release();
   const [a, b] = await Promise.all([pending, late]);
   t.true(a.body.equals(body));
@@ -86,7 +88,7 @@ for (const mode of ['die', '500', 'hang'] as const) {
     t.true(retry.body.equals(body));
     const m = await metrics(s.url);
     t.true(metric(m, 'ringcast_relay_upstream_fetches_total', 'source="origin",outcome="ok"') === 1);
-    });
+  });
 }
 
 test('a viewer mid-body sees its connection cut when upstream dies', async (t) => {
