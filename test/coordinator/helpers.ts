@@ -99,6 +99,8 @@ export function segmentBody(streamId: string, msn = 1) {
 /** An SSE subscriber that records every event and can wait for one matching a predicate. */
 export class SseClient {
   readonly events: Array<{ event: string; data: Json }> = [];
+  /** True once the server ended the stream (or it was closed here). */
+  ended = false;
   private readonly abort = new AbortController();
 
   static async open(url: string): Promise<SseClient> {
@@ -113,6 +115,7 @@ export class SseClient {
           parser.push(decoder.decode(chunk, { stream: true }));
         }
       } catch {}
+      client.ended = true;
     })();
     return client;
   }

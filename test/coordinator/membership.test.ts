@@ -82,12 +82,14 @@ test('drain keeps the relay in the ring as draining; delete removes it; each bum
   t.is(health.body.store.kind, 'memory');
 });
 
-test('close ends SSE streams and is idempotent', async (t) => {
+test('close ends SSE streams and is idempotent; start is idempotent too', async (t) => {
   const c = await startCoordinator();
+  t.deepEqual(await c.coordinator.start(), { url: c.url });
   const sse = await SseClient.open(`${c.url}/api/v1/events`);
   await sse.waitFor('snapshot');
   await Promise.all([c.close(), c.close()]);
   await c.close();
+  await waitFor(() => sse.ended, { timeoutMs: 3000, what: 'SSE stream ended by close' });
   await waitFor(async () => (await fetch(`${c.url}/healthz`).catch(() => undefined)) === undefined, {
     timeoutMs: 3000,
     what: 'server closed',

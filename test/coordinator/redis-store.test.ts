@@ -170,3 +170,24 @@ test.serial(
     t.is((await heartbeat(a.url, 'r1')).status, 200);
   },
 );
+
+test.serial('a coordinator started while Redis is down serves degraded and recovers by itself', async (t) => {
+  const redis = await TestRedis.create();
+  t.teardown(() => redis.destroy());
+  await redis.stop();
+  const a = await startCoordinator({ redisUrl: redis.url });
+  t.teardown(() => a.close());
+  const health = (await call(`${a.url}/healthz`)).body;
+  t.is(health.status, 'degraded');
+  t.false(health.store.available);
+  t.is((await registerRelay(a.url, 'r1', 'http://127.0.0.1:9001')).status, 503);
+  const metrics = await (await fetch(`${a.url}/metrics`)).text();
+  t.regex(metrics, /ringcast_coordinator_store_up 0/);
+  await redis.start();
+  await waitFor(async () => (await registerRelay(a.url, 'r1', 'http://127.0.0.1:9001')).status === 200, {
+    timeoutMs: 10_000,
+    what: 'registration once Redis is up',
+  });
+  t.is((await call(`${a.url}/healthz`)).body.status, 'ok');
+  t.is(ids((await call(`${a.url}/api/v1/ring`)).body), 'r1');
+});
