@@ -1,0 +1,86 @@
+import test from 'ava';
+import { RingcastError } from '../../common/errors.ts';
+import { parseLivePath } from '../../common/names.ts';
+import { CacheEntry } from '../../relay/cache-entry.ts';
+import { etagMatches, parseRange } from '../../relay/responder.ts';
+import { SegmentCache } from '../../relay/segment-cache.ts';
+
+function entry(cache: SegmentCache, n: number, bytes: number): CacheEntry {
+  const e = new CacheEntry(`demo/720p/${n}.m4s`, parseLivePath(`/live/demo/720p/${n}.m4s`), false);
+  cache.add(e);
+  e.start(200, bytes);
+  e.push(Buffer.alloc(bytes));
+  e.complete('00');
+  return e;
+}
+
+test('evicts least recently used entries to hold the byte budget', (t) => {
+  const cache = new SegmentCache(300);
+  entry(cache, 1, 100);
+  entry(cache, 2, 100);
+  entry(cache, 3, 100);
+  t.truthy(cache.get('demo/720p/1.m4s', 0)); // 1 is now the youngest
+  entry(cache, 4, 100);
+  t.is(cache.bytes, 300);
+  t.falsy(cache.get('demo/720p/2.m4s', 0));
+  t.truthy(cache.get('demo/720p/1.m4s', 0));
+});
+
+test('pinned and filling entries are never evicted; the budget returns once they are released', (t) => {
+  const cache = new SegmentCache(200);
+  const pinned = entry(cache, 1, 150);
+  cache.pin(pinned);
+  const filling = new CacheEntry('demo/720p/2.m4s', parseLivePath('/live/demo/720p/2.m4s'), false);
+  cache.add(filling);
+  cache.pin(filling);
+  filling.start(200, 150);
+  filling.push(Buffer.alloc(150));
+  t.is(cache.bytes, 300);
+  t.is(cache.size, 2);
+  cache.unpin(pinned);
+  t.is(cache.bytes, 150);
+  t.falsy(cache.get('demo/720p/1.m4s', 0));
+  t.truthy(cache.get('demo/720p/2.m4s', 0));
+});
+
+test('an expired playlist is dropped on lookup', (t) => {
+  const cache = new SegmentCache(1000);
+  const e = new CacheEntry('demo/720p/index.m3u8', parseLivePath('/live/demo/720p/index.m3u8'), false);
+  cache.add(e);
+  e.start(200, 1);
+  e.push(Buffer.from('x'));
+  e.expiresAt = 100;
+  e.complete('00');
+  t.truthy(cache.get(e.key, 99));
+  t.falsy(cache.get(e.key, 100));
+  t.is(cache.bytes, 0);
+});
+
+test('a failed entry tells its listeners and keeps no bytes', (t) => {
+  const e = new CacheEntry('k', parseLivePath('/live/demo/720p/1.m4s'), false);
+  const seen: string[] = [];
+  e.subscribe({
+    onStart: () => seen.push('start'),
+    onData: () => seen.push('data'),
+    onEnd: () => seen.push('end'),
+    onError: (err) => seen.push(err.code),
+  });
+  e.start(200, 10);
+  e.push(Buffer.alloc(5));
+  e.fail(new RingcastError('RC_UPSTREAM_FAILED'));
+  t.deepEqual(seen, ['start', 'data', 'RC_UPSTREAM_FAILED']);
+  t.is(e.state, 'failed');
+  t.deepEqual(e.received(), []);
+});
+
+test('range and ETag parsing', (t) => {
+  t.deepEqual(parseRange('bytes=0-9', 100), [0, 9]);
+  t.deepEqual(parseRange('bytes=90-200', 100), [90, 99]);
+  t.deepEqual(parseRange('bytes=-10', 100), [90, 99]);
+  t.is(parseRange('bytes=100-', 100), 'unsatisfiable');
+  t.is(parseRange('bytes=0-1,5-6', 100), undefined);
+  t.is(parseRange('items=0-1', 100), undefined);
+  t.true(etagMatches('W/"a", "b"', '"b"'));
+  t.true(etagMatches('*', '"b"'));
+  t.false(etagMatches('"a"', '"b"'));
+});
