@@ -78,11 +78,11 @@ function parseRendition(v: unknown, i: number): RenditionInfo {
   const o = obj(v, `renditions[${i}]`);
   const r: RenditionInfo = {
     name: str(o, 'name', NAME_RE, f('name')),
-    bandwidth: num(o, 'bandwidth', { field: f('bandwidth'), int: true, min: 1 })!,
+    // Bits per second may arrive as a float (measured); the playlist rounds it.
+    bandwidth: num(o, 'bandwidth', { field: f('bandwidth'), min: 1 })!,
   };
   const averageBandwidth = num(o, 'averageBandwidth', {
     field: f('averageBandwidth'),
-    int: true,
     min: 1,
     optional: true,
   });
