@@ -238,7 +238,8 @@ export class RedisStore implements ClusterStore {
   private setUp(up: boolean): void {
     if (up === this.up) return;
     this.up = up;
-    this.log.warn({ available: up }, up ? 'redis available' : 'redis unavailable');
+    if (up) this.log.info('redis available');
+    else this.log.warn('redis unavailable; serving the last known state');
     for (const h of this.availabilityHandlers) h(up);
   }
 }
