@@ -130,7 +130,7 @@ test('an upstream 404 passes through and is not cached', async (t) => {
 });
 
 test('playlists are kept only playlistMaxAgeMs', async (t) => {
-  const s = await setup(t, { playlistMaxAgeMs: 100 });
+  const s = await setup(t, { playlistMaxAgeMs: 800 });
   s.origin.objects.set('demo/720p/index.m3u8', Buffer.from('#EXTM3U\n'));
   const a = await get(`${s.url}/live/demo/720p/index.m3u8`);
   t.is(a.headers['content-type'], 'application/vnd.apple.mpegurl');
