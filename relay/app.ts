@@ -45,6 +45,7 @@ export class Relay {
   private readonly log: Logger;
   private readonly counters: Record<CacheResult, { inc(): void }>;
   private server: Server | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private state: RelayState = 'new';
   private id = '';
   private url = '';
@@ -118,6 +119,8 @@ export class Relay {
         bound.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
       this.unsubscribe = this.cluster.onChange((c) => this.onClusterChange(c));
       this.client?.start({ id: this.id, url: this.url, capacity: this.config.capacity });
+      // Viewer figures are pruned when read; read them now and then so idle streams do not pile up.
+      this.pruneTimer = setInterval(() => this.viewers.counts(Date.now()), 5000).unref();
       this.state = 'running';
       this.log.debug({ id: this.id, url: this.url }, 'relay started');
       return { url: this.url, id: this.id };
@@ -145,6 +148,7 @@ export class Relay {
         this.drainTimer.done();
       }
       this.unsubscribe?.();
+      clearInterval(this.pruneTimer);
       this.filler.abortAll();
       await this.client?.close();
       if (this.server) {

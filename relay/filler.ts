@@ -139,6 +139,11 @@ export class Filler {
             return true;
           }
           this.aborts.delete(abort);
+          // A peer's 404 may only mean its view of the stream lags: the origin has the last word.
+          if (status === 404 && source.kind === 'peer') {
+            next(new RingcastError('RC_NOT_FOUND', `${source.id} has no ${path.relPath}`), 'not_found');
+            return false;
+          }
           if (status === 404) {
             metrics.upstreamFetches.inc({ source: source.kind, outcome: 'not_found' });
             entry.start(404, 0);

@@ -20,7 +20,15 @@ export async function runRelay(argv: string[]): Promise<void> {
   }
   const log = createLogger('ringcast-relay');
   const relay = new Relay(config, { log });
-  const { url, id } = await relay.start();
+  let started: { url: string; id: string };
+  try {
+    started = await relay.start();
+  } catch (err) {
+    log.error({ err }, 'relay failed to start');
+    await relay.close();
+    process.exit(1);
+  }
+  const { url, id } = started;
   log.info({ part: 'relay', url, id }, 'listening');
 
   let stopping = false;

@@ -1,4 +1,4 @@
-import { type Agent, type IncomingHttpHeaders, request } from 'node:http';
+import { type Agent, type ClientRequest, type IncomingHttpHeaders, request } from 'node:http';
 import { RingcastError } from '../common/errors.ts';
 
 /** Timeouts of one upstream request; each names the phase it bounds. */
@@ -31,7 +31,16 @@ export function requestUpstream(
 ): () => void {
   let done = false;
   let timer: NodeJS.Timeout | undefined;
-  const req = request(url, { agent: opts.agent, headers: opts.headers, method: 'GET' });
+  let req: ClientRequest;
+  try {
+    req = request(url, { agent: opts.agent, headers: opts.headers, method: 'GET' });
+  } catch (err) {
+    // A bad announced URL fails like an unreachable upstream, asynchronously as the others do.
+    queueMicrotask(() =>
+      handlers.onError(new RingcastError('RC_UPSTREAM_FAILED', `bad upstream URL ${url}`, { cause: err })),
+    );
+    return () => {};
+  }
 
   const finish = (err?: RingcastError) => {
     if (done) return;

@@ -136,3 +136,17 @@ test('LL-HLS blocking parameters are forwarded in a fixed order and keyed separa
   const bad = await get(`${s.url}/live/demo/720p/index.m3u8?_HLS_msn=abc`);
   t.is(bad.status, 400);
 });
+
+test('drain keeps serving for drainMs; close then refuses', async (t) => {
+  const origin = await new FakeUpstream().start();
+  const { relay, url } = await startRelay(clusterWith(origin.url), { drainMs: 300 });
+  t.teardown(() => Promise.all([relay.close(), origin.close()]));
+  origin.objects.set('demo/720p/1.m4s', Buffer.from('x'));
+  const draining = relay.drain();
+  t.like(JSON.parse((await get(`${url}/healthz`)).body.toString()), { state: 'draining' });
+  t.is((await get(`${url}/live/demo/720p/1.m4s`)).status, 200);
+  await draining;
+  await relay.close();
+  await relay.close();
+  await t.throwsAsync(get(`${url}/healthz`));
+});

@@ -150,3 +150,15 @@ test('ring helpers agree: candidates start with the owner', (t) => {
   const ring = new Ring({ version: 1, relays: [member('x', 'http://x'), member('y', 'http://y')] });
   t.is(ring.candidates('demo/720p/1.m4s')[0]!.id, ring.owner('demo/720p/1.m4s')!.id);
 });
+
+test('a peer 404 falls through to the origin, which has the last word', async (t) => {
+  const { origin, peer, cluster, b } = await relayAndFakePeer(t);
+  const key = keyOwnedBy(cluster, 'peer');
+  origin.objects.set(key, Buffer.from('fresh'));
+  const got = await get(`${b.url}/live/${key}`);
+  t.is(got.body.toString(), 'fresh');
+  t.is(peer.count(key), 1);
+  const gone = keyOwnedBy(cluster, 'peer', Number.parseInt(key.split('/')[2]!, 10) + 1);
+  t.is((await get(`${b.url}/live/${gone}`)).status, 404);
+  t.is(origin.count(gone), 1);
+});
