@@ -134,6 +134,12 @@ export class Coordinator {
       steeringTtlSeconds: this.config.steeringTtlSeconds,
       publicUrl: (req) => this.publicUrl(req),
     });
+    this.addSiteRoutes();
+  }
+
+  /** Health, metrics, dashboard and player files. */
+  private addSiteRoutes(): void {
+    const { state, store, metrics } = this;
     this.router.add('GET', '/healthz', ({ res }) => {
       const ring = state.ringView();
       sendJson(res, 200, {
@@ -151,10 +157,11 @@ export class Coordinator {
     this.router.add('GET', '/player/hls.min.js', ({ req, res }) =>
       sendStaticFile(res, HLS_JS_FILE, { head: req.method === 'HEAD' }),
     );
-    this.router.add('GET', '/player/*', ({ req, res, rest }) => {
+    this.router.add('GET', '/player/*', ({ req, res, rest, query }) => {
       if (rest === '' && !req.url?.startsWith('/player/')) {
-        // Relative links in the player page need the trailing slash.
-        res.writeHead(301, { location: '/player/' }).end();
+        // Relative links in the player page need the trailing slash; the query (?stream=…) stays.
+        const q = query.toString();
+        res.writeHead(301, { location: `/player/${q ? `?${q}` : ''}` }).end();
         return;
       }
       return sendStaticFile(res, resolveStaticPath(this.config.playerDir, rest), {

@@ -10,7 +10,7 @@ export interface MetricsSources {
   storeAvailable: () => boolean;
 }
 
-/** The coordinator's Prometheus metrics (`ringcast_coordinator_*`). */
+/** The coordinator's Prometheus metrics (`ringcast_coordinator_*`); gauges are read when scraped. */
 export class CoordinatorMetrics {
   readonly registry: Registry;
   readonly sessionsAssigned: Counter;
@@ -19,6 +19,15 @@ export class CoordinatorMetrics {
   constructor(src: MetricsSources) {
     const registry = createRegistry('coordinator');
     this.registry = registry;
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name: `ringcast_coordinator_${name}`,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
     new Gauge({
       name: 'ringcast_coordinator_relays',
       help: 'Relays in the ring, by state',
@@ -31,38 +40,10 @@ export class CoordinatorMetrics {
         }
       },
     });
-    new Gauge({
-      name: 'ringcast_coordinator_ring_version',
-      help: 'Current ring version',
-      registers: [registry],
-      collect() {
-        this.set(src.ring().version);
-      },
-    });
-    new Gauge({
-      name: 'ringcast_coordinator_sse_clients',
-      help: 'Open /api/v1/events streams',
-      registers: [registry],
-      collect() {
-        this.set(src.sseClients());
-      },
-    });
-    new Gauge({
-      name: 'ringcast_coordinator_viewer_sessions',
-      help: 'Viewer sessions seen within the session TTL',
-      registers: [registry],
-      collect() {
-        this.set(src.sessions());
-      },
-    });
-    new Gauge({
-      name: 'ringcast_coordinator_store_up',
-      help: '1 when the state store is reachable',
-      registers: [registry],
-      collect() {
-        this.set(src.storeAvailable() ? 1 : 0);
-      },
-    });
+    gauge('ring_version', 'Current ring version', () => src.ring().version);
+    gauge('sse_clients', 'Open /api/v1/events streams', src.sseClients);
+    gauge('viewer_sessions', 'Viewer sessions seen within the session TTL', src.sessions);
+    gauge('store_up', '1 when the state store is reachable', () => (src.storeAvailable() ? 1 : 0));
     this.sessionsAssigned = new Counter({
       name: 'ringcast_coordinator_sessions_assigned_total',
       help: 'Viewer sessions placed on a relay (new, or moved because their relay left)',

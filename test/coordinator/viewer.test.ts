@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import HLS from 'hls-parser';
 import { sumMetric } from '../helpers/wait.ts';
@@ -158,9 +161,9 @@ test('dashboard, player files and hls.js are served; nothing outside the player 
   t.is(hls.status, 200);
   t.regex(hls.headers.get('content-type') ?? '', /javascript/);
   await hls.arrayBuffer();
-  const redirect = await fetch(`${c.url}/player`, { redirect: 'manual' });
+  const redirect = await fetch(`${c.url}/player?stream=demo`, { redirect: 'manual' });
   t.is(redirect.status, 301);
-  t.is(redirect.headers.get('location'), '/player/');
+  t.is(redirect.headers.get('location'), '/player/?stream=demo');
   t.is((await call(`${c.url}/player/nope.html`)).status, 404);
 });
 
@@ -176,4 +179,21 @@ test('publicUrl, when set, is the base of the steering URI and RELOAD-URI', asyn
   t.is(res.body['RELOAD-URI'], 'https://watch.example.com/steer/demo?session=p1');
   t.deepEqual(res.body['PATHWAY-PRIORITY'], ['r1']);
   t.deepEqual(res.body['PATHWAY-CLONES'], []);
+});
+
+test('player files come from playerDir, index.html for the folder, only known file types', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ringcast-player-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'js'));
+  writeFileSync(join(dir, 'index.html'), '<h1>player</h1>');
+  writeFileSync(join(dir, 'js', 'app.js'), 'void 0;');
+  writeFileSync(join(dir, 'secret.key'), 'nope');
+  const c = await startCoordinator({ playerDir: dir });
+  t.teardown(() => c.close());
+  t.is(await (await fetch(`${c.url}/player/`)).text(), '<h1>player</h1>');
+  const js = await fetch(`${c.url}/player/js/app.js`);
+  t.regex(js.headers.get('content-type') ?? '', /javascript/);
+  t.is(await js.text(), 'void 0;');
+  t.is((await call(`${c.url}/player/secret.key`)).status, 404);
+  t.is((await call(`${c.url}/player/js`)).status, 404);
 });
