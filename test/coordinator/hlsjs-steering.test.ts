@@ -1,0 +1,74 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { chromium } from 'playwright-core';
+import { putStream, registerRelay, startCoordinator } from './helpers.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+// One real client check: hls.js reads our master, loads /steer and builds a pathway per relay.
+(existsSync(CHROMIUM) ? test : test.skip)(
+  'hls.js follows the coordinator: steering loaded, a pathway per relay',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringcast-hlsjs-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'probe.html'), '<!doctype html><script src="hls.min.js"></script>');
+    const c = await startCoordinator({ playerDir: dir, relayTimeoutMs: 60_000 });
+    t.teardown(() => c.close());
+    // Nothing listens on these ports: only the playlists and steering matter here, not media.
+    for (let i = 1; i <= 3; i++) await registerRelay(c.url, `r${i}`, `http://127.0.0.1:${i}`);
+    await putStream(c.url, 'demo');
+
+    const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
+    t.teardown(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`${c.url}/player/probe.html`);
+    const result = await page.evaluate(
+      (masterUrl) =>
+        new Promise<{ url: string; priority: string[]; levels: Array<{ pathway: string; uri: string }> }>(
+          (resolve, reject) => {
+            // biome-ignore lint/suspicious/noExplicitAny: hls.js is a page global here
+            const Hls = (globalThis as any).Hls;
+            const hls = new Hls({ autoStartLoad: false });
+            setTimeout(() => reject(new Error('no steering manifest within 10 s')), 10_000);
+            hls.on(
+              Hls.Events.STEERING_MANIFEST_LOADED,
+              (_e: unknown, data: { url: string; steeringManifest: never }) => {
+                // Clones are added right after this event; then each pathway is put first in turn and its levels read.
+                setTimeout(() => {
+                  const pathways: string[] = hls.pathways;
+                  const levels: Array<{ pathway: string; uri: string }> = [];
+                  for (const p of pathways) {
+                    hls.pathwayPriority = [p, ...pathways.filter((x) => x !== p)];
+                    for (const l of hls.levels) levels.push({ pathway: l.pathwayId, uri: l.uri });
+                  }
+                  resolve({ url: data.url, priority: data.steeringManifest['PATHWAY-PRIORITY'], levels });
+                });
+              },
+            );
+            // Steering starts with loading; no media element is needed for the playlists.
+            hls.on(Hls.Events.MANIFEST_PARSED, () => hls.startLoad());
+            hls.loadSource(masterUrl);
+          },
+        ),
+      `${c.url}/live/demo/master.m3u8?session=browser1`,
+    );
+    t.regex(result.url, /\/steer\/demo\?session=browser1&_HLS_pathway=r[123]&_HLS_throughput=\d+/);
+    t.deepEqual([...result.priority].sort(), ['r1', 'r2', 'r3']);
+    const byPathway = new Map<string, string[]>();
+    for (const l of result.levels) byPathway.set(l.pathway, [...(byPathway.get(l.pathway) ?? []), l.uri]);
+    t.deepEqual([...byPathway.keys()].sort(), ['r1', 'r2', 'r3']);
+    for (const [pathway, uris] of byPathway) {
+      const port = pathway.slice(1);
+      t.deepEqual(uris.sort(), [
+        `http://127.0.0.1:${port}/live/demo/360p/index.m3u8`,
+        `http://127.0.0.1:${port}/live/demo/720p/index.m3u8`,
+      ]);
+    }
+  },
+);
