@@ -43,12 +43,6 @@ export class ClusterState implements ClusterSource {
     this.emit({ type: 'stream', stream });
   }
 
-  /** Replaces every stream (a coordinator snapshot is authoritative). */
-  replaceStreams(streams: readonly StreamInfo[]): void {
-    this.streams.clear();
-    for (const s of streams) this.putStream(s);
-  }
-
   addSegment(segment: SegmentAnnouncement): void {
     const key = announcementKey(segment.streamId, segment.rendition, segment.file);
     this.announcements.delete(key);

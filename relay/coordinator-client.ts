@@ -172,7 +172,9 @@ export class CoordinatorClient implements ClusterSource {
       case 'snapshot': {
         const snap = body as ClusterEventMap['snapshot'];
         this.acceptRing(snap.ring);
-        this.state.replaceStreams(snap.streams ?? []);
+        // Merged, not replaced: a coordinator that restarted empty must not cut viewers off a stream
+        // whose origin is still live; an ended stream arrives as a `stream` event with its state.
+        for (const s of snap.streams ?? []) this.state.putStream(s);
         // A coordinator that restarted without our registration: join again.
         if (this.registered && !snap.ring.relays.some((r) => r.id === this.self?.id)) {
           this.registered = false;
