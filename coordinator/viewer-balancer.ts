@@ -20,6 +20,8 @@ export interface ViewerBalancerOptions {
   /** Bounded loads: no relay above this times its fair share of sessions. */
   loadFactor: number;
   sessionTtlMs: number;
+  /** Memory bound: past this many sessions the oldest placed one is forgotten (default 200,000). */
+  maxSessions?: number;
 }
 
 /**
@@ -56,6 +58,7 @@ export class ViewerBalancer {
     const order = this.ring ? this.ring.candidates(session).map((r) => r.id) : [];
     let s = this.sessions.get(session);
     if (!s) {
+      if (this.sessions.size >= (this.opts.maxSessions ?? 200_000)) this.forgetOldest();
       s = { primary: undefined, lastSeenMs: nowMs, basePathway: undefined };
       this.sessions.set(session, s);
     }
@@ -100,6 +103,13 @@ export class ViewerBalancer {
   /** Sessions per active relay. */
   loads(): Map<string, number> {
     return new Map([...this.weights.keys()].map((id) => [id, this.counts.get(id) ?? 0]));
+  }
+
+  /** Maps iterate in insertion order, so the first session is the one created longest ago. */
+  private forgetOldest(): void {
+    const [id, s] = this.sessions.entries().next().value as [string, ViewerSession];
+    if (s.primary !== undefined) this.count(s.primary, -1);
+    this.sessions.delete(id);
   }
 
   private count(id: string, delta: number): void {

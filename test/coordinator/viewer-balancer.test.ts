@@ -88,3 +88,17 @@ test('no active relay: no assignment', (t) => {
   b.setRelays(relays(2, 'draining'));
   t.deepEqual(b.assign('s', 0).relayIds, []);
 });
+
+test('the number of sessions is bounded; the oldest is forgotten first', (t) => {
+  const b = new ViewerBalancer({ loadFactor: 1.1, sessionTtlMs: 30_000, maxSessions: 10 });
+  b.setRelays(relays(2));
+  place(b, 25);
+  t.is(b.sessionCount, 10);
+  t.is(
+    [...b.loads().values()].reduce((a, c) => a + c, 0),
+    10,
+  );
+  t.true(b.assign('s24', 1).relayIds.length === 2);
+  t.false(b.assign('s24', 1).created);
+  t.true(b.assign('s0', 1).created);
+});
