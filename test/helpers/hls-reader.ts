@@ -9,8 +9,49 @@ export interface ReaderStats {
   /** Relay id → segments served by it. */
   relays: Map<string, number>;
   cache: Map<string, number>;
+  /** Time to the response headers of each segment. */
   ttfbMs: number[];
+  /** Time to the whole body of each segment. */
+  segmentMs: number[];
+  /** Bytes per relay id. */
+  relayBytes: Map<string, number>;
+  /** Times the simulated playhead ran out of media, and for how long in all. */
+  stalls: number;
+  stallMs: number;
   lastError?: string;
+}
+
+/**
+ * A player's buffer: playback starts with the first segment and runs in real time; a segment that
+ * arrives after the playhead reached the end of the buffered media was a stall.
+ */
+class PlayheadModel {
+  private startedAt: number | undefined;
+  private bufferedSec = 0;
+  private stalledSec = 0;
+
+  constructor(private readonly stats: ReaderStats) {}
+
+  arrived(durationSec: number, now = performance.now()): void {
+    if (this.startedAt === undefined) this.startedAt = now;
+    const played = (now - this.startedAt) / 1000 - this.stalledSec;
+    if (played > this.bufferedSec + 0.05) {
+      this.stats.stalls++;
+      this.stats.stallMs += (played - this.bufferedSec) * 1000;
+      this.stalledSec += played - this.bufferedSec;
+    }
+    this.bufferedSec += durationSec;
+  }
+
+  /** At the end of a run: a playhead past the buffer now is a stall still going on. */
+  finish(now = performance.now()): void {
+    if (this.startedAt === undefined) return;
+    const played = (now - this.startedAt) / 1000 - this.stalledSec;
+    if (played > this.bufferedSec + 0.05) {
+      this.stats.stalls++;
+      this.stats.stallMs += (played - this.bufferedSec) * 1000;
+    }
+  }
 }
 
 export interface HlsReaderOptions {
@@ -68,16 +109,23 @@ const sleep = (ms: number, signal: AbortSignal) =>
     });
   });
 
-async function fetchBody(url: string, stats: ReaderStats): Promise<Buffer> {
+async function fetchBody(url: string, stats: ReaderStats, timed: boolean): Promise<Buffer> {
   const started = performance.now();
   const res = await fetch(url, { signal: AbortSignal.timeout(8000) });
-  stats.ttfbMs.push(performance.now() - started);
+  const ttfb = performance.now() - started;
   if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
   const body = Buffer.from(await res.arrayBuffer());
   const len = res.headers.get('content-length');
   if (len !== null && Number(len) !== body.length) throw new Error(`short body for ${url}`);
+  if (timed) {
+    stats.ttfbMs.push(ttfb);
+    stats.segmentMs.push(performance.now() - started);
+  }
   const relay = res.headers.get('x-ringcast-relay');
-  if (relay) stats.relays.set(relay, (stats.relays.get(relay) ?? 0) + 1);
+  if (relay) {
+    stats.relays.set(relay, (stats.relays.get(relay) ?? 0) + 1);
+    stats.relayBytes.set(relay, (stats.relayBytes.get(relay) ?? 0) + body.length);
+  }
   const cache = res.headers.get('x-ringcast-cache');
   if (cache) stats.cache.set(cache, (stats.cache.get(cache) ?? 0) + 1);
   return body;
@@ -92,7 +140,12 @@ export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
     relays: new Map(),
     cache: new Map(),
     ttfbMs: [],
+    segmentMs: [],
+    relayBytes: new Map(),
+    stalls: 0,
+    stallMs: 0,
   };
+  const playhead = new PlayheadModel(stats);
   const source = new PlaylistSource(opts);
   let nextMsn = -1;
   let initUri = '';
@@ -109,10 +162,11 @@ export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
         if (opts.signal.aborted || seg.mediaSequenceNumber < nextMsn) continue;
         const map = seg.map?.uri;
         if (map && map !== initUri) {
-          await fetchBody(new URL(map, playlistUrl).toString(), stats);
+          await fetchBody(new URL(map, playlistUrl).toString(), stats, false);
           initUri = map;
         }
-        const body = await fetchBody(new URL(seg.uri, playlistUrl).toString(), stats);
+        const body = await fetchBody(new URL(seg.uri, playlistUrl).toString(), stats, true);
+        playhead.arrived(seg.duration);
         stats.segments++;
         stats.bytes += body.length;
         nextMsn = seg.mediaSequenceNumber + 1;
@@ -127,5 +181,6 @@ export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
       await sleep(200, opts.signal);
     }
   }
+  playhead.finish();
   return stats;
 }
