@@ -2,7 +2,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoordinatorApi } from './coordinator-api.ts';
-import { DeployError } from './errors.ts';
+import { DeployError, messageOf } from './errors.ts';
 import { LocalRelay, type LocalRelayRecord } from './local-relay.ts';
 import type { DeployOptions } from './options.ts';
 import { waitInRing } from './relay-handle.ts';
@@ -33,32 +33,44 @@ export async function deployLocal(opts: DeployOptions, reporter: Reporter): Prom
     await coordinator.check();
     mkdirSync(dir, { recursive: true });
   }
-  const started: LocalRelay[] = [];
+  const toStart: LocalRelay[] = [];
   for (let index = 0; index < count; index++) {
     const relay = existing.get(index) ?? newRelay(opts, index, coordinatorUrl);
     relay.record = { ...relay.record, ...opts.relay, coordinatorUrl, host: relay.record.host };
-    const name = relay.label;
     if (await relay.isRunning()) {
-      reporter.step(name, `already running (pid ${relay.pid()}, ${relay.url}); kept`);
+      reporter.step(relay.label, `already running (pid ${relay.pid()}, ${relay.url}); kept`);
       if (!opts.dryRun) relay.saveRecord();
-      continue;
-    }
-    if (opts.dryRun) {
+    } else if (opts.dryRun) {
       const port = relay.record.port || 'a port the OS picks';
-      reporter.wouldDo(name, `write ${relay.envFile} (mode 600, cluster secret from ${opts.secretFile})`);
-      reporter.wouldDo(name, `start a relay on ${relay.record.host}:${port}, pid in ${relay.pidFile}`);
-      reporter.wouldDo(name, `log to ${relay.logFile} and wait until ${coordinatorUrl} lists it`);
-      continue;
-    }
-    writeFileSync(relay.envFile, envFileText(secret), { mode: 0o600 });
-    chmodSync(relay.envFile, 0o600);
-    await relay.start();
-    reporter.step(relay.label, `started (pid ${relay.pid()}, ${relay.url}, log ${relay.logFile})`);
-    started.push(relay);
+      reporter.wouldDo(
+        relay.label,
+        `write ${relay.envFile} (mode 600, cluster secret from ${opts.secretFile})`,
+      );
+      reporter.wouldDo(relay.label, `start a relay on ${relay.record.host}:${port}, pid in ${relay.pidFile}`);
+      reporter.wouldDo(relay.label, `log to ${relay.logFile} and wait until ${coordinatorUrl} lists it`);
+    } else toStart.push(relay);
   }
-  for (const relay of started) {
-    const listed = await waitInRing(relay, coordinator, opts.joinTimeoutMs);
-    reporter.step(relay.label, `in the ring (${listed.state})`);
+  // Started side by side: each relay spends a few seconds compiling its TypeScript.
+  const results = await Promise.allSettled(
+    toStart.map(async (relay) => {
+      writeFileSync(relay.envFile, envFileText(secret), { mode: 0o600 });
+      chmodSync(relay.envFile, 0o600);
+      await relay.start();
+      reporter.step(relay.label, `started (pid ${relay.pid()}, ${relay.url}, log ${relay.logFile})`);
+      const listed = await waitInRing(relay, coordinator, opts.joinTimeoutMs);
+      reporter.step(relay.label, `in the ring (${listed.state})`);
+    }),
+  );
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    throw new DeployError(
+      'DEPLOY_START_FAILED',
+      `${failures.length} of ${toStart.length} relays failed to start`,
+      {
+        details: failures.flatMap((e) => [messageOf(e), ...(e instanceof DeployError ? e.details : [])]),
+      },
+    );
   }
   const extra = [...existing.values()].filter((r) => r.record.index >= count);
   for (const r of extra) reporter.warn(r.label, `beyond --count ${count}; left as it is ('stop' stops all)`);
