@@ -101,7 +101,9 @@ export function addApiRoutes(router: Router, deps: ApiDeps): void {
     if (!stream) throw new RingcastError('RC_STREAM_NOT_FOUND');
     sendJson(res, 200, { stream });
   });
-  router.add('GET', '/api/v1/events', ({ res }) => {
+  router.add('GET', '/api/v1/events', ({ req, res }) => {
+    // A HEAD probe gets the headers only; it must not sit in the subscriber list.
+    if (req.method === 'HEAD') return void res.writeHead(200, { 'content-type': 'text/event-stream' }).end();
     hub.add(res, { ring: state.ringView(), streams: state.streamList() });
   });
 }
