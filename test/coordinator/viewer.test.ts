@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import HLS from 'hls-parser';
-import { sumMetric } from '../helpers/wait.ts';
-import { call, putStream, registerRelay, startCoordinator } from './helpers.ts';
+import { sumMetric, waitFor } from '../helpers/wait.ts';
+import { call, heartbeat, putStream, registerRelay, startCoordinator } from './helpers.ts';
 
 async function cluster(t: import('ava').ExecutionContext, relays = 3) {
   const c = await startCoordinator({ relayTimeoutMs: 60_000 });
@@ -196,4 +196,34 @@ test('player files come from playerDir, index.html for the folder, only known fi
   t.is(await js.text(), 'void 0;');
   t.is((await call(`${c.url}/player/secret.key`)).status, 404);
   t.is((await call(`${c.url}/player/js`)).status, 404);
+});
+
+test('a relay whose heartbeats stop leaves the steering manifest once it times out', async (t) => {
+  const c = await startCoordinator({ relayTimeoutMs: 800 });
+  t.teardown(() => c.close());
+  await registerRelay(c.url, 'r1', 'http://127.0.0.1:9001');
+  await registerRelay(c.url, 'r2', 'http://127.0.0.1:9002');
+  await putStream(c.url, 'demo');
+  let beating = true;
+  const beats = (async () => {
+    while (beating) {
+      await heartbeat(c.url, 'r2');
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  })();
+  t.teardown(async () => {
+    beating = false;
+    await beats;
+  });
+  const first = (await call(`${c.url}/steer/demo?session=t1`)).body;
+  t.deepEqual([...first['PATHWAY-PRIORITY']].sort(), ['r1', 'r2']);
+  const after = await waitFor(
+    async () => {
+      const m = (await call(`${c.url}/steer/demo?session=t1`)).body;
+      return m['PATHWAY-PRIORITY'].length === 1 ? m : undefined;
+    },
+    { timeoutMs: 5000, intervalMs: 50, what: 'r1 gone from the manifest' },
+  );
+  t.deepEqual(after['PATHWAY-PRIORITY'], ['r2']);
+  t.false(after['PATHWAY-CLONES'].some((x: { ID: string }) => x.ID === 'r1'));
 });
