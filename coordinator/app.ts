@@ -185,3 +185,8 @@ export class Coordinator {
     }
   }
 }
+
+/** The STYLE.md entry point for tests and the CLI: a coordinator, not yet started. */
+export function buildApp(config: CoordinatorConfig, deps: CoordinatorDeps): Coordinator {
+  return new Coordinator(config, deps);
+}
