@@ -110,6 +110,8 @@ export class Relay {
     this.starting ??= (async () => {
       const server = createServer((req, res) => this.handle(req, res));
       server.keepAliveTimeout = 5000;
+      // A viewer that stops reading would pin its entry forever; no progress for 30 s ends it.
+      server.setTimeout(30_000);
       this.server = server;
       const bound = await listen(server, this.config.port, this.config.host);
       const port = new URL(bound).port;

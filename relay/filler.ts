@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Agent, IncomingHttpHeaders } from 'node:http';
 import { RingcastError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import type { LivePath } from '../common/names.ts';
+import { isPartFile, type LivePath } from '../common/names.ts';
 import { HOP_HEADER, type StreamInfo } from '../common/types.ts';
 import { CacheEntry } from './cache-entry.ts';
 import type { ClusterSource } from './cluster-source.ts';
@@ -208,8 +208,9 @@ export class Filler {
 
   private timeouts(req: FillRequest): UpstreamTimeouts {
     const { config } = this.deps;
-    // A blocking playlist reload is held by the origin; wait longer than it does.
-    const blocking = req.query.includes('_HLS_msn');
+    // A blocking playlist reload, or a part named by a preload hint, is held by the origin until it
+    // exists: wait longer than the origin does.
+    const blocking = req.query.includes('_HLS_msn') || isPartFile(req.path.file);
     return {
       connectTimeoutMs: config.connectTimeoutMs,
       firstByteTimeoutMs: blocking ? config.blockingTimeoutMs : config.firstByteTimeoutMs,

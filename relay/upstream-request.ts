@@ -32,6 +32,7 @@ export function requestUpstream(
   let done = false;
   let timer: NodeJS.Timeout | undefined;
   let req: ClientRequest;
+  let retried = false;
   try {
     req = request(url, { agent: opts.agent, headers: opts.headers, method: 'GET' });
   } catch (err) {
@@ -60,48 +61,63 @@ export function requestUpstream(
   };
 
   arm(opts.timeouts.firstByteTimeoutMs, 'first byte');
-  req.on('socket', (socket) => {
-    if (!socket.connecting) return;
-    const connectTimer = setTimeout(
-      () => finish(new RingcastError('RC_UPSTREAM_TIMEOUT', `upstream connect timeout`)),
-      opts.timeouts.connectTimeoutMs,
-    );
-    socket.once('connect', () => clearTimeout(connectTimer));
-    socket.once('close', () => clearTimeout(connectTimer));
-  });
-  req.on('error', (err) =>
-    finish(new RingcastError('RC_UPSTREAM_FAILED', `upstream: ${err.message}`, { cause: err })),
-  );
-  req.on('response', (res) => {
-    if (done) {
-      res.resume();
-      return;
-    }
-    const declared = res.headers['content-length'];
-    const expected = declared === undefined ? undefined : Number(declared);
-    let received = 0;
-    if (!handlers.onResponse(res.statusCode ?? 0, res.headers)) {
-      clearTimeout(timer);
-      done = true;
-      res.resume();
-      return;
-    }
-    arm(opts.timeouts.idleTimeoutMs, 'idle');
-    res.on('data', (chunk: Buffer) => {
-      if (done) return;
-      received += chunk.length;
+  let responded = false;
+  const send = (r: ClientRequest) => {
+    req = r;
+    attach(r);
+    r.end();
+  };
+  const attach = (r: ClientRequest) => {
+    r.on('socket', (socket) => {
+      if (!socket.connecting) return;
+      const connectTimer = setTimeout(
+        () => finish(new RingcastError('RC_UPSTREAM_TIMEOUT', `upstream connect timeout`)),
+        opts.timeouts.connectTimeoutMs,
+      );
+      socket.once('connect', () => clearTimeout(connectTimer));
+      socket.once('close', () => clearTimeout(connectTimer));
+    });
+    r.on('error', (err: NodeJS.ErrnoException) => {
+      // A keep-alive socket the upstream closed while idle: one fresh try is not a failure.
+      if (!done && !retried && !responded && r.reusedSocket && err.code === 'ECONNRESET') {
+        retried = true;
+        send(request(url, { agent: opts.agent, headers: opts.headers, method: 'GET' }));
+        return;
+      }
+      finish(new RingcastError('RC_UPSTREAM_FAILED', `upstream: ${err.message}`, { cause: err }));
+    });
+    r.on('response', (res) => {
+      responded = true;
+      if (done) {
+        res.resume();
+        return;
+      }
+      const declared = res.headers['content-length'];
+      const expected = declared === undefined ? undefined : Number(declared);
+      let received = 0;
+      if (!handlers.onResponse(res.statusCode ?? 0, res.headers)) {
+        clearTimeout(timer);
+        done = true;
+        res.resume();
+        return;
+      }
       arm(opts.timeouts.idleTimeoutMs, 'idle');
-      handlers.onData(chunk);
+      res.on('data', (chunk: Buffer) => {
+        if (done) return;
+        received += chunk.length;
+        arm(opts.timeouts.idleTimeoutMs, 'idle');
+        handlers.onData(chunk);
+      });
+      res.on('end', () => {
+        if (expected !== undefined && received !== expected) {
+          finish(new RingcastError('RC_UPSTREAM_FAILED', `upstream body ${received} of ${expected} bytes`));
+        } else finish();
+      });
+      // 'close' without 'end' is a reset mid-body.
+      res.on('close', () => finish(new RingcastError('RC_UPSTREAM_FAILED', 'upstream closed mid-body')));
+      res.on('error', (err) => finish(new RingcastError('RC_UPSTREAM_FAILED', `upstream: ${err.message}`)));
     });
-    res.on('end', () => {
-      if (expected !== undefined && received !== expected) {
-        finish(new RingcastError('RC_UPSTREAM_FAILED', `upstream body ${received} of ${expected} bytes`));
-      } else finish();
-    });
-    // 'close' without 'end' is a reset mid-body.
-    res.on('close', () => finish(new RingcastError('RC_UPSTREAM_FAILED', 'upstream closed mid-body')));
-    res.on('error', (err) => finish(new RingcastError('RC_UPSTREAM_FAILED', `upstream: ${err.message}`)));
-  });
-  req.end();
+  };
+  send(req);
   return () => finish(new RingcastError('RC_UPSTREAM_FAILED', 'fill aborted'));
 }

@@ -10,7 +10,7 @@ import { ClusterState } from '../../relay/cluster-state.ts';
 import { RELAY_CONFIG, type RelayConfig } from '../../relay/config.ts';
 
 /** How the fake upstream answers one path. */
-export type Behaviour = 'ok' | 'slow' | 'die' | '500' | 'hang';
+export type Behaviour = 'ok' | 'slow' | 'die' | '500' | 'hang' | 'reset-reused';
 
 /** A tiny origin (or peer) that serves byte objects by path after `/live/` and counts requests. */
 export class FakeUpstream {
@@ -24,12 +24,20 @@ export class FakeUpstream {
     this.releaseSlow = r;
   });
   private readonly hanging = new Set<ServerResponse>();
+  private readonly seenSockets = new WeakSet<object>();
   private readonly server = createServer((req, res) => {
     const key = (req.url ?? '').replace(/^\/live\//, '').replace(/\?.*$/, '');
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
     this.hopHeaders.push(req.headers['x-ringcast-hop'] as string | undefined);
     const body = this.objects.get(key);
     const mode = this.behaviour.get(key) ?? 'ok';
+    const reused = this.seenSockets.has(req.socket);
+    this.seenSockets.add(req.socket);
+    if (mode === 'reset-reused' && reused) {
+      // What an upstream that closed an idle keep-alive socket looks like to the relay.
+      req.socket.destroy();
+      return;
+    }
     if (mode === 'hang') {
       this.hanging.add(res);
       return;

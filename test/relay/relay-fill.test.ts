@@ -145,3 +145,15 @@ test('playlists are kept only playlistMaxAgeMs', async (t) => {
   );
   t.true(s.origin.count('demo/720p/index.m3u8') >= 2);
 });
+
+test('a reset on a reused keep-alive socket is retried once on a fresh one', async (t) => {
+  const s = await setup(t);
+  s.origin.objects.set('demo/720p/10.m4s', Buffer.from('first'));
+  s.origin.objects.set('demo/720p/11.m4s', Buffer.from('second'));
+  s.origin.behaviour.set('demo/720p/11.m4s', 'reset-reused');
+  t.is((await get(`${s.url}/live/demo/720p/10.m4s`)).status, 200);
+  const got = await get(`${s.url}/live/demo/720p/11.m4s`);
+  t.is(got.status, 200);
+  t.is(got.body.toString(), 'second');
+  t.is(s.origin.count('demo/720p/11.m4s'), 2);
+});
