@@ -25,6 +25,9 @@ export interface CoordinatorClientOptions {
   requestTimeoutMs?: number;
 }
 
+/** Heartbeats in a row that may report a ring version we have not seen before the events reconnect. */
+const STALE_BEATS_BEFORE_RECONNECT = 3;
+
 const DEFAULT_RETRY: RetryPolicy = {
   maxNumRetry: Number.POSITIVE_INFINITY,
   retryDelayMs: 200,
@@ -46,6 +49,7 @@ export class CoordinatorClient implements ClusterSource {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private events: AbortController | undefined;
   private stopped = false;
+  private staleBeats = 0;
 
   constructor(private readonly opts: CoordinatorClientOptions) {
     this.base = opts.coordinatorUrl.replace(/\/+$/, '');
@@ -131,6 +135,9 @@ export class CoordinatorClient implements ClusterSource {
         // A restarted coordinator (or one that timed us out) no longer knows us.
         this.registered = false;
         void this.register();
+      } else if (res.ok) {
+        const { ringVersion } = (await res.json()) as { ringVersion?: number };
+        this.checkRingVersion(ringVersion);
       } else await res.body?.cancel();
     } catch {
       // Transient: the next beat tries again; the events loop notices a longer outage.
@@ -194,9 +201,27 @@ export class CoordinatorClient implements ClusterSource {
     }
   }
 
+  /**
+   * The heartbeat names the coordinator's ring version; if ours stays different the event stream is
+   * silently stuck (a proxy, a half-open socket): reconnect it, which brings a fresh snapshot.
+   */
+  private checkRingVersion(ringVersion: number | undefined): void {
+    if (ringVersion === undefined || ringVersion === this.state.ring().version) {
+      this.staleBeats = 0;
+      return;
+    }
+    if (++this.staleBeats >= STALE_BEATS_BEFORE_RECONNECT) {
+      this.staleBeats = 0;
+      this.opts.log.warn(
+        { ringVersion, ours: this.state.ring().version },
+        'ring behind the coordinator; reconnecting',
+      );
+      this.events?.abort();
+    }
+  }
+
   private acceptRing(view: RingView): void {
-    const current = this.state.ring();
-    if (view.version !== current.version || view.relays.length !== current.size) this.state.setRing(view);
+    this.state.setRing(view);
   }
 
   private call(method: string, path: string, body?: unknown): Promise<Response> {

@@ -51,6 +51,10 @@ test('registers with the secret, heartbeats, follows events, re-registers after 
   t.truthy(client.stream('demo'));
   await waitFor(() => coord.count('GET', '/api/v1/events') > connects, 5000, 'events reconnect');
 
+  // The ring moves on without an event reaching us: heartbeats notice and the events reconnect.
+  coord.version += 5;
+  await waitFor(() => client.ring().version === coord.version, 5000, 'ring catch-up');
+
   await client.drain();
   t.is(coord.count('POST', '/api/v1/relays/relay-x/drain'), 1);
   await client.close();
