@@ -1,0 +1,144 @@
+import { ConfigError, type ConfigOf, type ConfigSpec, loadConfig } from '../common/config.ts';
+import { NAME_RE } from '../common/names.ts';
+
+/** One rung of the ladder: `720p:1280x720:3000k:128k`. */
+export interface LadderRung {
+  name: string;
+  width: number;
+  height: number;
+  videoBitsPerSecond: number;
+  audioBitsPerSecond: number;
+}
+
+/** Characters node-media-server accepts in an RTMP stream name; a key outside them could never publish. */
+const RTMP_NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
+
+const RUNG_RE = /^([A-Za-z0-9_-]{1,64}):(\d{2,5})x(\d{2,5}):(\d{1,6})k:(\d{1,4})k$/;
+
+/** Parses a ladder string; throws an Error naming the first bad item. */
+export function parseLadder(text: string): LadderRung[] {
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new Error('must name at least one rendition');
+  const rungs = items.map((item) => {
+    const m = RUNG_RE.exec(item);
+    if (!m) throw new Error(`item '${item}' is not name:WIDTHxHEIGHT:VIDEOk:AUDIOk`);
+    const [width, height] = [Number(m[2]), Number(m[3])];
+    // libx264 with yuv420p needs even dimensions.
+    if (width % 2 || height % 2) throw new Error(`item '${item}' needs an even width and height`);
+    if (Number(m[4]) < 16 || Number(m[5]) < 8) throw new Error(`item '${item}' has a bitrate that is too low`);
+    return {
+      name: m[1]!,
+      width,
+      height,
+      videoBitsPerSecond: Number(m[4]) * 1000,
+      audioBitsPerSecond: Number(m[5]) * 1000,
+    };
+  });
+  const names = new Set(rungs.map((r) => r.name));
+  if (names.size !== rungs.length) throw new Error('rendition names must be unique');
+  return rungs;
+}
+
+const ladderCheck = (v: unknown): string | undefined => {
+  try {
+    parseLadder(String(v));
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+};
+
+/** Every origin option; each is a flag (`--rtmp-port`) and a variable (`RINGCAST_RTMP_PORT`). */
+export const ORIGIN_CONFIG = {
+  host: { type: 'string', default: '127.0.0.1', doc: 'address the HTTP and RTMP servers bind' },
+  port: { type: 'int', default: 8090, min: 0, max: 65535, doc: 'HTTP port (0 = the OS picks)' },
+  rtmpPort: { type: 'int', default: 1935, min: 0, max: 65535, doc: 'RTMP ingest port (0 = the OS picks)' },
+  publicUrl: {
+    type: 'string',
+    default: '',
+    doc: "base URL relays use to reach this origin; '' = the bound address",
+    check: (v: unknown) =>
+      v === '' || /^https?:\/\/[^/]+/.test(String(v)) ? undefined : 'must be an http(s) URL',
+  },
+  coordinatorUrl: { type: 'url', default: '', doc: "coordinator base URL; '' = do not announce" },
+  clusterSecret: { type: 'string', default: '', doc: 'shared secret for calls to the coordinator' },
+  dataDir: { type: 'string', default: '', doc: "where segments are written; '' = a fresh temp dir" },
+  source: {
+    type: 'string',
+    default: 'rtmp',
+    choices: ['testsrc', 'rtmp'],
+    doc: 'rtmp = wait for a publisher; testsrc = built-in test pattern with a tone',
+  },
+  streamId: {
+    type: 'string',
+    default: 'demo',
+    doc: 'public name of the stream',
+    check: (v: unknown) => (NAME_RE.test(String(v)) ? undefined : `must match ${NAME_RE.source}`),
+  },
+  streamKey: {
+    type: 'string',
+    default: '',
+    doc: 'secret RTMP stream key (required when source=rtmp)',
+    check: (v: unknown) =>
+      v === '' || RTMP_NAME_RE.test(String(v)) ? undefined : `must match ${RTMP_NAME_RE.source}`,
+  },
+  ladder: {
+    type: 'string',
+    default: '720p:1280x720:3000k:128k,480p:854x480:1400k:128k,360p:640x360:800k:96k',
+    doc: 'renditions as name:WIDTHxHEIGHT:VIDEOk:AUDIOk, comma separated',
+    check: ladderCheck,
+  },
+  fps: { type: 'int', default: 30, min: 1, max: 120, doc: 'output frame rate' },
+  segmentSeconds: { type: 'int', default: 2, min: 1, max: 10, doc: 'segment duration (keyframe interval)' },
+  windowSegments: { type: 'int', default: 6, min: 2, max: 100, doc: 'segments in each media playlist' },
+  retainSegments: { type: 'int', default: 12, min: 2, max: 10000, doc: 'segments kept on disk per rendition' },
+  endGraceMs: {
+    type: 'int',
+    default: 10000,
+    min: 0,
+    doc: 'time a publisher may be gone before the playlist gets #EXT-X-ENDLIST',
+  },
+  testsrcSize: {
+    type: 'string',
+    default: '1280x720',
+    doc: 'test pattern size (source=testsrc)',
+    check: (v: unknown) => (/^\d{2,5}x\d{2,5}$/.test(String(v)) ? undefined : 'must be WIDTHxHEIGHT'),
+  },
+  ffmpegPath: { type: 'string', default: '/usr/bin/ffmpeg', doc: 'ffmpeg binary' },
+  announceIntervalMs: {
+    type: 'int',
+    default: 5000,
+    min: 100,
+    doc: 'period of the stream re-announcement to the coordinator',
+  },
+} satisfies ConfigSpec;
+
+/** The loaded, frozen origin configuration. */
+export type OriginConfig = ConfigOf<typeof ORIGIN_CONFIG>;
+
+/** Checks that span keys; returns one message per problem. */
+export function crossCheck(config: OriginConfig): string[] {
+  const problems: string[] = [];
+  if (config.source === 'rtmp' && !config.streamKey) {
+    problems.push("'streamKey' is required when source is rtmp (--stream-key)");
+  }
+  if (config.retainSegments < config.windowSegments) {
+    problems.push(`'retainSegments' must be at least windowSegments (${config.windowSegments})`);
+  }
+  return problems;
+}
+
+/** Loads the origin config (defaults, env, flags, overrides) and runs the cross-key checks. */
+export function loadOriginConfig(
+  argv: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<keyof typeof ORIGIN_CONFIG, unknown>> = {},
+): OriginConfig {
+  const config = loadConfig(ORIGIN_CONFIG, argv, env, overrides);
+  const problems = crossCheck(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
