@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { Agent, IncomingHttpHeaders } from 'node:http';
+import type { Agent } from 'node:http';
 import { RingcastError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { isPartFile, type LivePath } from '../common/names.ts';
@@ -9,6 +8,7 @@ import type { ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
 import type { SegmentCache } from './segment-cache.ts';
+import { SourceAttempt } from './source-attempt.ts';
 import { requestUpstream, type UpstreamTimeouts } from './upstream-request.ts';
 
 /** One place a fill may come from. */
@@ -49,6 +49,7 @@ export interface FillRequest {
  */
 export class Filler {
   private readonly aborts = new Set<() => void>();
+  private closed = false;
 
   constructor(private readonly deps: FillerDeps) {}
 
@@ -83,6 +84,7 @@ export class Filler {
 
   /** Aborts every running fill (their viewers see errors); used at close. */
   abortAll(): void {
+    this.closed = true;
     for (const abort of [...this.aborts]) abort();
   }
 
@@ -94,8 +96,13 @@ export class Filler {
     lastError: RingcastError | undefined,
   ): void {
     const source = sources[index];
-    if (!source) {
-      this.finish(entry, lastError ?? new RingcastError('RC_UPSTREAM_FAILED'));
+    if (this.closed || !source) {
+      this.finish(
+        entry,
+        this.closed
+          ? new RingcastError('RC_SHUTTING_DOWN')
+          : (lastError ?? new RingcastError('RC_UPSTREAM_FAILED')),
+      );
       return;
     }
     const { metrics, log } = this.deps;
@@ -104,89 +111,43 @@ export class Filler {
       source.kind === 'peer' && path.rendition && path.kind !== 'playlist'
         ? this.deps.cluster.announcement(path.streamId, path.rendition, path.file)
         : undefined;
-    const hash = createHash('sha256');
-    const held: Buffer[] = [];
-    let heldBytes = 0;
-    const next = (err: RingcastError, outcome: string) => {
-      metrics.upstreamFetches.inc({ source: source.kind, outcome });
+    const fetched = (outcome: string) => metrics.upstreamFetches.inc({ source: source.kind, outcome });
+    const failed = (err: RingcastError, outcome: string) => {
+      fetched(outcome);
       metrics.upstreamErrors.inc({ source: source.kind, code: err.code });
-      log.warn({ source: source.id, key: req.cacheKey, err: err.message }, 'upstream failed, trying next');
-      this.attempt(entry, req, sources, index + 1, err);
+      log.warn({ source: source.id, key: req.cacheKey, err: err.message }, 'upstream fetch failed');
     };
-    const mismatch = (why: string) => {
-      metrics.verificationFailures.inc();
-      next(
-        new RingcastError('RC_UPSTREAM_FAILED', `peer ${source.id} sent a bad segment: ${why}`),
-        'mismatch',
-      );
-    };
+    let abort = () => {};
+    const settle = () => this.aborts.delete(abort);
+    const attempt = new SourceAttempt(entry, source.id, source.kind === 'peer', announced, {
+      done: (sha256) => {
+        settle();
+        fetched('ok');
+        entry.source = source.kind;
+        this.finish(entry, undefined, sha256);
+      },
+      notFound: () => {
+        settle();
+        fetched('not_found');
+        entry.start(404, 0);
+        this.finish(entry, undefined);
+      },
+      next: (err, outcome, mismatch) => {
+        settle();
+        if (mismatch) metrics.verificationFailures.inc();
+        failed(err, outcome);
+        this.attempt(entry, req, sources, index + 1, err);
+      },
+      failed: (err) => {
+        settle();
+        failed(err, err.code === 'RC_UPSTREAM_TIMEOUT' ? 'timeout' : 'error');
+        this.finish(entry, err);
+      },
+    });
     const headers: Record<string, string> = { 'user-agent': 'ringcast-relay' };
     if (source.kind === 'peer') headers[HOP_HEADER] = '1';
-    const abort = requestUpstream(
-      `${source.base}/live/${path.relPath}${req.query}`,
-      { agent: this.deps.agent, headers, timeouts: this.timeouts(req) },
-      {
-        onResponse: (status: number, resHeaders: IncomingHttpHeaders) => {
-          const length =
-            resHeaders['content-length'] === undefined ? undefined : Number(resHeaders['content-length']);
-          if (status === 200) {
-            if (announced && length !== undefined && length !== announced.size) {
-              this.aborts.delete(abort);
-              mismatch(`size ${length}, announced ${announced.size}`);
-              return false;
-            }
-            if (!announced) entry.start(200, length);
-            return true;
-          }
-          this.aborts.delete(abort);
-          // A peer's 404 may only mean its view of the stream lags: the origin has the last word.
-          if (status === 404 && source.kind === 'peer') {
-            next(new RingcastError('RC_NOT_FOUND', `${source.id} has no ${path.relPath}`), 'not_found');
-            return false;
-          }
-          if (status === 404) {
-            metrics.upstreamFetches.inc({ source: source.kind, outcome: 'not_found' });
-            entry.start(404, 0);
-            this.finish(entry, undefined);
-            return false;
-          }
-          next(new RingcastError('RC_UPSTREAM_FAILED', `${source.id} answered HTTP ${status}`), 'bad_status');
-          return false;
-        },
-        onData: (chunk: Buffer) => {
-          hash.update(chunk);
-          if (!announced) entry.push(chunk);
-          else {
-            held.push(chunk);
-            heldBytes += chunk.length;
-          }
-        },
-        onEnd: () => {
-          this.aborts.delete(abort);
-          const sha256 = hash.digest('hex');
-          if (announced) {
-            if (heldBytes !== announced.size)
-              return mismatch(`size ${heldBytes}, announced ${announced.size}`);
-            if (sha256 !== announced.sha256) return mismatch('sha256 differs from the announcement');
-            entry.start(200, heldBytes);
-            entry.push(held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes));
-          }
-          metrics.upstreamFetches.inc({ source: source.kind, outcome: 'ok' });
-          entry.source = source.kind;
-          this.finish(entry, undefined, sha256);
-        },
-        onError: (err: RingcastError) => {
-          this.aborts.delete(abort);
-          // Bytes already went out to viewers: this fill cannot switch sources mid-body.
-          if (entry.state === 'streaming') {
-            metrics.upstreamFetches.inc({ source: source.kind, outcome: outcomeOf(err) });
-            metrics.upstreamErrors.inc({ source: source.kind, code: err.code });
-            log.warn({ source: source.id, key: req.cacheKey, err: err.message }, 'upstream failed mid-body');
-            this.finish(entry, err);
-          } else next(err, outcomeOf(err));
-        },
-      },
-    );
+    const url = `${source.base}/live/${path.relPath}${req.query}`;
+    abort = requestUpstream(url, { agent: this.deps.agent, headers, timeouts: this.timeouts(req) }, attempt);
     // Callbacks never run synchronously, so the abort is registered before any can remove it.
     this.aborts.add(abort);
   }
@@ -217,10 +178,6 @@ export class Filler {
       idleTimeoutMs: config.idleTimeoutMs,
     };
   }
-}
-
-function outcomeOf(err: RingcastError): string {
-  return err.code === 'RC_UPSTREAM_TIMEOUT' ? 'timeout' : 'error';
 }
 
 /** Playlist lifetime: the configured age, kept under half the stream's target duration. */
