@@ -1,0 +1,283 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../common/log.ts';
+import { segmentFileName } from '../common/names.ts';
+import { BoxSplitter, parseMoof, parseMoov, type TopBox, type TrackInfo } from './box-parser.ts';
+
+/** One fMP4 fragment (`moof`+`mdat`): an LL-HLS part. */
+export interface Part {
+  data: Buffer;
+  /** Seconds. */
+  duration: number;
+  /** Starts with a keyframe. */
+  independent: boolean;
+}
+
+/** The init section (`ftyp`+`moov`) of a rendition. */
+export interface InitSection {
+  /** `init-<first 8 hex of sha256>.mp4`: a changed init gets a new immutable name. */
+  name: string;
+  data: Buffer;
+  tracks: TrackInfo[];
+  /** `avc1.64001f,mp4a.40.2`. */
+  codecs: string;
+  width?: number;
+  height?: number;
+}
+
+/** A finished, written segment. */
+export interface PublishedSegment {
+  msn: number;
+  file: string;
+  /** Seconds. */
+  duration: number;
+  programDateTime: Date;
+  /** First segment after an encoder restart. */
+  discontinuity: boolean;
+  discontinuitySequence: number;
+  size: number;
+  sha256: string;
+  initName: string;
+  /** Kept in memory while the segment is in the playlist window (LL-HLS). */
+  parts: Part[];
+}
+
+/**
+ * One wall clock per stream per transcoder run, so renditions agree on PROGRAM-DATE-TIME: anchored at
+ * the first fragment's arrival minus its duration, then advanced by media time.
+ */
+export class StreamClock {
+  private anchorMs: number | undefined;
+  private t0 = 0;
+
+  /** PDT of media time `seconds` (decode time); the first call anchors the clock. */
+  at(seconds: number, firstFragmentSeconds: number, nowMs = Date.now()): Date {
+    if (this.anchorMs === undefined) {
+      this.anchorMs = nowMs - firstFragmentSeconds * 1000;
+      this.t0 = seconds;
+    }
+    return new Date(this.anchorMs + (seconds - this.t0) * 1000);
+  }
+}
+
+export interface PackagerOptions {
+  streamId: string;
+  rendition: string;
+  /** `<dataDir>/<streamId>/<rendition>`. */
+  dir: string;
+  windowSegments: number;
+  retainSegments: number;
+  log: Logger;
+  onInit?: (init: InitSection) => void;
+  onSegment?: (segment: PublishedSegment) => void;
+}
+
+interface Run {
+  id: string;
+  clock: StreamClock;
+  splitter: BoxSplitter;
+  ftyp?: Buffer;
+  tracks: TrackInfo[];
+  video?: TrackInfo;
+  moof?: TopBox;
+  /** Fragments of the segment being built. */
+  parts: Part[];
+  startSeconds: number;
+  discontinuity: boolean;
+  broken: boolean;
+}
+
+/**
+ * The origin's packager for one rendition: reads ffmpeg's fMP4 stream, keeps the init section,
+ * cuts a segment at each keyframe fragment, numbers segments itself (never backwards, continuing
+ * after an encoder restart) and writes each segment atomically before it becomes visible.
+ */
+export class RenditionPackager {
+  readonly rendition: string;
+  private readonly opts: PackagerOptions;
+  private run: Run | undefined;
+  private nextMsn = 0;
+  private discontinuitySequence = 0;
+  private runs = 0;
+  private writes: Promise<void> = Promise.resolve();
+  private readonly window: PublishedSegment[] = [];
+  private initSection: InitSection | undefined;
+  private ended = false;
+  private maxDuration = 0;
+
+  constructor(opts: PackagerOptions) {
+    this.opts = opts;
+    this.rendition = opts.rendition;
+  }
+
+  /** Starts a transcoder run; fragments of older runs are ignored from now on. */
+  beginRun(id: string, clock: StreamClock): void {
+    this.endRun(this.run?.id);
+    this.ended = false;
+    this.run = {
+      id,
+      clock,
+      splitter: new BoxSplitter(),
+      tracks: [],
+      parts: [],
+      startSeconds: 0,
+      discontinuity: this.runs++ > 0,
+      broken: false,
+    };
+  }
+
+  /** Feeds upload bytes of run `id`. */
+  push(id: string, chunk: Buffer): void {
+    const run = this.run;
+    if (!run || run.id !== id || run.broken) return;
+    try {
+      for (const box of run.splitter.push(chunk)) this.onBox(run, box);
+    } catch (err) {
+      // A corrupt stream cannot be resynchronised; the supervisor's stall watchdog restarts ffmpeg.
+      run.broken = true;
+      this.opts.log.error({ err, rendition: this.rendition }, 'fMP4 stream is corrupt; ignoring the rest of this run');
+    }
+  }
+
+  /** The upload of run `id` ended: the segment being built is complete. */
+  endRun(id: string | undefined): void {
+    const run = this.run;
+    if (!run || run.id !== id) return;
+    this.cut(run);
+    this.run = undefined;
+  }
+
+  /** The publisher is gone for good: the playlist gets #EXT-X-ENDLIST. */
+  markEnded(): void {
+    this.ended = true;
+  }
+
+  /** Waits for pending file writes. */
+  flushed(): Promise<void> {
+    return this.writes;
+  }
+
+  get init(): InitSection | undefined {
+    return this.initSection;
+  }
+
+  /** The segments of the playlist window, oldest first. */
+  get segments(): readonly PublishedSegment[] {
+    return this.window;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Longest segment so far, seconds (for the target duration, which must not shrink). */
+  get longestSegmentSeconds(): number {
+    return this.maxDuration;
+  }
+
+  private onBox(run: Run, box: TopBox): void {
+    if (box.type === 'ftyp') run.ftyp = box.data;
+    else if (box.type === 'moov') this.onMoov(run, box);
+    else if (box.type === 'moof') run.moof = box;
+    else if (box.type === 'mdat' && run.moof) {
+      const moof = run.moof;
+      run.moof = undefined;
+      this.onFragment(run, moof, box.data);
+    }
+  }
+
+  private onMoov(run: Run, moov: TopBox): void {
+    run.tracks = parseMoov(moov);
+    run.video = run.tracks.find((t) => t.handler === 'vide') ?? run.tracks[0];
+    const data = Buffer.concat(run.ftyp ? [run.ftyp, moov.data] : [moov.data]);
+    const name = `init-${createHash('sha256').update(data).digest('hex').slice(0, 8)}.mp4`;
+    if (this.initSection?.name === name) return;
+    const video = run.tracks.find((t) => t.handler === 'vide');
+    const init: InitSection = {
+      name,
+      data,
+      tracks: run.tracks,
+      codecs: run.tracks
+        .map((t) => t.codec)
+        .filter(Boolean)
+        .join(','),
+      width: video?.width,
+      height: video?.height,
+    };
+    this.initSection = init;
+    this.enqueueWrite(init.name, data).then(() => this.opts.onInit?.(init));
+  }
+
+  private onFragment(run: Run, moof: TopBox, mdat: Buffer): void {
+    const video = run.video;
+    if (!video) return;
+    const traf = parseMoof(moof, run.tracks).find((t) => t.trackId === video.trackId);
+    if (!traf) return;
+    const duration = traf.duration / video.timescale;
+    const start = traf.baseMediaDecodeTime / video.timescale;
+    // A segment must start with a keyframe; before the first one, fragments are useless.
+    if (run.parts.length === 0 && !traf.startsWithSync) return;
+    if (traf.startsWithSync && run.parts.length > 0) this.cut(run);
+    if (run.parts.length === 0) {
+      run.startSeconds = start;
+      run.clock.at(start, duration);
+    }
+    run.parts.push({ data: Buffer.concat([moof.data, mdat]), duration, independent: traf.startsWithSync });
+  }
+
+  /** Closes the segment being built and publishes it once written. */
+  private cut(run: Run): void {
+    const init = this.initSection;
+    if (run.parts.length === 0 || !init) return;
+    const parts = run.parts;
+    run.parts = [];
+    const data = Buffer.concat(parts.map((p) => p.data));
+    const discontinuity = run.discontinuity;
+    run.discontinuity = false;
+    if (discontinuity) this.discontinuitySequence++;
+    const msn = this.nextMsn++;
+    const segment: PublishedSegment = {
+      msn,
+      file: segmentFileName(msn),
+      duration: parts.reduce((sum, p) => sum + p.duration, 0),
+      programDateTime: run.clock.at(run.startSeconds, 0),
+      discontinuity,
+      discontinuitySequence: this.discontinuitySequence,
+      size: data.length,
+      sha256: createHash('sha256').update(data).digest('hex'),
+      initName: init.name,
+      parts,
+    };
+    this.enqueueWrite(segment.file, data).then(() => this.publish(segment));
+  }
+
+  private publish(segment: PublishedSegment): void {
+    this.window.push(segment);
+    this.maxDuration = Math.max(this.maxDuration, segment.duration);
+    while (this.window.length > this.opts.windowSegments) this.window.shift();
+    // Parts matter only near the live edge; older segments are served from disk.
+    for (const s of this.window.slice(0, -2)) s.parts = [];
+    const expired = segment.msn - this.opts.retainSegments;
+    if (expired >= 0) {
+      this.writes = this.writes.then(() => rm(join(this.opts.dir, segmentFileName(expired)), { force: true }));
+    }
+    this.opts.onSegment?.(segment);
+  }
+
+  /** Writes a file atomically (temp file + rename), in order with the other writes of this rendition. */
+  private enqueueWrite(file: string, data: Buffer): Promise<void> {
+    const dir = this.opts.dir;
+    const done = this.writes.then(async () => {
+      await mkdir(dir, { recursive: true });
+      const tmp = join(dir, `.${file}.tmp`);
+      await writeFile(tmp, data);
+      await rename(tmp, join(dir, file));
+    });
+    this.writes = done.catch((err) => {
+      this.opts.log.error({ err, file, rendition: this.rendition }, 'segment write failed');
+    });
+    // Callers chain publication on success only.
+    return done.catch(() => new Promise<void>(() => {}));
+  }
+}
