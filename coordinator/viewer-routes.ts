@@ -40,6 +40,16 @@ function relaysFor(deps: ViewerDeps, stream: StreamInfo, session: string): Relay
   return relays;
 }
 
+/**
+ * The pathway the player is on (`_HLS_pathway`, sent by hls.js and Safari). When this coordinator did
+ * not serve the session's master (it restarted, or another coordinator did), that pathway is one the
+ * player certainly has levels for, so clones based on it work; a guess might name a pathway it lacks.
+ */
+function hintedPathway(query: URLSearchParams): string | undefined {
+  const p = query.get('_HLS_pathway');
+  return p !== null && NAME_RE.test(p) ? p : undefined;
+}
+
 function knownStream(deps: ViewerDeps, id: string): StreamInfo {
   const stream = deps.state.getStream(id);
   if (!stream) throw new RingcastError('RC_STREAM_NOT_FOUND');
@@ -70,8 +80,8 @@ export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
     const session = sessionOf(query);
     const stream = knownStream(deps, params.streamId!);
     const relays = relaysFor(deps, stream, session);
-    // Without a master from this coordinator (it restarted), the primary stands in as the base pathway.
-    const basePathway = deps.balancer.basePathway(session) ?? relays[0]!.id;
+    const basePathway = deps.balancer.basePathway(session) ?? hintedPathway(query) ?? relays[0]!.id;
+    deps.balancer.setBasePathway(session, basePathway);
     const reloadUri = steeringUrl(deps.publicUrl(req), stream.id, session);
     const manifest = buildSteeringManifest({
       stream,

@@ -1,11 +1,15 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { chromium } from 'playwright-core';
+import { closeServer, listen } from '../../common/http.ts';
 import { putStream, registerRelay, startCoordinator } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
+const MEDIA_PLAYLIST =
+  '#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n0.m4s\n#EXT-X-ENDLIST\n';
 
 // One real client check: hls.js reads our master, loads /steer and builds a pathway per relay.
 (existsSync(CHROMIUM) ? test : test.skip)(
@@ -16,8 +20,22 @@ const CHROMIUM = '/usr/bin/chromium';
     writeFileSync(join(dir, 'probe.html'), '<!doctype html><script src="hls.min.js"></script>');
     const c = await startCoordinator({ playerDir: dir, relayTimeoutMs: 60_000 });
     t.teardown(() => c.close());
-    // Nothing listens on these ports: only the playlists and steering matter here, not media.
-    for (let i = 1; i <= 3; i++) await registerRelay(c.url, `r${i}`, `http://127.0.0.1:${i}`);
+    // Stand-in relays answer every media playlist with a short VOD one, so no pathway is penalised
+    // for errors while the probe reads the levels; without a media element no segment is fetched.
+    const ports: number[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const server = createServer((_req, res) => {
+        res.writeHead(200, {
+          'content-type': 'application/vnd.apple.mpegurl',
+          'access-control-allow-origin': '*',
+        });
+        res.end(MEDIA_PLAYLIST);
+      });
+      const url = await listen(server, 0);
+      t.teardown(() => closeServer(server));
+      ports.push(Number(new URL(url).port));
+      await registerRelay(c.url, `r${i}`, url);
+    }
     await putStream(c.url, 'demo');
 
     const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
@@ -64,7 +82,7 @@ const CHROMIUM = '/usr/bin/chromium';
     for (const l of result.levels) byPathway.set(l.pathway, [...(byPathway.get(l.pathway) ?? []), l.uri]);
     t.deepEqual([...byPathway.keys()].sort(), ['r1', 'r2', 'r3']);
     for (const [pathway, uris] of byPathway) {
-      const port = pathway.slice(1);
+      const port = ports[Number(pathway.slice(1)) - 1];
       t.deepEqual(uris.sort(), [
         `http://127.0.0.1:${port}/live/demo/360p/index.m3u8`,
         `http://127.0.0.1:${port}/live/demo/720p/index.m3u8`,

@@ -199,24 +199,25 @@ test('player files come from playerDir, index.html for the folder, only known fi
 });
 
 test('a relay whose heartbeats stop leaves the steering manifest once it times out', async (t) => {
-  const c = await startCoordinator({ relayTimeoutMs: 800 });
+  const c = await startCoordinator({ relayTimeoutMs: 1000 });
   t.teardown(() => c.close());
   await registerRelay(c.url, 'r1', 'http://127.0.0.1:9001');
   await registerRelay(c.url, 'r2', 'http://127.0.0.1:9002');
   await putStream(c.url, 'demo');
-  let beating = true;
+  const beating = new Set(['r1', 'r2']);
   const beats = (async () => {
-    while (beating) {
-      await heartbeat(c.url, 'r2');
+    while (beating.size > 0) {
+      await Promise.all([...beating].map((id) => heartbeat(c.url, id)));
       await new Promise((r) => setTimeout(r, 150));
     }
   })();
   t.teardown(async () => {
-    beating = false;
+    beating.clear();
     await beats;
   });
   const first = (await call(`${c.url}/steer/demo?session=t1`)).body;
   t.deepEqual([...first['PATHWAY-PRIORITY']].sort(), ['r1', 'r2']);
+  beating.delete('r1');
   const after = await waitFor(
     async () => {
       const m = (await call(`${c.url}/steer/demo?session=t1`)).body;
@@ -226,4 +227,17 @@ test('a relay whose heartbeats stop leaves the steering manifest once it times o
   );
   t.deepEqual(after['PATHWAY-PRIORITY'], ['r2']);
   t.false(after['PATHWAY-CLONES'].some((x: { ID: string }) => x.ID === 'r1'));
+});
+
+test('a steering request for a session this coordinator never saw clones from the pathway the player is on', async (t) => {
+  const c = await cluster(t);
+  const m = (await call(`${c.url}/steer/demo?session=elsewhere&_HLS_pathway=r2&_HLS_throughput=100`)).body;
+  t.deepEqual(
+    m['PATHWAY-CLONES'].map((x: { 'BASE-ID': string }) => x['BASE-ID']),
+    ['r2', 'r2'],
+  );
+  t.false(m['PATHWAY-CLONES'].some((x: { ID: string }) => x.ID === 'r2'));
+  // The base stays the same for that session afterwards, whatever pathway the player moves to.
+  const again = (await call(`${c.url}/steer/demo?session=elsewhere&_HLS_pathway=r3`)).body;
+  t.is(again['PATHWAY-CLONES'][0]['BASE-ID'], 'r2');
 });
