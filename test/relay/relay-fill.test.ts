@@ -157,3 +157,18 @@ test('a reset on a reused keep-alive socket is retried once on a fresh one', asy
   t.is(got.body.toString(), 'second');
   t.is(s.origin.count('demo/720p/11.m4s'), 2);
 });
+
+test('close fails waiting fills at once instead of waiting for a hung upstream', async (t) => {
+  const s = await setup(t, { firstByteTimeoutMs: 60_000 });
+  s.origin.objects.set('demo/720p/12.m4s', Buffer.from('x'));
+  s.origin.behaviour.set('demo/720p/12.m4s', 'hang');
+  const waiting = get(`${s.url}/live/demo/720p/12.m4s`).then(
+    (g) => g.status,
+    () => 'error',
+  );
+  await waitFor(() => s.origin.count('demo/720p/12.m4s') === 1, 5000, 'upstream request');
+  const started = Date.now();
+  await s.relay.close();
+  t.true(Date.now() - started < 3000);
+  t.not(await waiting, 200);
+});
