@@ -109,10 +109,15 @@ export class RedisStore implements ClusterStore {
   }
 
   async listRelays(): Promise<StoredRelay[]> {
-    const [info, seen, load] = await this.run((c) =>
-      Promise.all([c.hgetall(this.k.relays), c.hgetall(this.k.seen), c.hgetall(this.k.load)]),
+    // One transaction: a relay half-written or half-removed between reads would look dead.
+    const res = await this.run((c) =>
+      c.multi().hgetall(this.k.relays).hgetall(this.k.seen).hgetall(this.k.load).exec(),
     );
-    return Object.entries(info).map(([id, json]) => this.toRelay(json, seen[id], load[id]));
+    const [info, seen, load] = (res ?? []).map(([err, v]) => {
+      if (err) throw new RingcastError('RC_STORE_UNAVAILABLE', undefined, { cause: err });
+      return v as Record<string, string>;
+    }) as [Record<string, string>, Record<string, string>, Record<string, string>];
+    return Object.entries(info ?? {}).map(([id, json]) => this.toRelay(json, seen?.[id], load?.[id]));
   }
 
   async getRelay(id: string): Promise<StoredRelay | undefined> {
