@@ -16,8 +16,10 @@ export interface RelaySettings {
 export interface DeployOptions {
   action: Action;
   dryRun: boolean;
-  /** The checkout this script belongs to: what `ssh` copies and `local` runs. */
+  /** The checkout this script belongs to: what `local` runs. */
   repoDir: string;
+  /** What `ssh` copies to the hosts (default: repoDir). */
+  sourceDir: string;
   coordinatorUrl: string | undefined;
   secretFile: string | undefined;
   relay: RelaySettings;
@@ -59,6 +61,7 @@ options:
   --known-hosts FILE         ssh: known hosts file (default: ssh's own)
   --remote-dir DIR           ssh: install directory on each host (default /opt/ringcast)
   --run-as USER              ssh: systemd User= for the relay (default: the ssh user)
+  --source DIR               ssh: project to copy (default: this checkout)
   --cache-bytes N            relay memory cache budget (default 268435456)
   --capacity N               relay weight on the ring (default 1)
   --drain-ms MS              relay: time it keeps serving after SIGTERM (default 5000)
@@ -82,6 +85,7 @@ const FLAGS: Record<string, FlagType> = {
   'known-hosts': 'string',
   'remote-dir': 'string',
   'run-as': 'string',
+  source: 'string',
   'cache-bytes': 'int',
   capacity: 'number',
   'drain-ms': 'int',
@@ -161,6 +165,7 @@ export function parseOptions(argv: readonly string[], cwd = process.cwd()): Depl
     action: action as Action,
     dryRun: f.get('dry-run') === true,
     repoDir: REPO_DIR,
+    sourceDir: path('source') ?? REPO_DIR,
     coordinatorUrl: coordinator?.replace(/\/+$/, ''),
     secretFile: path('secret-file'),
     relay: {

@@ -1,9 +1,10 @@
 /** The project as shipped to a host: its files (no node_modules, .git, tests or local data) and their digest. */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { DeployError } from './errors.ts';
 
 /** Top-level entries a relay host does not need. */
 const SKIP_TOP = new Set(['node_modules', '.git', '.data', 'tmp', 'test', 'bench', '.ci']);
@@ -21,6 +22,10 @@ export interface Release {
 }
 
 export function collectRelease(repoDir: string): Release {
+  for (const need of ['package.json', 'package-lock.json', 'bin/ringcast.js']) {
+    if (!existsSync(join(repoDir, need)))
+      throw new DeployError('DEPLOY_USAGE', `${repoDir} is not a Ringcast checkout: ${need} is missing`);
+  }
   const files: string[] = [];
   const walk = (rel: string) => {
     for (const entry of readdirSync(join(repoDir, rel), { withFileTypes: true })) {

@@ -44,7 +44,7 @@ export async function deploySsh(opts: DeployOptions, reporter: Reporter): Promis
   const coordinatorUrl = needCoordinator(opts);
   const relays = relaysOf(opts, coordinatorUrl);
   const secret = readSecret(opts.secretFile);
-  const release = collectRelease(opts.repoDir);
+  const release = collectRelease(opts.sourceDir);
   const coordinator = new CoordinatorApi(coordinatorUrl, secret);
   if (!opts.dryRun) await coordinator.check();
   reporter.info(
