@@ -53,6 +53,9 @@ function hintedPathway(query: URLSearchParams): string | undefined {
 function knownStream(deps: ViewerDeps, id: string): StreamInfo {
   const stream = deps.state.getStream(id);
   if (!stream) throw new RingcastError('RC_STREAM_NOT_FOUND');
+  // A master playlist without variants is invalid; until the origin names its renditions there is none.
+  if (stream.renditions.length === 0)
+    throw new RingcastError('RC_STREAM_NOT_FOUND', 'stream has no renditions yet');
   return stream;
 }
 

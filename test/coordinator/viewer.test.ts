@@ -143,6 +143,13 @@ test('unknown stream is 404 RC_STREAM_NOT_FOUND; no active relay is 503 RC_NO_RE
   t.is(unknown.status, 404);
   t.is(unknown.body.error.code, 'RC_STREAM_NOT_FOUND');
   t.is((await call(`${c.url}/steer/ghost?session=a`)).body.error.code, 'RC_STREAM_NOT_FOUND');
+  await call(`${c.url}/api/v1/streams/empty`, {
+    method: 'PUT',
+    body: { state: 'idle', originUrl: 'http://127.0.0.1:9999', renditions: [] },
+  });
+  const empty = await call(`${c.url}/live/empty/master.m3u8`);
+  t.is(empty.status, 404);
+  t.regex(empty.body.error.message, /no renditions/);
   const none = await call(`${c.url}/live/demo/master.m3u8?session=a`);
   t.is(none.status, 503);
   t.is(none.body.error.code, 'RC_NO_RELAY');
