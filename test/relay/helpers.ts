@@ -10,7 +10,11 @@ import { ClusterState } from '../../relay/cluster-state.ts';
 import { RELAY_CONFIG, type RelayConfig } from '../../relay/config.ts';
 
 /** How the fake upstream answers one path. */
-export type Behaviour = 'ok' | 'slow' | 'die' | '500' | 'hang' | 'reset-reused';
+/**
+ * ok: whole body; slow: half, then the rest on release(); held: nothing until release() (an LL-HLS
+ * blocking reload); die: half, then reset; 500; hang: never answers; reset-reused: resets a reused socket.
+ */
+export type Behaviour = 'ok' | 'slow' | 'held' | 'die' | '500' | 'hang' | 'reset-reused';
 
 /** A tiny origin (or peer) that serves byte objects by path after `/live/` and counts requests. */
 export class FakeUpstream {
@@ -36,6 +40,10 @@ export class FakeUpstream {
     if (mode === 'reset-reused' && reused) {
       // What an upstream that closed an idle keep-alive socket looks like to the relay.
       req.socket.destroy();
+      return;
+    }
+    if (mode === 'held' && body) {
+      void this.slowGate.then(() => res.writeHead(200, { 'content-length': body.length }).end(body));
       return;
     }
     if (mode === 'hang') {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
-import { clusterWith, FakeUpstream, get, metrics, startRelay } from './helpers.ts';
+import { clusterWith, FakeUpstream, get, metrics, startRelay, waitFor } from './helpers.ts';
 
 async function setup(t: ExecutionContext) {
   const origin = await new FakeUpstream().start();
@@ -149,4 +149,25 @@ test('drain keeps serving for drainMs; close then refuses', async (t) => {
   await relay.close();
   await relay.close();
   await t.throwsAsync(get(`${url}/healthz`));
+});
+
+test('identical LL-HLS blocking reloads share one upstream request held past the first-byte timeout', async (t) => {
+  const origin = await new FakeUpstream().start();
+  const { relay, url } = await startRelay(clusterWith(origin.url), {
+    firstByteTimeoutMs: 200,
+    blockingTimeoutMs: 10_000,
+  });
+  t.teardown(() => Promise.all([relay.close(), origin.close()]));
+  origin.objects.set('demo/720p/index.m3u8', Buffer.from('#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:5\n'));
+  origin.behaviour.set('demo/720p/index.m3u8', 'held');
+  const q = '?_HLS_msn=6&_HLS_part=0';
+  const all = Array.from({ length: 10 }, () => get(`${url}/live/demo/720p/index.m3u8${q}`));
+  const other = get(`${url}/live/demo/720p/index.m3u8?_HLS_msn=6&_HLS_part=1`);
+  await waitFor(() => origin.count('demo/720p/index.m3u8') === 2, 5000, 'two upstream requests');
+  // Let the plain first-byte timeout pass: a blocking request must still be waiting.
+  const t0 = Date.now();
+  await waitFor(() => Date.now() - t0 > 400, 2000, 'first-byte timeout to pass');
+  origin.release();
+  for (const g of await Promise.all([...all, other])) t.is(g.status, 200);
+  t.is(origin.count('demo/720p/index.m3u8'), 2);
 });
