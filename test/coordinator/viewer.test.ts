@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import HLS from 'hls-parser';
+import { parseMaster } from '../helpers/master.ts';
 import { sumMetric, waitFor } from '../helpers/wait.ts';
 import { call, heartbeat, putStream, registerRelay, startCoordinator } from './helpers.ts';
 
@@ -15,36 +15,6 @@ async function cluster(t: import('ava').ExecutionContext, relays = 3) {
 }
 
 /** Attributes of one tag line (quoted values unquoted). */
-function attrs(line: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of line.slice(line.indexOf(':') + 1).matchAll(/([A-Z0-9-]+)=("[^"]*"|[^,]*)/g)) {
-    out[m[1]!] = m[2]!.replace(/^"|"$/g, '');
-  }
-  return out;
-}
-
-/**
- * Parses with hls-parser, then reads the steering attributes from the text: hls-parser 0.16.1 writes
- * `#EXT-X-CONTENT-STEERING` but drops it when parsing (it looks for `-SERVER`), and reads a variant's
- * PATHWAY-ID from `STABLE-PATHWAY-ID`.
- */
-function parseMaster(text: string): HLS.types.MasterPlaylist {
-  const playlist = HLS.parse(text) as HLS.types.MasterPlaylist;
-  const lines = text.split('\n');
-  const tags = lines.filter((l) => l.startsWith('#EXT-X-CONTENT-STEERING:'));
-  if (tags.length !== 1) throw new Error('expected one #EXT-X-CONTENT-STEERING tag');
-  const a = attrs(tags[0]!);
-  playlist.contentSteering = new HLS.types.ContentSteering({
-    serverUri: a['SERVER-URI']!,
-    pathwayId: a['PATHWAY-ID']!,
-  });
-  const infs = lines.filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
-  playlist.variants.forEach((v, i) => {
-    v.pathwayId = attrs(infs[i]!)['PATHWAY-ID']!;
-  });
-  return playlist;
-}
-
 async function master(url: string) {
   const res = await fetch(url);
   return { res, text: await res.text() };

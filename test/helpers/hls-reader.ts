@@ -1,4 +1,5 @@
 import HLS from 'hls-parser';
+import { parseMaster } from './master.ts';
 import { SteeringFollower } from './steering.ts';
 
 /** What one simulated viewer saw. */
@@ -91,7 +92,7 @@ class PlaylistSource {
     const { masterUrl } = this.opts;
     const res = await fetch(masterUrl, { signal: AbortSignal.timeout(8000) });
     if (!res.ok) throw new Error(`master ${masterUrl}: ${res.status}`);
-    const master = HLS.parse(await res.text()) as HLS.types.MasterPlaylist;
+    const master = parseMaster(await res.text());
     const variants = master.variants;
     if (!master.isMasterPlaylist || variants.length === 0) throw new Error('no variants in master');
     this.variant = variants[this.opts.variant ?? variants.length - 1] ?? variants[variants.length - 1]!;
