@@ -147,7 +147,12 @@ export class Filler {
     const headers: Record<string, string> = { 'user-agent': 'ringcast-relay' };
     if (source.kind === 'peer') headers[HOP_HEADER] = '1';
     const url = `${source.base}/live/${path.relPath}${req.query}`;
-    abort = requestUpstream(url, { agent: this.deps.agent, headers, timeouts: this.timeouts(req) }, attempt);
+    const maxBytes = Math.floor(this.deps.config.cacheBytes / 2);
+    abort = requestUpstream(
+      url,
+      { agent: this.deps.agent, headers, timeouts: this.timeouts(req), maxBytes },
+      attempt,
+    );
     // Callbacks never run synchronously, so the abort is registered before any can remove it.
     this.aborts.add(abort);
   }

@@ -26,7 +26,13 @@ export interface UpstreamHandlers {
  */
 export function requestUpstream(
   url: string,
-  opts: { agent: Agent; headers: Record<string, string>; timeouts: UpstreamTimeouts },
+  opts: {
+    agent: Agent;
+    headers: Record<string, string>;
+    timeouts: UpstreamTimeouts;
+    /** Bodies larger than this fail: a runaway upstream must not fill memory with pinned bytes. */
+    maxBytes: number;
+  },
   handlers: UpstreamHandlers,
 ): () => void {
   let done = false;
@@ -95,6 +101,10 @@ export function requestUpstream(
       const declared = res.headers['content-length'];
       const expected = declared === undefined ? undefined : Number(declared);
       let received = 0;
+      if (res.statusCode === 200 && expected !== undefined && expected > opts.maxBytes) {
+        finish(new RingcastError('RC_UPSTREAM_FAILED', `upstream object of ${expected} bytes is too large`));
+        return;
+      }
       if (!handlers.onResponse(res.statusCode ?? 0, res.headers)) {
         clearTimeout(timer);
         done = true;
@@ -105,6 +115,10 @@ export function requestUpstream(
       res.on('data', (chunk: Buffer) => {
         if (done) return;
         received += chunk.length;
+        if (received > opts.maxBytes) {
+          finish(new RingcastError('RC_UPSTREAM_FAILED', `upstream object over ${opts.maxBytes} bytes`));
+          return;
+        }
         arm(opts.timeouts.idleTimeoutMs, 'idle');
         handlers.onData(chunk);
       });

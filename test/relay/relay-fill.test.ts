@@ -172,3 +172,12 @@ test('close fails waiting fills at once instead of waiting for a hung upstream',
   t.true(Date.now() - started < 3000);
   t.not(await waiting, 200);
 });
+
+test('an object over half the cache budget is refused with 502, not held', async (t) => {
+  const s = await setup(t, { cacheBytes: 1024 * 1024 });
+  s.origin.objects.set('demo/720p/13.m4s', randomBytes(600 * 1024));
+  const got = await get(`${s.url}/live/demo/720p/13.m4s`);
+  t.is(got.status, 502);
+  const health = JSON.parse((await get(`${s.url}/healthz`)).body.toString());
+  t.is(health.cacheBytes, 0);
+});
