@@ -154,9 +154,11 @@ function audioObjectType(buf: Buffer, esds: BoxRange): number {
   while (at < esds.end) {
     const tag = buf[at++]!;
     const len = readLen();
-    if (tag === 0x03) at += 3; // ES_ID and flags; assumes no optional fields, as ffmpeg writes
-    else if (tag === 0x04) at += 13; // objectTypeIndication, stream type, buffer size, bitrates
-    else if (tag === 0x05) return (buf[at]! >> 3) || 2;
+    if (tag === 0x03)
+      at += 3; // ES_ID and flags; assumes no optional fields, as ffmpeg writes
+    else if (tag === 0x04)
+      at += 13; // objectTypeIndication, stream type, buffer size, bitrates
+    else if (tag === 0x05) return buf[at]! >> 3 || 2;
     else at += len;
   }
   return 2;
@@ -223,7 +225,10 @@ function parseTraf(buf: Buffer, traf: BoxRange, tracks: TrackInfo[]): TrackFragm
   if (tfhdFlags & 0x02) at += 4;
   let defaultDuration = track?.defaultSampleDuration ?? 0;
   let defaultFlags = track?.defaultSampleFlags ?? 0;
-  if (tfhdFlags & 0x08) defaultDuration = buf.readUInt32BE((at += 4) - 4);
+  if (tfhdFlags & 0x08) {
+    defaultDuration = buf.readUInt32BE(at);
+    at += 4;
+  }
   if (tfhdFlags & 0x10) at += 4;
   if (tfhdFlags & 0x20) defaultFlags = buf.readUInt32BE(at);
   const tfdt = child(buf, traf, 'tfdt');
@@ -239,15 +244,18 @@ function parseTraf(buf: Buffer, traf: BoxRange, tracks: TrackInfo[]): TrackFragm
     const flags = buf.readUInt32BE(trun.start) & 0xffffff;
     const count = buf.readUInt32BE(trun.start + 4);
     let p = trun.start + 8;
+    const u32 = () => {
+      p += 4;
+      return buf.readUInt32BE(p - 4);
+    };
     if (flags & 0x01) p += 4;
-    let firstSampleFlags: number | undefined;
-    if (flags & 0x04) firstSampleFlags = buf.readUInt32BE((p += 4) - 4);
+    const firstSampleFlags = flags & 0x04 ? u32() : undefined;
     for (let i = 0; i < count; i++) {
       let sampleDuration = defaultDuration;
       let sampleFlags = i === 0 && firstSampleFlags !== undefined ? firstSampleFlags : defaultFlags;
-      if (flags & 0x100) sampleDuration = buf.readUInt32BE((p += 4) - 4);
+      if (flags & 0x100) sampleDuration = u32();
       if (flags & 0x200) p += 4;
-      if (flags & 0x400) sampleFlags = buf.readUInt32BE((p += 4) - 4);
+      if (flags & 0x400) sampleFlags = u32();
       if (flags & 0x800) p += 4;
       if (sampleCount === 0 && i === 0) firstFlags = sampleFlags;
       duration += sampleDuration;

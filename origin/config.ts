@@ -28,7 +28,8 @@ export function parseLadder(text: string): LadderRung[] {
     const [width, height] = [Number(m[2]), Number(m[3])];
     // libx264 with yuv420p needs even dimensions.
     if (width % 2 || height % 2) throw new Error(`item '${item}' needs an even width and height`);
-    if (Number(m[4]) < 16 || Number(m[5]) < 8) throw new Error(`item '${item}' has a bitrate that is too low`);
+    if (Number(m[4]) < 16 || Number(m[5]) < 8)
+      throw new Error(`item '${item}' has a bitrate that is too low`);
     return {
       name: m[1]!,
       width,
@@ -94,7 +95,13 @@ export const ORIGIN_CONFIG = {
   fps: { type: 'int', default: 30, min: 1, max: 120, doc: 'output frame rate' },
   segmentSeconds: { type: 'int', default: 2, min: 1, max: 10, doc: 'segment duration (keyframe interval)' },
   windowSegments: { type: 'int', default: 6, min: 2, max: 100, doc: 'segments in each media playlist' },
-  retainSegments: { type: 'int', default: 12, min: 2, max: 10000, doc: 'segments kept on disk per rendition' },
+  retainSegments: {
+    type: 'int',
+    default: 12,
+    min: 2,
+    max: 10000,
+    doc: 'segments kept on disk per rendition',
+  },
   endGraceMs: {
     type: 'int',
     default: 10000,

@@ -136,7 +136,10 @@ export class RenditionPackager {
     } catch (err) {
       // A corrupt stream cannot be resynchronised; the supervisor's stall watchdog restarts ffmpeg.
       run.broken = true;
-      this.opts.log.error({ err, rendition: this.rendition }, 'fMP4 stream is corrupt; ignoring the rest of this run');
+      this.opts.log.error(
+        { err, rendition: this.rendition },
+        'fMP4 stream is corrupt; ignoring the rest of this run',
+      );
     }
   }
 
@@ -260,7 +263,9 @@ export class RenditionPackager {
     for (const s of this.window.slice(0, -2)) s.parts = [];
     const expired = segment.msn - this.opts.retainSegments;
     if (expired >= 0) {
-      this.writes = this.writes.then(() => rm(join(this.opts.dir, segmentFileName(expired)), { force: true }));
+      this.writes = this.writes.then(() =>
+        rm(join(this.opts.dir, segmentFileName(expired)), { force: true }),
+      );
     }
     this.opts.onSegment?.(segment);
   }

@@ -1,0 +1,183 @@
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closeServer, listen, type RetryPolicy } from '../common/http.ts';
+import type { Logger } from '../common/log.ts';
+import { Announcer } from './announcer.ts';
+import { type OriginConfig, parseLadder } from './config.ts';
+import { createOriginHandler } from './http-server.ts';
+import { IngestServer } from './ingest-server.ts';
+import { LiveStream } from './live-stream.ts';
+import { OriginMetrics } from './origin-metrics.ts';
+import { RtmpIngest } from './rtmp-ingest.ts';
+
+export interface OriginDeps {
+  log: Logger;
+}
+
+const FFMPEG_RETRY: RetryPolicy = {
+  maxNumRetry: Number.POSITIVE_INFINITY,
+  retryDelayMs: 500,
+  maxRetryDelayMs: 10_000,
+};
+const ANNOUNCE_RETRY: RetryPolicy = { maxNumRetry: 6, retryDelayMs: 250, maxRetryDelayMs: 5000 };
+
+/**
+ * The origin: RTMP ingest with a key check, one supervised ffmpeg per live stream, its own packager
+ * and playlists, HTTP serving, and announcements to the coordinator. The constructor does no I/O.
+ */
+export class Origin {
+  readonly metrics = new OriginMetrics();
+  private readonly config: OriginConfig;
+  private readonly log: Logger;
+  private readonly streams = new Map<string, LiveStream>();
+  private server: Server | undefined;
+  private ingest: IngestServer | undefined;
+  private rtmp: RtmpIngest | undefined;
+  private announcer: Announcer | undefined;
+  private starting: Promise<{ url: string; rtmpUrl: string }> | undefined;
+  private closing: Promise<void> | undefined;
+  private dataDir = '';
+  private ownsDataDir = false;
+
+  constructor(config: OriginConfig, deps: OriginDeps) {
+    this.config = config;
+    this.log = deps.log.child({ part: 'origin' });
+  }
+
+  /** Starts every server (idempotent); resolves with the public URL and the RTMP URL (`rtmp://…/live`). */
+  start(): Promise<{ url: string; rtmpUrl: string }> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  /** Stops intake, kills every ffmpeg, waits for pending writes, then closes the servers (idempotent). */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  /** The live stream of `streamId`, for tests and tooling. */
+  stream(streamId: string): LiveStream | undefined {
+    return this.streams.get(streamId);
+  }
+
+  /** Where segments are written. */
+  get dataDirectory(): string {
+    return this.dataDir;
+  }
+
+  private async doStart(): Promise<{ url: string; rtmpUrl: string }> {
+    const c = this.config;
+    this.ownsDataDir = !c.dataDir;
+    this.dataDir = c.dataDir || mkdtempSync(join(tmpdir(), 'ringcast-origin-'));
+    // Segment numbers restart with the process: files of an earlier run must not be served as new ones.
+    await rm(join(this.dataDir, c.streamId), { recursive: true, force: true });
+    const ingest = new IngestServer(this.log.child({ component: 'ingest' }), (runId, rendition) =>
+      this.streams.get(c.streamId)?.upload(runId, rendition),
+    );
+    this.ingest = ingest;
+    await ingest.start();
+    this.server = createServer(
+      createOriginHandler({
+        streams: this.streams,
+        dataDir: this.dataDir,
+        metrics: this.metrics,
+        log: this.log,
+        closing: () => this.closing !== undefined,
+      }),
+    );
+    const bound = await listen(this.server, c.port, c.host);
+    const url = c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : bound;
+    if (c.coordinatorUrl) {
+      this.announcer = new Announcer({
+        coordinatorUrl: c.coordinatorUrl,
+        secret: c.clusterSecret,
+        log: this.log.child({ component: 'announcer' }),
+        retry: ANNOUNCE_RETRY,
+        intervalMs: c.announceIntervalMs,
+      });
+      this.announcer.start();
+    }
+    const stream = this.createStream(url);
+    this.streams.set(stream.id, stream);
+    this.rtmp = new RtmpIngest({
+      host: c.host,
+      port: c.rtmpPort,
+      streamKey: c.streamKey,
+      acceptPublishers: c.source === 'rtmp',
+      log: this.log.child({ component: 'rtmp' }),
+      onPublishStart: () => stream.sourceStarted(),
+      onPublishEnd: () => stream.sourceStopped(),
+      onRefused: (reason) => this.metrics.publishRefused.inc({ reason }),
+    });
+    const rtmpPort = await this.rtmp.start();
+    if (c.source === 'testsrc') stream.sourceStarted();
+    const rtmpHost = new URL(bound).hostname;
+    return { url, rtmpUrl: `rtmp://${rtmpHost}:${rtmpPort}/live` };
+  }
+
+  private createStream(originUrl: string): LiveStream {
+    const c = this.config;
+    const rtmpInput = () => `rtmp://127.0.0.1:${this.rtmp?.port ?? c.rtmpPort}/live/${c.streamKey}`;
+    const stream: LiveStream = new LiveStream({
+      streamId: c.streamId,
+      ladder: parseLadder(c.ladder),
+      fps: c.fps,
+      segmentSeconds: c.segmentSeconds,
+      windowSegments: c.windowSegments,
+      retainSegments: c.retainSegments,
+      dir: join(this.dataDir, c.streamId),
+      endGraceMs: c.endGraceMs,
+      ffmpegPath: c.ffmpegPath,
+      input:
+        c.source === 'testsrc'
+          ? { kind: 'testsrc', size: c.testsrcSize, fps: c.fps }
+          : {
+              kind: 'rtmp',
+              get url() {
+                return rtmpInput();
+              },
+            },
+      ingestUrl: () => this.ingest?.baseUrl ?? '',
+      retry: FFMPEG_RETRY,
+      log: this.log.child({ component: 'stream', stream: c.streamId }),
+      onChange: (s) =>
+        this.announcer?.stream({
+          id: s.id,
+          state: s.state,
+          originUrl,
+          renditions: s.renditions(),
+          targetDuration: s.targetDuration(),
+        }),
+      onSegment: (rendition, seg) => {
+        this.metrics.segmentsPublished.inc({ stream: c.streamId, rendition });
+        this.announcer?.segment({
+          streamId: c.streamId,
+          rendition,
+          msn: seg.msn,
+          file: seg.file,
+          size: seg.size,
+          sha256: seg.sha256,
+          duration: Number(seg.duration.toFixed(5)),
+          programDateTime: seg.programDateTime.toISOString(),
+        });
+      },
+      onRunEnd: (d) =>
+        this.metrics.ffmpegExits.inc({ stream: c.streamId, reason: d.requested ? 'stopped' : 'crashed' }),
+    });
+    return stream;
+  }
+
+  private async doClose(): Promise<void> {
+    await this.starting?.catch(() => {});
+    await this.rtmp?.close();
+    await Promise.all([...this.streams.values()].map((s) => s.close()));
+    await this.announcer?.close();
+    await this.ingest?.close();
+    if (this.server) await closeServer(this.server);
+    if (this.ownsDataDir && this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,189 @@
+import { join } from 'node:path';
+import type { RetryPolicy } from '../common/http.ts';
+import type { Logger } from '../common/log.ts';
+import type { RenditionInfo, StreamState } from '../common/types.ts';
+import type { LadderRung } from './config.ts';
+import { FfmpegSupervisor, type RunEndData } from './ffmpeg-supervisor.ts';
+import type { UploadSink } from './ingest-server.ts';
+import { type PublishedSegment, RenditionPackager, StreamClock } from './packager.ts';
+import { masterPlaylistText, mediaPlaylistText, targetDurationFor } from './playlist-writer.ts';
+import { type TranscodeInput, transcodeArgs } from './transcode-command.ts';
+
+export interface LiveStreamOptions {
+  streamId: string;
+  ladder: readonly LadderRung[];
+  fps: number;
+  segmentSeconds: number;
+  windowSegments: number;
+  retainSegments: number;
+  /** `<dataDir>/<streamId>`. */
+  dir: string;
+  endGraceMs: number;
+  ffmpegPath: string;
+  input: TranscodeInput;
+  /** Base URL of the internal ingest server (known once it listens). */
+  ingestUrl: () => string;
+  retry: RetryPolicy;
+  log: Logger;
+  /** State or renditions changed. */
+  onChange?: (stream: LiveStream) => void;
+  onSegment?: (rendition: string, segment: PublishedSegment) => void;
+  onRunEnd?: (data: RunEndData) => void;
+}
+
+/**
+ * One live stream: its supervised transcoder, one packager per rendition, and its state
+ * (idle → live → ended; a publisher back within the grace period continues the stream).
+ */
+export class LiveStream {
+  readonly id: string;
+  private readonly opts: LiveStreamOptions;
+  private readonly packagers: Map<string, RenditionPackager>;
+  private readonly supervisor: FfmpegSupervisor;
+  private stateValue: StreamState = 'idle';
+  private endTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: LiveStreamOptions) {
+    this.opts = opts;
+    this.id = opts.streamId;
+    this.packagers = new Map(
+      opts.ladder.map((r) => [
+        r.name,
+        new RenditionPackager({
+          streamId: opts.streamId,
+          rendition: r.name,
+          dir: join(opts.dir, r.name),
+          windowSegments: opts.windowSegments,
+          retainSegments: opts.retainSegments,
+          log: opts.log,
+          onInit: () => this.onInit(),
+          onSegment: (s) => opts.onSegment?.(r.name, s),
+        }),
+      ]),
+    );
+    const targetMs = opts.segmentSeconds * 1000;
+    this.supervisor = new FfmpegSupervisor({
+      ffmpegPath: opts.ffmpegPath,
+      log: opts.log.child({ component: 'ffmpeg' }),
+      retry: opts.retry,
+      // ~3 target durations without a fragment is a stall; the first one may take longer (connect, probe).
+      stallTimeoutMs: Math.max(3 * targetMs, 3000),
+      startTimeoutMs: Math.max(5 * targetMs, 15_000),
+      buildArgs: (runId) =>
+        transcodeArgs({
+          input: opts.input,
+          ladder: opts.ladder,
+          fps: opts.fps,
+          segmentSeconds: opts.segmentSeconds,
+          outputUrl: (rendition) => `${opts.ingestUrl()}/ingest/${runId}/${rendition}`,
+        }),
+      onRunStart: (runId) => {
+        const clock = new StreamClock();
+        for (const p of this.packagers.values()) p.beginRun(runId, clock);
+      },
+      onRunEnd: (data) => {
+        for (const p of this.packagers.values()) p.endRun(data.runId);
+        opts.onRunEnd?.(data);
+      },
+    });
+  }
+
+  get state(): StreamState {
+    return this.stateValue;
+  }
+
+  /** The source is there (publisher connected, or the test source): transcode. */
+  sourceStarted(): void {
+    clearTimeout(this.endTimer);
+    this.endTimer = undefined;
+    if (this.stateValue === 'ended') this.setState('live');
+    this.supervisor.start();
+  }
+
+  /** The publisher left: stop transcoding; end the stream unless it is back within the grace period. */
+  sourceStopped(): void {
+    void this.supervisor.stop();
+    clearTimeout(this.endTimer);
+    this.endTimer = setTimeout(() => {
+      this.endTimer = undefined;
+      for (const p of this.packagers.values()) p.markEnded();
+      if (this.stateValue === 'live') this.setState('ended');
+    }, this.opts.endGraceMs);
+  }
+
+  /** The upload sink for a rendition of the current run; undefined for a stale or unknown one. */
+  upload(runId: string, rendition: string): UploadSink | undefined {
+    const p = this.packagers.get(rendition);
+    if (!p || this.supervisor.currentRunId !== runId) return undefined;
+    return {
+      data: (chunk) => {
+        this.supervisor.noteProgress(runId);
+        p.push(runId, chunk);
+      },
+      end: () => p.endRun(runId),
+    };
+  }
+
+  /** Each rendition as announced and listed in the master playlist. */
+  renditions(): RenditionInfo[] {
+    return this.opts.ladder.map((r) => {
+      const init = this.packagers.get(r.name)?.init;
+      const info: RenditionInfo = {
+        name: r.name,
+        // Peak: maxrate (1.1 x target) plus audio, plus ~10% container overhead.
+        bandwidth: Math.round((r.videoBitsPerSecond * 1.1 + r.audioBitsPerSecond) * 1.1),
+        averageBandwidth: Math.round((r.videoBitsPerSecond + r.audioBitsPerSecond) * 1.05),
+        width: init?.width ?? r.width,
+        height: init?.height ?? r.height,
+        frameRate: this.opts.fps,
+      };
+      if (init?.codecs) info.codecs = init.codecs;
+      return info;
+    });
+  }
+
+  targetDuration(): number {
+    const longest = Math.max(0, ...[...this.packagers.values()].map((p) => p.longestSegmentSeconds));
+    return targetDurationFor(longest, this.opts.segmentSeconds);
+  }
+
+  /** The master playlist once every rendition has a segment; undefined before. */
+  masterPlaylist(): string | undefined {
+    if ([...this.packagers.values()].some((p) => p.segments.length === 0 || !p.init)) return undefined;
+    return masterPlaylistText(this.renditions());
+  }
+
+  /** A media playlist once it has a segment; undefined before (or for an unknown rendition). */
+  mediaPlaylist(rendition: string): string | undefined {
+    const p = this.packagers.get(rendition);
+    if (!p || p.segments.length === 0) return undefined;
+    return mediaPlaylistText({
+      segments: p.segments,
+      targetDuration: this.targetDuration(),
+      ended: p.isEnded,
+    });
+  }
+
+  hasRendition(name: string): boolean {
+    return this.packagers.has(name);
+  }
+
+  /** Stops the transcoder (killing its process group) and waits for pending writes. */
+  async close(): Promise<void> {
+    clearTimeout(this.endTimer);
+    await this.supervisor.stop();
+    await Promise.all([...this.packagers.values()].map((p) => p.flushed()));
+  }
+
+  private onInit(): void {
+    const ready = [...this.packagers.values()].every((p) => p.init);
+    if (ready && this.stateValue !== 'live') this.setState('live');
+    else if (ready) this.opts.onChange?.(this);
+  }
+
+  private setState(state: StreamState): void {
+    this.stateValue = state;
+    this.opts.log.info({ stream: this.id, state }, 'stream state');
+    this.opts.onChange?.(this);
+  }
+}
