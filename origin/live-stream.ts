@@ -183,7 +183,7 @@ export class LiveStream {
 
   private setState(state: StreamState): void {
     this.stateValue = state;
-    this.opts.log.info({ stream: this.id, state }, 'stream state');
+    this.opts.log.info({ state }, 'stream state');
     this.opts.onChange?.(this);
   }
 }
