@@ -156,9 +156,13 @@ export class RenditionPackager {
     this.ended = true;
   }
 
-  /** Waits for pending file writes. */
-  flushed(): Promise<void> {
-    return this.writes;
+  /** Waits for pending file writes (and those they queue). */
+  async flushed(): Promise<void> {
+    let seen: Promise<void> | undefined;
+    while (seen !== this.writes) {
+      seen = this.writes;
+      await seen;
+    }
   }
 
   get init(): InitSection | undefined {
@@ -209,7 +213,7 @@ export class RenditionPackager {
       height: video?.height,
     };
     this.initSection = init;
-    this.enqueueWrite(init.name, data).then(() => this.opts.onInit?.(init));
+    this.enqueueWrite(init.name, data, () => this.opts.onInit?.(init));
   }
 
   private onFragment(run: Run, moof: TopBox, mdat: Buffer): void {
@@ -252,7 +256,7 @@ export class RenditionPackager {
       initName: init.name,
       parts,
     };
-    this.enqueueWrite(segment.file, data).then(() => this.publish(segment));
+    this.enqueueWrite(segment.file, data, () => this.publish(segment));
   }
 
   private publish(segment: PublishedSegment): void {
@@ -270,19 +274,22 @@ export class RenditionPackager {
     this.opts.onSegment?.(segment);
   }
 
-  /** Writes a file atomically (temp file + rename), in order with the other writes of this rendition. */
-  private enqueueWrite(file: string, data: Buffer): Promise<void> {
+  /**
+   * Writes a file atomically (temp file + rename), in order with the other writes of this rendition,
+   * then runs `then` (publication): nothing is visible before its bytes are on disk.
+   */
+  private enqueueWrite(file: string, data: Buffer, then: () => void): void {
     const dir = this.opts.dir;
-    const done = this.writes.then(async () => {
-      await mkdir(dir, { recursive: true });
-      const tmp = join(dir, `.${file}.tmp`);
-      await writeFile(tmp, data);
-      await rename(tmp, join(dir, file));
-    });
-    this.writes = done.catch((err) => {
-      this.opts.log.error({ err, file, rendition: this.rendition }, 'segment write failed');
-    });
-    // Callers chain publication on success only.
-    return done.catch(() => new Promise<void>(() => {}));
+    this.writes = this.writes
+      .then(async () => {
+        await mkdir(dir, { recursive: true });
+        const tmp = join(dir, `.${file}.tmp`);
+        await writeFile(tmp, data);
+        await rename(tmp, join(dir, file));
+        then();
+      })
+      .catch((err) => {
+        this.opts.log.error({ err, file, rendition: this.rendition }, 'segment write failed');
+      });
   }
 }
