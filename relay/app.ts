@@ -10,7 +10,7 @@ import type { RelayConfig } from './config.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { Filler } from './filler.ts';
 import { RelayMetrics } from './relay-metrics.ts';
-import { type CacheResult, CORS_HEADERS, Responder } from './responder.ts';
+import { type CacheResult, CORS_HEADERS, Responder, sendRelayError } from './responder.ts';
 import { SegmentCache } from './segment-cache.ts';
 import { ViewerTracker } from './viewer-tracker.ts';
 
@@ -194,12 +194,16 @@ export class Relay {
       path = parseLivePath(pathname);
       if (query && path.kind === 'playlist') forward = blockingQuery(new URLSearchParams(query));
     } catch (err) {
-      sendError(res, err, this.log);
+      sendRelayError(res, err, this.id);
       return;
     }
     const stream = this.cluster.stream(path.streamId);
     if (!stream) {
-      sendError(res, new RingcastError('RC_STREAM_NOT_FOUND', `stream ${path.streamId} is not known`));
+      sendRelayError(
+        res,
+        new RingcastError('RC_STREAM_NOT_FOUND', `stream ${path.streamId} is not known`),
+        this.id,
+      );
       return;
     }
     const now = Date.now();

@@ -48,7 +48,7 @@ export class Responder {
     cache.pin(entry);
     res.once('close', () => cache.unpin(entry));
     if (entry.state === 'complete') this.serveComplete(req, res, entry, result);
-    else if (entry.state === 'failed') sendError(res, entry.error, this.deps.log);
+    else if (entry.state === 'failed') this.fail(res, entry.error);
     else this.follow(req, res, entry, result);
   }
 
@@ -59,7 +59,7 @@ export class Responder {
     result: CacheResult,
   ): void {
     if (entry.status !== 200) {
-      sendError(res, new RingcastError('RC_NOT_FOUND', `upstream has no ${entry.path.relPath}`));
+      this.fail(res, new RingcastError('RC_NOT_FOUND', `upstream has no ${entry.path.relPath}`));
       return;
     }
     entry.headers ??= this.completeHeaders(entry);
@@ -131,11 +131,16 @@ export class Responder {
       },
       onError: (err) => {
         if (started) res.destroy();
-        else sendError(res, err, this.deps.log);
+        else this.fail(res, err);
       },
     });
     res.once('close', unsubscribe);
     if (entry.state === 'streaming') begin();
+  }
+
+  /** An error body a browser can read, naming this relay; the filler already logged the cause. */
+  fail(res: ServerResponse, err: unknown): void {
+    sendRelayError(res, err, this.deps.relayId());
   }
 
   private streamingHeaders(entry: CacheEntry, result: CacheResult): OutgoingHttpHeaders {
@@ -190,4 +195,13 @@ export function parseRange(header: string, size: number): [number, number] | 'un
   }
   if (start >= size) return 'unsatisfiable';
   return [start, end];
+}
+
+/** `{"error":{…}}` with the relay and CORS headers, so players and operators see who answered. */
+export function sendRelayError(res: ServerResponse, err: unknown, relayId: string): void {
+  if (!res.headersSent) {
+    res.setHeader(RELAY_HEADER, relayId);
+    for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
+  }
+  sendError(res, err);
 }

@@ -31,7 +31,8 @@ test('bad paths are 400 RC_BAD_PATH before any upstream is touched', async (t) =
     const got = await get(s.url, {}, { rawPath: path });
     t.is(got.status, 400, path);
     t.is(JSON.parse(got.body.toString()).error.code, 'RC_BAD_PATH', path);
-    t.is(got.headers['x-ringcast-relay'], undefined);
+    t.is(got.headers['x-ringcast-relay'], s.id);
+    t.is(got.headers['access-control-allow-origin'], '*');
   }
   t.is(s.origin.total(), 0);
 });
