@@ -45,19 +45,31 @@ export interface PublishedSegment {
 
 /**
  * One wall clock per stream per transcoder run, so renditions agree on PROGRAM-DATE-TIME: anchored at
- * the first fragment's arrival minus its duration, then advanced by media time.
+ * the first fragment's arrival minus its duration, then advanced by media time. Until the first PDT is
+ * handed out the anchor may only move earlier: node-media-server replays its cached GOP to the
+ * transcoder in a burst, so early fragments arrive later than real time would have them.
  */
 export class StreamClock {
   private anchorMs: number | undefined;
   private t0 = 0;
+  private frozen = false;
 
-  /** PDT of media time `seconds` (decode time); the first call anchors the clock. */
-  at(seconds: number, firstFragmentSeconds: number, nowMs = Date.now()): Date {
+  /** A fragment covering media time [seconds, seconds + durationSeconds) arrived at `nowMs`. */
+  observe(seconds: number, durationSeconds: number, nowMs = Date.now()): void {
     if (this.anchorMs === undefined) {
-      this.anchorMs = nowMs - firstFragmentSeconds * 1000;
       this.t0 = seconds;
+      this.anchorMs = nowMs - durationSeconds * 1000;
+      return;
     }
-    return new Date(this.anchorMs + (seconds - this.t0) * 1000);
+    if (this.frozen) return;
+    const bound = nowMs - (seconds + durationSeconds - this.t0) * 1000;
+    if (bound < this.anchorMs) this.anchorMs = bound;
+  }
+
+  /** PDT of media time `seconds`; fixes the anchor from now on. */
+  at(seconds: number): Date {
+    this.frozen = true;
+    return new Date((this.anchorMs ?? Date.now()) + (seconds - this.t0) * 1000);
   }
 }
 
@@ -226,10 +238,8 @@ export class RenditionPackager {
     // A segment must start with a keyframe; before the first one, fragments are useless.
     if (run.parts.length === 0 && !traf.startsWithSync) return;
     if (traf.startsWithSync && run.parts.length > 0) this.cut(run);
-    if (run.parts.length === 0) {
-      run.startSeconds = start;
-      run.clock.at(start, duration);
-    }
+    run.clock.observe(start, duration);
+    if (run.parts.length === 0) run.startSeconds = start;
     run.parts.push({ data: Buffer.concat([moof.data, mdat]), duration, independent: traf.startsWithSync });
   }
 
@@ -248,7 +258,7 @@ export class RenditionPackager {
       msn,
       file: segmentFileName(msn),
       duration: parts.reduce((sum, p) => sum + p.duration, 0),
-      programDateTime: run.clock.at(run.startSeconds, 0),
+      programDateTime: run.clock.at(run.startSeconds),
       discontinuity,
       discontinuitySequence: this.discontinuitySequence,
       size: data.length,
