@@ -134,10 +134,12 @@ test('playlists are kept only playlistMaxAgeMs', async (t) => {
   const s = await setup(t, { playlistMaxAgeMs: 800 });
   s.origin.objects.set('demo/720p/index.m3u8', Buffer.from('#EXTM3U\n'));
   const a = await get(`${s.url}/live/demo/720p/index.m3u8`);
+  const filledAt = Date.now();
   t.is(a.headers['content-type'], 'application/vnd.apple.mpegurl');
   t.regex(String(a.headers['cache-control']), /max-age=[01]\b/);
   const b = await get(`${s.url}/live/demo/720p/index.m3u8`);
-  t.is(b.headers['x-ringcast-cache'], 'HIT');
+  // A HIT unless this machine was so loaded that the playlist already expired.
+  t.true(b.headers['x-ringcast-cache'] === 'HIT' || Date.now() - filledAt >= 800);
   s.origin.objects.set('demo/720p/index.m3u8', Buffer.from('#EXTM3U\n#EXT-X-VERSION:7\n'));
   await waitFor(
     async () => (await get(`${s.url}/live/demo/720p/index.m3u8`)).body.toString().includes('VERSION'),
