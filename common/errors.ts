@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   RC_NOT_FOUND: { status: 404, message: 'not found' },
   RC_STREAM_NOT_FOUND: { status: 404, message: 'stream is not known' },
   RC_RELAY_NOT_FOUND: { status: 404, message: 'relay is not registered' },
+  RC_STREAM_EXISTS: { status: 409, message: 'stream is already registered' },
+  RC_KEY_REFUSED: { status: 403, message: 'stream key is unknown or revoked' },
   RC_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
   RC_NO_RELAY: { status: 503, message: 'no relay is available' },
   RC_UPSTREAM_FAILED: { status: 502, message: 'every upstream failed' },

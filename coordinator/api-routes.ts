@@ -21,7 +21,7 @@ export interface ApiDeps {
 }
 
 /** Throws RC_UNAUTHORIZED unless the request carries `Authorization: Bearer <secret>`. */
-function requireSecret(req: IncomingMessage, secret: string): void {
+export function requireSecret(req: IncomingMessage, secret: string): void {
   const got = Buffer.from(String(req.headers[AUTH_HEADER] ?? ''));
   const want = Buffer.from(`Bearer ${secret}`);
   // Constant-time compare: the secret should not leak through response timing.
@@ -29,7 +29,7 @@ function requireSecret(req: IncomingMessage, secret: string): void {
 }
 
 /** Writes need the store; while it is down they fail clearly instead of hanging. */
-function requireStore(store: ClusterStore): void {
+export function requireStore(store: ClusterStore): void {
   if (!store.available) throw new RingcastError('RC_STORE_UNAVAILABLE');
 }
 

@@ -15,6 +15,8 @@ import { RedisStore } from './redis-store.ts';
 import { Router } from './router.ts';
 import { resolveStaticPath, sendStaticFile } from './static-files.ts';
 import type { ClusterStore } from './store.ts';
+import { addStreamKeyRoutes } from './stream-key-routes.ts';
+import { StreamRegistry } from './stream-registry.ts';
 import { ViewerBalancer } from './viewer-balancer.ts';
 import { addViewerRoutes } from './viewer-routes.ts';
 
@@ -36,6 +38,7 @@ export class Coordinator {
   private readonly store: ClusterStore;
   private readonly ownsStore: boolean;
   private readonly state: ClusterState;
+  private readonly registry: StreamRegistry;
   private readonly hub = new EventHub();
   private readonly balancer: ViewerBalancer;
   private readonly metrics: CoordinatorMetrics;
@@ -60,6 +63,7 @@ export class Coordinator {
       source: randomUUID(),
       log: this.log,
     });
+    this.registry = new StreamRegistry(this.store, { log: this.log, refreshIntervalMs: 500 });
     this.balancer = new ViewerBalancer({ loadFactor: config.loadFactor, sessionTtlMs: config.sessionTtlMs });
     this.metrics = new CoordinatorMetrics({
       ring: () => this.state.ringView(),
@@ -80,8 +84,12 @@ export class Coordinator {
     this.starting ??= (async () => {
       await this.store.start();
       if (this.store instanceof RedisStore)
-        this.store.setRestoreSource(() => this.state.snapshotForRestore());
+        this.store.setRestoreSource(() => ({
+          ...this.state.snapshotForRestore(),
+          registrations: this.registry.snapshotForRestore(),
+        }));
       await this.state.start();
+      await this.registry.start();
       this.balancer.setRelays(this.state.ringView().relays);
       this.expiryTimer = setInterval(() => this.balancer.expire(Date.now()), 5000);
       this.expiryTimer.unref();
@@ -99,6 +107,7 @@ export class Coordinator {
       await this.starting?.catch(() => undefined);
       clearInterval(this.expiryTimer);
       this.state.close();
+      this.registry.close();
       this.hub.closeAll();
       await closeServer(this.server);
       this.server.closeAllConnections();
@@ -126,6 +135,14 @@ export class Coordinator {
       metrics,
       clusterSecret: this.config.clusterSecret,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+    });
+    addStreamKeyRoutes(this.router, {
+      registry: this.registry,
+      state,
+      store,
+      metrics,
+      clusterSecret: this.config.clusterSecret,
+      log: this.log,
     });
     addViewerRoutes(this.router, {
       state,

@@ -15,6 +15,7 @@ export class CoordinatorMetrics {
   readonly registry: Registry;
   readonly sessionsAssigned: Counter;
   readonly segmentAnnouncements: Counter;
+  readonly publishAuth: Counter<'result'>;
 
   constructor(src: MetricsSources) {
     const registry = createRegistry('coordinator');
@@ -52,6 +53,12 @@ export class CoordinatorMetrics {
     this.segmentAnnouncements = new Counter({
       name: 'ringcast_coordinator_segment_announcements_total',
       help: 'Segment announcements accepted from origins',
+      registers: [registry],
+    });
+    this.publishAuth = new Counter({
+      name: 'ringcast_coordinator_publish_auth_total',
+      help: 'Publish-auth answers to origins, by result (accepted, refused)',
+      labelNames: ['result'],
       registers: [registry],
     });
   }

@@ -1,5 +1,12 @@
 import type { RelayInfo, StreamInfo } from '../common/types.ts';
-import type { ClusterEvent, ClusterEventHandler, ClusterStore, StoredRelay } from './store.ts';
+import type {
+  ClusterEvent,
+  ClusterEventHandler,
+  ClusterStore,
+  RegistrationSet,
+  StoredRelay,
+  StreamRegistration,
+} from './store.ts';
 
 /** The default store: one coordinator, state in this process, nothing to install. */
 export class MemoryStore implements ClusterStore {
@@ -8,6 +15,10 @@ export class MemoryStore implements ClusterStore {
   private readonly streams = new Map<string, StreamInfo>();
   private readonly handlers = new Set<ClusterEventHandler>();
   private version = 0;
+  private readonly registrations = new Map<string, StreamRegistration>();
+  /** Key digest → stream id. */
+  private readonly keyIndex = new Map<string, string>();
+  private registrationsVer = 0;
 
   async start(): Promise<void> {}
 
@@ -62,6 +73,57 @@ export class MemoryStore implements ClusterStore {
 
   async putStream(stream: StreamInfo): Promise<void> {
     this.streams.set(stream.id, structuredClone(stream));
+  }
+
+  async listRegistrations(): Promise<RegistrationSet> {
+    const registrations = [...this.registrations.values()].map((r) => ({ ...r }));
+    return { version: this.registrationsVer, registrations };
+  }
+
+  async registrationsVersion(): Promise<number> {
+    return this.registrationsVer;
+  }
+
+  async getRegistration(id: string): Promise<StreamRegistration | undefined> {
+    const r = this.registrations.get(id);
+    return r && { ...r };
+  }
+
+  async findRegistrationByDigest(keyDigest: string): Promise<StreamRegistration | undefined> {
+    const id = this.keyIndex.get(keyDigest);
+    return id === undefined ? undefined : this.getRegistration(id);
+  }
+
+  async createRegistration(reg: StreamRegistration): Promise<boolean> {
+    if (this.registrations.has(reg.id)) return false;
+    this.registrations.set(reg.id, { ...reg });
+    if (reg.keyDigest) this.keyIndex.set(reg.keyDigest, reg.id);
+    this.registrationsVer += 1;
+    return true;
+  }
+
+  async setRegistrationKey(
+    id: string,
+    keyDigest: string | null,
+    nowMs: number,
+  ): Promise<StreamRegistration | undefined> {
+    const r = this.registrations.get(id);
+    if (!r) return undefined;
+    if (r.keyDigest) this.keyIndex.delete(r.keyDigest);
+    if (keyDigest) this.keyIndex.set(keyDigest, id);
+    r.keyDigest = keyDigest;
+    r.keyChangedAtMs = nowMs;
+    this.registrationsVer += 1;
+    return { ...r };
+  }
+
+  async removeRegistration(id: string): Promise<boolean> {
+    const r = this.registrations.get(id);
+    if (!r) return false;
+    if (r.keyDigest) this.keyIndex.delete(r.keyDigest);
+    this.registrations.delete(id);
+    this.registrationsVer += 1;
+    return true;
   }
 
   async publish(event: ClusterEvent): Promise<void> {

@@ -13,6 +13,25 @@ export type ClusterEvent = {
 export type ClusterEventHandler = (event: ClusterEvent) => void;
 
 /**
+ * A stream registration (`POST /api/v1/streams`): the public id and the SHA-256 of its current stream
+ * key. The key itself is shown once to the caller that made it and never stored.
+ */
+export interface StreamRegistration {
+  id: string;
+  createdAtMs: number;
+  /** Hex SHA-256 of the current key; null while the key is revoked. */
+  keyDigest: string | null;
+  /** When the key was last made, rotated or revoked. */
+  keyChangedAtMs: number;
+}
+
+/** Every registration plus the registrations version, raised by each change. */
+export interface RegistrationSet {
+  version: number;
+  registrations: StreamRegistration[];
+}
+
+/**
  * Where a coordinator keeps cluster state, so that several coordinators can share it (Redis) or one
  * can run with nothing installed (memory). Writes of a relay happen before the version bump that
  * announces them, so the highest version seen always describes the newest member list.
@@ -41,6 +60,22 @@ export interface ClusterStore {
   listStreams(): Promise<StreamInfo[]>;
   getStream(id: string): Promise<StreamInfo | undefined>;
   putStream(stream: StreamInfo): Promise<void>;
+
+  listRegistrations(): Promise<RegistrationSet>;
+  registrationsVersion(): Promise<number>;
+  getRegistration(id: string): Promise<StreamRegistration | undefined>;
+  /** The registration whose current key has this digest (the caller still compares the digests). */
+  findRegistrationByDigest(keyDigest: string): Promise<StreamRegistration | undefined>;
+  /** Adds a registration; false when the id is already registered. */
+  createRegistration(reg: StreamRegistration): Promise<boolean>;
+  /** Replaces the key digest (null revokes); the updated registration, or undefined when not registered. */
+  setRegistrationKey(
+    id: string,
+    keyDigest: string | null,
+    nowMs: number,
+  ): Promise<StreamRegistration | undefined>;
+  /** Removes a registration; false when it was not registered. */
+  removeRegistration(id: string): Promise<boolean>;
 
   /** Sends an event to every coordinator on this store, this one included. */
   publish(event: ClusterEvent): Promise<void>;

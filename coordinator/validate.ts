@@ -150,3 +150,16 @@ export function parseSegment(body: unknown, streamId: string): SegmentAnnounceme
     programDateTime,
   };
 }
+
+/** `POST /api/v1/streams` body: `{ id }`. */
+export function parseStreamRegistration(body: unknown): { id: string } {
+  return { id: str(obj(body, 'body'), 'id', NAME_RE) };
+}
+
+/** `POST /api/v1/publish-auth` body: `{ key }`; any string up to 256 characters (a wrong one is a 403). */
+export function parsePublishAuth(body: unknown): { key: string } {
+  const key = obj(body, 'body').key;
+  if (typeof key !== 'string' || key.length === 0 || key.length > 256)
+    bad('key', 'must be a string of 1 to 256 characters');
+  return { key };
+}

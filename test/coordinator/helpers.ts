@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { loadConfig } from '../../common/config.ts';
-import { silentLogger } from '../../common/log.ts';
+import { type Logger, silentLogger } from '../../common/log.ts';
 import { SseParser } from '../../common/sse.ts';
 import { Coordinator } from '../../coordinator/app.ts';
 import { COORDINATOR_CONFIG, type CoordinatorConfig } from '../../coordinator/config.ts';
@@ -24,9 +24,10 @@ export interface TestCoordinator {
 export async function startCoordinator(
   overrides: Partial<Record<keyof CoordinatorConfig, unknown>> = {},
   store?: ClusterStore,
+  log: Logger = silentLogger(),
 ): Promise<TestCoordinator> {
   const config = loadConfig(COORDINATOR_CONFIG, [], {}, { port: 0, clusterSecret: SECRET, ...overrides });
-  const coordinator = new Coordinator(config, { log: silentLogger(), store });
+  const coordinator = new Coordinator(config, { log, store });
   const { url } = await coordinator.start();
   return { url, coordinator, config, close: () => coordinator.close() };
 }
