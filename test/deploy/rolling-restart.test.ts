@@ -1,9 +1,10 @@
+import { setMaxListeners } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { startTestCluster, type TestCluster, waitForLive } from '../helpers/cluster.ts';
 import { type ReaderStats, readHls } from '../helpers/hls-reader.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
 import { alive, cleanup, localPids, makeWorkDir, ringOf, runDeploy } from './helpers.ts';
 
 const READERS = 10;
@@ -11,12 +12,20 @@ const work = makeWorkDir('rolling');
 const dir = join(work.dir, 'relays');
 let cluster: TestCluster | undefined;
 const readersStop = new AbortController();
+// Every reader listens on the one signal.
+setMaxListeners(0, readersStop.signal);
 
 test.after.always(async () => {
   readersStop.abort();
   await cleanup({ relayDirs: [dir], dirs: [work.dir] });
   await cluster?.stop();
 });
+
+/** Requests the relays answered so far (all cache results). */
+async function requestsServed(relayUrls: string[]): Promise<number> {
+  const texts = await Promise.all(relayUrls.map((u) => getText(`${u}/metrics`)));
+  return texts.reduce((n, text) => n + sumMetric(text, 'ringcast_relay_requests_total'), 0);
+}
 
 /** Sum of the viewers the relays report to the coordinator. */
 async function viewersInRing(coordinatorUrl: string): Promise<number> {
@@ -83,9 +92,11 @@ test.serial(
     t.true(ring.relays.every((r) => r.state === 'active'));
 
     // Let the readers fetch from the restarted fleet for a moment before they stop.
-    await waitFor(async () => (await viewersInRing(coordinatorUrl)) >= 3, {
+    const urls = ring.relays.map((r) => r.url);
+    const served = await requestsServed(urls);
+    await waitFor(async () => (await requestsServed(urls)) >= served + 3 * READERS, {
       timeoutMs: 30_000,
-      what: 'readers on the restarted relays',
+      what: 'readers reading from the restarted relays',
     });
     readersStop.abort();
     const stats = await Promise.all(readers);
