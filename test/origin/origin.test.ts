@@ -213,7 +213,7 @@ test.serial('the publisher leaves: ENDLIST after the grace period, stream announ
 });
 
 test.serial(
-  'test source: an ffmpeg HLS client reads the origin; publishers are refused; close kills ffmpeg',
+  'test source: an ffmpeg HLS client reads the origin; publishers are refused; a crash restarts ffmpeg; close kills it',
   async (t) => {
     const { origin, url, rtmpUrl } = await startOrigin({ source: 'testsrc', streamKey: KEY });
     t.teardown(() => origin.close());
@@ -229,10 +229,29 @@ test.serial(
     t.is(code, 0, reader.stderr());
 
     const transcoders = () =>
-      execFileSync('ps', ['-o', 'args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+      execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
         .split('\n')
-        .filter((l) => l.includes('/ingest/'));
-    t.true(transcoders().length >= 1);
+        .filter((l) => l.includes('/ingest/'))
+        .map((l) => Number(l.trim().split(' ')[0]));
+    t.is(transcoders().length, 1);
+
+    // A crashed transcoder is restarted; numbering continues after a discontinuity.
+    type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
+    const media = async () => HLS.parse(await getText(`${url}/live/demo/90p/index.m3u8`)) as Media;
+    const before = await media();
+    const lastMsn = before.segments.at(-1)!.mediaSequenceNumber;
+    process.kill(transcoders()[0]!, 'SIGKILL');
+    const after = await waitFor(
+      async () => {
+        const pl = await media();
+        return pl.segments.some((s) => s.discontinuity && s.mediaSequenceNumber > lastMsn) ? pl : undefined;
+      },
+      { timeoutMs: 40_000, what: 'segments after the restart' },
+    );
+    t.true(after.mediaSequenceBase! >= before.mediaSequenceBase!);
+    const metrics = await getText(`${url}/metrics`);
+    t.is(sumMetric(metrics, 'ringcast_origin_ffmpeg_exits_total', { reason: 'crashed' }), 1);
+    t.is(transcoders().length, 1);
     await origin.close();
     await waitFor(() => transcoders().length === 0, { timeoutMs: 5000, what: 'ffmpeg gone' });
     t.is(await status(`${url}/healthz`).catch(() => 'closed'), 'closed');
