@@ -143,7 +143,7 @@ export class Origin {
             },
       ingestUrl: () => this.ingest?.baseUrl ?? '',
       retry: FFMPEG_RETRY,
-      log: this.log.child({ component: 'stream', stream: c.streamId }),
+      log: this.log.child({ stream: c.streamId }),
       onChange: (s) =>
         this.announcer?.stream({
           id: s.id,

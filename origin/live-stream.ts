@@ -42,6 +42,7 @@ export class LiveStream {
   private readonly supervisor: FfmpegSupervisor;
   private stateValue: StreamState = 'idle';
   private endTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(opts: LiveStreamOptions) {
     this.opts = opts;
@@ -94,6 +95,7 @@ export class LiveStream {
 
   /** The source is there (publisher connected, or the test source): transcode. */
   sourceStarted(): void {
+    if (this.closed) return;
     clearTimeout(this.endTimer);
     this.endTimer = undefined;
     if (this.stateValue === 'ended') this.setState('live');
@@ -102,6 +104,7 @@ export class LiveStream {
 
   /** The publisher left: stop transcoding; end the stream unless it is back within the grace period. */
   sourceStopped(): void {
+    if (this.closed) return;
     void this.supervisor.stop();
     clearTimeout(this.endTimer);
     this.endTimer = setTimeout(() => {
@@ -170,6 +173,7 @@ export class LiveStream {
 
   /** Stops the transcoder (killing its process group) and waits for pending writes. */
   async close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.endTimer);
     await this.supervisor.stop();
     await Promise.all([...this.packagers.values()].map((p) => p.flushed()));

@@ -80,7 +80,7 @@ test.before(async () => {
   rtmpOrigin = await startOrigin({
     source: 'rtmp',
     streamKey: KEY,
-    endGraceMs: 1500,
+    endGraceMs: 4000,
     coordinatorUrl: coordinator.url,
   });
 });
@@ -196,6 +196,33 @@ test.serial('bad paths are 400 before any file is read; health and CORS', async 
   t.is(pl.headers.get('cache-control'), 'max-age=1');
   t.is(pl.headers.get('access-control-allow-origin'), '*');
 });
+
+test.serial(
+  'a publisher back within the grace period continues the stream after a discontinuity',
+  async (t) => {
+    const { url, rtmpUrl } = rtmpOrigin;
+    type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
+    const media = async () => HLS.parse(await getText(`${url}/live/demo/180p/index.m3u8`)) as Media;
+    const lastMsn = (await media()).segments.at(-1)!.mediaSequenceNumber;
+    for (const p of publishers) p.kill();
+    await Promise.all(publishers.map((p) => p.exited));
+    publish(`${rtmpUrl}/${KEY}`);
+    const pl = await waitFor(
+      async () => {
+        const m = await media();
+        return m.segments.some((s) => s.discontinuity && s.mediaSequenceNumber > lastMsn) ? m : undefined;
+      },
+      { timeoutMs: 40_000, what: 'segments of the returning publisher' },
+    );
+    t.false(pl.endlist);
+    const msns = pl.segments.map((s) => s.mediaSequenceNumber);
+    t.deepEqual(
+      msns,
+      msns.map((_, i) => msns[0]! + i),
+    );
+    t.false(coordinator.streams.some((s) => s.body.state === 'ended'));
+  },
+);
 
 test.serial('the publisher leaves: ENDLIST after the grace period, stream announced as ended', async (t) => {
   const { url } = rtmpOrigin;
