@@ -89,7 +89,11 @@ export class Origin {
         closing: () => this.closing !== undefined,
       }),
     );
-    const bound = await listen(this.server, c.port, c.host);
+    // A wildcard bind is no address to hand out: say 127.0.0.1 unless publicUrl says better.
+    const bound = (await listen(this.server, c.port, c.host)).replace(
+      /\/\/(0\.0\.0\.0|\[::\])/,
+      '//127.0.0.1',
+    );
     const url = c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : bound;
     if (c.coordinatorUrl) {
       this.announcer = new Announcer({

@@ -82,10 +82,9 @@ export class LiveStream {
         const clock = new StreamClock();
         for (const p of this.packagers.values()) p.beginRun(runId, clock);
       },
-      onRunEnd: (data) => {
-        for (const p of this.packagers.values()) p.endRun(data.runId);
-        opts.onRunEnd?.(data);
-      },
+      // The uploads end on their own when ffmpeg exits (their last bytes may still be on the way):
+      // each upload's end closes its rendition's segment, and the next run's start closes any left.
+      onRunEnd: (data) => opts.onRunEnd?.(data),
     });
   }
 

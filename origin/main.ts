@@ -19,7 +19,15 @@ export async function runOrigin(argv: string[]): Promise<void> {
   }
   const log = createLogger('ringcast-origin');
   const origin = new Origin(config, { log });
-  const { url, rtmpUrl } = await origin.start();
+  let urls: { url: string; rtmpUrl: string };
+  try {
+    urls = await origin.start();
+  } catch (err) {
+    log.error({ err }, 'origin failed to start');
+    await origin.close().catch(() => {});
+    process.exit(1);
+  }
+  const { url, rtmpUrl } = urls;
   log.info({ part: 'origin', url, rtmpUrl }, 'listening');
 
   let stopping = false;
