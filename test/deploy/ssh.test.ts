@@ -149,9 +149,21 @@ test.serial(
     t.regex(partial.stderr, new RegExp(`1 of 2 hosts failed .*succeeded: root@127\\.0\\.0\\.1:${relayPort}`));
     writeFileSync(hostsFile, `${good}\n`);
 
+    const status = await runDeploy(['status', ...args]);
+    t.is(status.code, 0, status.output);
+    t.regex(status.stdout, /running \(pid \d+\), supervisor, .* in ring \(active/);
+
+    const rolled = await runDeploy(['rolling-restart', ...args], { timeoutMs: 120_000 });
+    t.is(rolled.code, 0, rolled.output);
+    const newPid = Number(readFileSync(join(relaysDir, `${ID}.relay.pid`), 'utf8'));
+    t.not(newPid, pid, 'the relay process was replaced');
+    t.false(alive(pid));
+    t.true(alive(newPid));
+    t.is((await ringOf(cluster.coordinator.url)).relays.find((r) => r.url === relayUrl)?.state, 'active');
+
     const stop = await runDeploy(['stop', ...args], { timeoutMs: 60_000 });
     t.is(stop.code, 0, stop.output);
-    await waitFor(() => !alive(pid), { what: 'relay stopped' });
+    await waitFor(() => !alive(newPid), { what: 'relay stopped' });
     t.falsy(
       (await ringOf(cluster.coordinator.url)).relays.find((r) => r.url === relayUrl),
       'gone from the ring',
