@@ -15,6 +15,8 @@
     stallMs: 0,
     latencySec: null,
     maxLatencySec: null,
+    /** One latency sample a second once playback is past its first 10 s. */
+    latencySamples: [],
     pathway: null,
     rendition: null,
     bitrate: null,
@@ -36,9 +38,11 @@
   }
 
   const hls = new Hls({
-    // Standard HLS: two segments behind live keeps latency near 4-5 s with 2 s segments (docs/player.md).
-    liveSyncDurationCount: 2,
-    liveMaxLatencyDurationCount: 5,
+    // Standard HLS with 2 s segments: play 3 s behind the newest segment's end, which is about 4-5 s behind
+    // the encoder (the newest segment is published when complete); speed up to 1.2x to get back there
+    // after a stall, and jump when more than 6 s behind it (docs/player.md).
+    liveSyncDuration: 3,
+    liveMaxLatencyDuration: 6,
     maxLiveSyncPlaybackRate: 1.2,
     // LL-HLS playlists switch this on; plain playlists ignore it.
     lowLatencyMode: true,
@@ -122,11 +126,19 @@
     $('status').textContent = 'playing';
   });
 
+  let lastSampleAt = 0;
   setInterval(() => {
     const date = hls.playingDate;
     if (date && !video.paused) {
       stats.latencySec = (Date.now() - date.getTime()) / 1000;
-      if (video.currentTime > 10) stats.maxLatencySec = Math.max(stats.maxLatencySec ?? 0, stats.latencySec);
+      if (video.currentTime > 10) {
+        stats.maxLatencySec = Math.max(stats.maxLatencySec ?? 0, stats.latencySec);
+        if (Date.now() - lastSampleAt >= 1000) {
+          lastSampleAt = Date.now();
+          stats.latencySamples.push(stats.latencySec);
+          if (stats.latencySamples.length > 600) stats.latencySamples.shift();
+        }
+      }
     }
     const b = video.buffered;
     stats.bufferSec = b.length ? Math.max(0, b.end(b.length - 1) - video.currentTime) : 0;
