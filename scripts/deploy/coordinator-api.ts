@@ -45,7 +45,13 @@ export class CoordinatorApi {
       headers: { authorization: `Bearer ${this.secret ?? ''}` },
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
-    if (!res.ok) throw new Error(`drain ${id}: coordinator answered ${res.status} ${await res.text()}`);
+    if (!res.ok) {
+      const hint = res.status === 401 ? " (the secret does not match the coordinator's)" : '';
+      throw new DeployError(
+        'DEPLOY_DRAIN_FAILED',
+        `drain ${id}: coordinator answered ${res.status}${hint}: ${(await res.text()).slice(0, 300)}`,
+      );
+    }
   }
 
   /** Waits until the ring lists `url` (as active unless `anyState`); returns it, or undefined at the deadline. */

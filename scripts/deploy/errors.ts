@@ -10,6 +10,7 @@ export type DeployErrorCode =
   | 'DEPLOY_NOT_IN_RING'
   | 'DEPLOY_START_FAILED'
   | 'DEPLOY_STOP_FAILED'
+  | 'DEPLOY_DRAIN_FAILED'
   | 'DEPLOY_PARTIAL_FAILURE';
 
 /** Exit status per code: 2 for a bad invocation (nothing was touched), 1 for a failure while working. */
@@ -23,8 +24,12 @@ const EXIT_STATUS: Record<DeployErrorCode, number> = {
   DEPLOY_NOT_IN_RING: 1,
   DEPLOY_START_FAILED: 1,
   DEPLOY_STOP_FAILED: 1,
+  DEPLOY_DRAIN_FAILED: 1,
   DEPLOY_PARTIAL_FAILURE: 1,
 };
+
+/** Every code with its exit status; docs/operations.md lists them (a test keeps both in sync). */
+export const DEPLOY_ERROR_EXIT_STATUS: Readonly<Record<DeployErrorCode, number>> = EXIT_STATUS;
 
 export class DeployError extends Error {
   readonly code: DeployErrorCode;

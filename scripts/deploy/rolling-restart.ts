@@ -28,7 +28,17 @@ export async function rollingRestart(opts: RollingRestartOptions): Promise<void>
       describeRestart(relay, opts);
       continue;
     }
-    await restartRelay(relay, opts);
+    try {
+      await restartRelay(relay, opts);
+    } catch (err) {
+      // Stop here: restarting the next relay while one is missing would take capacity away twice.
+      const done = opts.relays.slice(0, i).map((r) => r.label);
+      const left = opts.relays.slice(i + 1).map((r) => r.label);
+      reporter.info(`rolling restart stopped at ${relay.label}`);
+      reporter.info(`  restarted: ${done.join(', ') || 'none'}`);
+      reporter.info(`  not restarted: ${left.join(', ') || 'none'}`);
+      throw err;
+    }
     reporter.step(relay.label, `back in the ring after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
   reporter.info(

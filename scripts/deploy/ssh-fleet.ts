@@ -81,10 +81,15 @@ async function deployOne(relay: SshRelay, ctx: DeployContext): Promise<Outcome> 
   const facts = await relay.probe();
   const rendered = relay.render(facts, release, ctx.envText);
   const mode = facts.systemd ? `systemd unit ${relay.layout.unitName}` : 'supervised process (no systemd)';
+  if (relay.host.runAs && !facts.systemd)
+    reporter.warn(
+      name,
+      `run-as=${relay.host.runAs} applies to systemd hosts; the supervised relay runs as the ssh user`,
+    );
   if (facts.digest === rendered.digest && facts.running) {
     reporter.step(name, `unchanged, running (pid ${facts.pid || '?'}); ${mode}`);
     if (!opts.dryRun) await waitInRing(relay, ctx.coordinator, opts.joinTimeoutMs);
-    return opts.dryRun ? 'planned' : 'unchanged';
+    return 'unchanged';
   }
   if (opts.dryRun) {
     describe(relay, ctx, facts.release !== release.digest, facts.deps !== release.depsDigest);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { DeployError } from '../../scripts/deploy/errors.ts';
+import { DEPLOY_ERROR_EXIT_STATUS, DeployError } from '../../scripts/deploy/errors.ts';
 import { readHostsFile } from '../../scripts/deploy/hosts-file.ts';
 import { parseDurationMs, parseOptions } from '../../scripts/deploy/options.ts';
 import {
@@ -120,4 +120,12 @@ test('the rendered unit with User= passes systemd-analyze verify', (t) => {
   t.is(r.status, 0, r.stderr);
   t.is(r.stderr.trim(), '', 'verify is clean');
   t.regex(readFileSync(unitFile, 'utf8'), new RegExp(`^User=${user}$`, 'm'));
+});
+
+test('docs/operations.md lists every error code with its exit status, and no other', (t) => {
+  const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+  const rows = new Map(
+    [...doc.matchAll(/^\| `(DEPLOY_[A-Z_]+)` \| (\d) \|/gm)].map((m) => [m[1]!, Number(m[2])] as const),
+  );
+  t.deepEqual(Object.fromEntries(rows), { ...DEPLOY_ERROR_EXIT_STATUS });
 });
