@@ -8,6 +8,7 @@ commands:
   origin        RTMP ingest, transcode, packaging
   relay         cache-and-forward node
   demo          a coordinator, an origin and N relays on this machine
+  streams       register streams and manage their keys on a coordinator
 
 Every option is a flag and a RINGCAST_* variable; 'ringcast <command> --help' lists them.`;
 
@@ -22,6 +23,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('../relay/main.ts')).runRelay(rest);
     case 'demo':
       return runDemo(rest);
+    case 'streams':
+      return (await import('./streams.ts')).runStreams(rest);
     case undefined:
     case '--help':
     case '-h':
