@@ -1,0 +1,104 @@
+/**
+ * Transcode cost: CPU seconds per second of 720p30 input for the origin's default ladder, through the
+ * origin's own ffmpeg arguments (transcodeArgs) and its fMP4-over-HTTP hand-off to a sink. The input is
+ * a 720p30 H.264/AAC file encoded the way OBS sends it, so decoding is part of the cost, as with RTMP.
+ *   npm run bench:transcode [-- --seconds 30]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { listen } from '../common/http.ts';
+import { ORIGIN_CONFIG, parseLadder } from '../origin/config.ts';
+import { transcodeArgs } from '../origin/transcode-command.ts';
+import { table, writeSection } from './lib/report.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' } } });
+const SECONDS = Number(values.seconds);
+
+/** Runs a command under GNU time; resolves with user+system CPU seconds and wall seconds. */
+function timed(cmd: string, args: string[]): Promise<{ cpu: number; wall: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', 'TIME %U %S %e', cmd, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('exit', (code) => {
+      const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+)/.exec(err);
+      if (code !== 0 || !m) return reject(new Error(`${cmd} failed (${code}):\n${err.slice(-2000)}`));
+      resolve({ cpu: Number(m[1]) + Number(m[2]), wall: Number(m[3]) });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ringcast-transcode-'));
+  const input = join(dir, 'obs-720p30.flv');
+  // What OBS sends: 720p30 x264 veryfast CBR 3.5 Mb/s, 2 s keyframes, AAC 160k.
+  execFileSync('ffmpeg', [
+    ...['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30'],
+    ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(SECONDS)],
+    ...['-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '3500k', '-g', '60', '-pix_fmt', 'yuv420p'],
+    ...['-c:a', 'aac', '-b:a', '160k', '-f', 'flv', input],
+  ]);
+  let received = 0;
+  const sink = createServer((req, res) => {
+    req.on('data', (d: Buffer) => {
+      received += d.length;
+    });
+    req.on('end', () => res.end());
+  });
+  const sinkUrl = await listen(sink, 0);
+  const ladderText = ORIGIN_CONFIG.ladder.default as string;
+  const ladder = parseLadder(ladderText);
+  const rows: (string | number)[][] = [];
+  try {
+    for (const [label, rungs] of [
+      [`default ladder (${ladder.map((r) => r.name).join(', ')})`, ladder],
+      ['720p only', ladder.slice(0, 1)],
+    ] as const) {
+      const args = transcodeArgs({
+        input: { kind: 'rtmp', url: input },
+        ladder: rungs,
+        fps: 30,
+        segmentSeconds: 2,
+        outputUrl: (name) => `${sinkUrl}/ingest/bench/${name}`,
+      });
+      const { cpu, wall } = await timed('ffmpeg', args);
+      const perSec = cpu / SECONDS;
+      process.stdout.write(
+        `${label}: ${perSec.toFixed(2)} CPU s per input s, ${(SECONDS / wall).toFixed(2)}x real time\n`,
+      );
+      rows.push([
+        label,
+        perSec.toFixed(2),
+        `${((100 * perSec) / 2).toFixed(0)}%`,
+        `${(SECONDS / wall).toFixed(2)}×`,
+      ]);
+    }
+  } finally {
+    sink.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  writeSection(
+    'transcode',
+    `## Transcode cost
+
+\`npm run bench:transcode\`: ${SECONDS} s of 720p30 H.264/AAC input (as OBS sends it: x264 veryfast,
+3.5 Mb/s, 2 s keyframes) through the origin's own ffmpeg arguments (\`origin/transcode-command.ts\`:
+libx264 veryfast/zerolatency per rendition, aligned keyframes, 200 ms fMP4 fragments sent over HTTP
+to a sink), as fast as ffmpeg can go. Run on ${new Date().toISOString().slice(0, 10)}; ${(received / 1e6).toFixed(0)} MB of fMP4 received.
+
+${table(['ladder', 'CPU s per input s', 'share of this 2-core machine', 'speed when unthrottled'], rows)}
+
+Target: faster than real time on 2 cores (speed above 1×, CPU below 2.0 s per input second). The origin
+runs one such process per live stream.`,
+  );
+}
+
+await main();
