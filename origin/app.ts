@@ -147,6 +147,7 @@ export class Origin {
             },
       ingestUrl: () => this.ingest?.baseUrl ?? '',
       retry: FFMPEG_RETRY,
+      lowLatency: c.lowLatency,
       log: this.log.child({ stream: c.streamId }),
       onChange: (s) =>
         this.announcer?.stream({
@@ -155,6 +156,7 @@ export class Origin {
           originUrl,
           renditions: s.renditions(),
           targetDuration: s.targetDuration(),
+          lowLatency: c.lowLatency,
         }),
       onSegment: (rendition, seg) => {
         this.metrics.segmentsPublished.inc({ stream: c.streamId, rendition });

@@ -115,6 +115,11 @@ export const ORIGIN_CONFIG = {
     check: (v: unknown) => (/^\d{2,5}x\d{2,5}$/.test(String(v)) ? undefined : 'must be WIDTHxHEIGHT'),
   },
   ffmpegPath: { type: 'string', default: '/usr/bin/ffmpeg', doc: 'ffmpeg binary' },
+  lowLatency: {
+    type: 'bool',
+    default: false,
+    doc: 'Low-Latency HLS: parts, preload hints and blocking playlist reloads',
+  },
   announceIntervalMs: {
     type: 'int',
     default: 5000,

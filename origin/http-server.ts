@@ -5,7 +5,7 @@ import { RingcastError } from '../common/errors.ts';
 import { sendError, sendJson } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import { sendMetrics } from '../common/metrics.ts';
-import { type LivePath, parseLivePath } from '../common/names.ts';
+import { isPartFile, type LivePath, parseLivePath } from '../common/names.ts';
 import type { LiveStream } from './live-stream.ts';
 import type { OriginMetrics } from './origin-metrics.ts';
 
@@ -38,7 +38,7 @@ export function createOriginHandler(
 
 async function handle(deps: OriginHttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   for (const [k, v] of Object.entries(CORS)) res.setHeader(k, v);
-  const pathname = (req.url ?? '/').split('?')[0]!;
+  const [pathname = '/', query = ''] = (req.url ?? '/').split('?');
   if (req.method === 'OPTIONS') {
     res.writeHead(204, { 'access-control-max-age': '600' }).end();
     return;
@@ -59,9 +59,48 @@ async function handle(deps: OriginHttpDeps, req: IncomingMessage, res: ServerRes
   if (!path.rendition || !stream.hasRendition(path.rendition)) throw new RingcastError('RC_NOT_FOUND');
   if (path.kind === 'playlist') {
     if (path.file !== 'index.m3u8') throw new RingcastError('RC_NOT_FOUND');
+    if (stream.lowLatency) await blockForPlaylist(stream, path.rendition, new URLSearchParams(query));
     return sendPlaylist(req, res, stream.mediaPlaylist(path.rendition));
   }
-  return sendFile(deps, req, res, path);
+  if (isPartFile(path.file)) return sendPart(req, res, stream, path);
+  return sendFile(deps, req, res, stream, path);
+}
+
+/** How long a blocking request is held: three target durations, as the LL-HLS spec suggests. */
+const holdMs = (stream: LiveStream) => stream.targetDuration() * 3000;
+
+/** LL-HLS blocking reload: hold until the playlist has `_HLS_msn` (and `_HLS_part`). */
+async function blockForPlaylist(stream: LiveStream, rendition: string, q: URLSearchParams): Promise<void> {
+  const msnText = q.get('_HLS_msn');
+  if (msnText === null) return;
+  const partText = q.get('_HLS_part');
+  if (!/^\d{1,10}$/.test(msnText) || (partText !== null && !/^\d{1,6}$/.test(partText))) {
+    throw new RingcastError('RC_BAD_REQUEST', '_HLS_msn and _HLS_part must be whole numbers');
+  }
+  const msn = Number(msnText);
+  const part = partText === null ? undefined : Number(partText);
+  // The spec: a request more than two segments ahead of the playlist is a client error.
+  if (msn > stream.lastMsn(rendition) + 2)
+    throw new RingcastError('RC_BAD_REQUEST', '_HLS_msn is too far ahead');
+  await stream.waitUntil(() => stream.hasReached(rendition, msn, part), holdMs(stream));
+}
+
+/** An LL-HLS part from memory; the next one (the preload hint) is held until it is complete. */
+async function sendPart(req: IncomingMessage, res: ServerResponse, stream: LiveStream, path: LivePath) {
+  const [msn, index] = path.file.split('.').map(Number) as [number, number];
+  const rendition = path.rendition!;
+  let part = stream.part(rendition, msn, index);
+  if (!part && stream.isNextPart(rendition, msn, index)) {
+    await stream.waitUntil(() => stream.part(rendition, msn, index) !== undefined, holdMs(stream));
+    part = stream.part(rendition, msn, index);
+  }
+  if (!part) throw new RingcastError('RC_NOT_FOUND');
+  res.writeHead(200, {
+    'content-type': 'video/iso.segment',
+    'content-length': part.data.length,
+    'cache-control': IMMUTABLE,
+  });
+  res.end(req.method === 'HEAD' ? undefined : part.data);
 }
 
 function sendPlaylist(req: IncomingMessage, res: ServerResponse, text: string | undefined): void {
@@ -75,10 +114,17 @@ function sendPlaylist(req: IncomingMessage, res: ServerResponse, text: string | 
   res.end(req.method === 'HEAD' ? undefined : text);
 }
 
-async function sendFile(deps: OriginHttpDeps, req: IncomingMessage, res: ServerResponse, path: LivePath) {
-  let body: Buffer;
+async function sendFile(
+  deps: OriginHttpDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  stream: LiveStream,
+  path: LivePath,
+) {
+  // A segment is visible once complete; until its file is written it is served from memory.
+  let body = stream.memoryFile(path.rendition!, path.file);
   try {
-    body = await readFile(join(deps.dataDir, path.streamId, path.rendition!, path.file));
+    body ??= await readFile(join(deps.dataDir, path.streamId, path.rendition!, path.file));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RingcastError('RC_NOT_FOUND');
     throw err;

@@ -5,7 +5,7 @@ import type { RenditionInfo, StreamState } from '../common/types.ts';
 import type { LadderRung } from './config.ts';
 import { FfmpegSupervisor, type RunEndData } from './ffmpeg-supervisor.ts';
 import type { UploadSink } from './ingest-server.ts';
-import { type PublishedSegment, RenditionPackager, StreamClock } from './packager.ts';
+import { type Part, type PublishedSegment, RenditionPackager, StreamClock } from './packager.ts';
 import { masterPlaylistText, mediaPlaylistText, targetDurationFor } from './playlist-writer.ts';
 import { type TranscodeInput, transcodeArgs } from './transcode-command.ts';
 
@@ -24,6 +24,8 @@ export interface LiveStreamOptions {
   /** Base URL of the internal ingest server (known once it listens). */
   ingestUrl: () => string;
   retry: RetryPolicy;
+  /** Serve LL-HLS (parts, preload hints, blocking reloads). */
+  lowLatency: boolean;
   log: Logger;
   /** State or renditions changed. */
   onChange?: (stream: LiveStream) => void;
@@ -43,6 +45,12 @@ export class LiveStream {
   private stateValue: StreamState = 'idle';
   private endTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly waiters = new Set<() => void>();
+  /**
+   * LL-HLS PART-TARGET: ffmpeg cuts a fragment once it holds 200 ms of whole frames; the first fragment
+   * of a run is a little longer. 15% headroom covers it and keeps parts above 85% of the target.
+   */
+  readonly partTarget: number;
 
   constructor(opts: LiveStreamOptions) {
     this.opts = opts;
@@ -59,9 +67,11 @@ export class LiveStream {
           log: opts.log,
           onInit: () => this.onInit(),
           onSegment: (s) => opts.onSegment?.(r.name, s),
+          onUpdate: () => this.wake(),
         }),
       ]),
     );
+    this.partTarget = Math.ceil((Math.ceil(0.2 * opts.fps - 1e-9) / opts.fps) * 1150) / 1000;
     const targetMs = opts.segmentSeconds * 1000;
     this.supervisor = new FfmpegSupervisor({
       ffmpegPath: opts.ffmpegPath,
@@ -109,6 +119,7 @@ export class LiveStream {
     this.endTimer = setTimeout(() => {
       this.endTimer = undefined;
       for (const p of this.packagers.values()) p.markEnded();
+      this.wake();
       if (this.stateValue === 'live') this.setState('ended');
     }, this.opts.endGraceMs);
   }
@@ -163,7 +174,79 @@ export class LiveStream {
       segments: p.segments,
       targetDuration: this.targetDuration(),
       ended: p.isEnded,
+      lowLatency: this.opts.lowLatency
+        ? {
+            partTarget: this.partTarget,
+            partial: p.partial,
+            nextMsn: p.nextSequenceNumber,
+            initName: p.init?.name,
+          }
+        : undefined,
     });
+  }
+
+  get lowLatency(): boolean {
+    return this.opts.lowLatency;
+  }
+
+  /** Bytes of a visible segment not yet on disk. */
+  memoryFile(rendition: string, file: string): Buffer | undefined {
+    return this.packagers.get(rendition)?.pendingBytes(file);
+  }
+
+  /** Part `index` of segment `msn`, if complete and in memory. */
+  part(rendition: string, msn: number, index: number): Part | undefined {
+    return this.packagers.get(rendition)?.part(msn, index);
+  }
+
+  /** True when part `index` of segment `msn` is the next part to come (the preload hint). */
+  isNextPart(rendition: string, msn: number, index: number): boolean {
+    const p = this.packagers.get(rendition);
+    if (!p || p.isEnded) return false;
+    const partial = p.partial;
+    if (partial)
+      return (
+        (partial.msn === msn && index >= partial.parts.length) || (msn === partial.msn + 1 && index === 0)
+      );
+    return msn === p.nextSequenceNumber && index === 0;
+  }
+
+  /** Last complete segment number of a rendition (-1 before the first). */
+  lastMsn(rendition: string): number {
+    return this.packagers.get(rendition)?.segments.at(-1)?.msn ?? -1;
+  }
+
+  /** True once the playlist of `rendition` has segment `msn` (or its part `part`), or the stream ended. */
+  hasReached(rendition: string, msn: number, part?: number): boolean {
+    const p = this.packagers.get(rendition);
+    if (!p || p.isEnded || this.lastMsn(rendition) >= msn) return true;
+    if (part === undefined) return false;
+    const partial = p.partial;
+    return (
+      partial !== undefined && (partial.msn > msn || (partial.msn === msn && partial.parts.length > part))
+    );
+  }
+
+  /** Resolves true once `ready()` holds, false after `timeoutMs` (LL-HLS blocking requests). */
+  waitUntil(ready: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (ready()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!ready() && !this.closed) return;
+        done(ready());
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(ok);
+      };
+      this.waiters.add(check);
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
   }
 
   hasRendition(name: string): boolean {
@@ -174,6 +257,7 @@ export class LiveStream {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.endTimer);
+    this.wake();
     await this.supervisor.stop();
     await Promise.all([...this.packagers.values()].map((p) => p.flushed()));
   }

@@ -39,8 +39,18 @@ export interface PublishedSegment {
   size: number;
   sha256: string;
   initName: string;
-  /** Kept in memory while the segment is in the playlist window (LL-HLS). */
+  /** Kept in memory while the segment is near the live edge (LL-HLS). */
   parts: Part[];
+  /** The bytes, until they are on disk. */
+  pending?: Buffer;
+}
+
+/** The segment being built, for LL-HLS. */
+export interface PartialState {
+  msn: number;
+  parts: readonly Part[];
+  programDateTime: Date;
+  discontinuity: boolean;
 }
 
 /**
@@ -82,7 +92,10 @@ export interface PackagerOptions {
   retainSegments: number;
   log: Logger;
   onInit?: (init: InitSection) => void;
+  /** A segment is on disk (announce it). */
   onSegment?: (segment: PublishedSegment) => void;
+  /** A part or a segment became visible (wakes blocking requests). */
+  onUpdate?: () => void;
 }
 
 interface Run {
@@ -95,6 +108,8 @@ interface Run {
   moof?: TopBox;
   /** Fragments of the segment being built. */
   parts: Part[];
+  /** Number of the segment being built. */
+  msn: number;
   startSeconds: number;
   discontinuity: boolean;
   broken: boolean;
@@ -103,7 +118,8 @@ interface Run {
 /**
  * The origin's packager for one rendition: reads ffmpeg's fMP4 stream, keeps the init section,
  * cuts a segment at each keyframe fragment, numbers segments itself (never backwards, continuing
- * after an encoder restart) and writes each segment atomically before it becomes visible.
+ * after an encoder restart). A segment becomes visible once complete (served from memory until its
+ * file is written atomically, temp file + rename) and is announced once on disk.
  */
 export class RenditionPackager {
   readonly rendition: string;
@@ -133,6 +149,7 @@ export class RenditionPackager {
       splitter: new BoxSplitter(),
       tracks: [],
       parts: [],
+      msn: 0,
       startSeconds: 0,
       discontinuity: this.runs++ > 0,
       broken: false,
@@ -239,11 +256,44 @@ export class RenditionPackager {
     if (run.parts.length === 0 && !traf.startsWithSync) return;
     if (traf.startsWithSync && run.parts.length > 0) this.cut(run);
     run.clock.observe(start, duration);
-    if (run.parts.length === 0) run.startSeconds = start;
+    if (run.parts.length === 0) {
+      run.startSeconds = start;
+      run.msn = this.nextMsn++;
+    }
     run.parts.push({ data: Buffer.concat([moof.data, mdat]), duration, independent: traf.startsWithSync });
+    this.opts.onUpdate?.();
   }
 
-  /** Closes the segment being built and publishes it once written. */
+  /** The segment being built (its parts so far), if any. */
+  get partial(): PartialState | undefined {
+    const run = this.run;
+    if (!run || run.parts.length === 0) return undefined;
+    return {
+      msn: run.msn,
+      parts: run.parts,
+      programDateTime: run.clock.at(run.startSeconds),
+      discontinuity: run.discontinuity,
+    };
+  }
+
+  /** The number the next segment will get. */
+  get nextSequenceNumber(): number {
+    return this.nextMsn;
+  }
+
+  /** Bytes of a segment that is visible but not yet on disk. */
+  pendingBytes(file: string): Buffer | undefined {
+    return this.window.find((s) => s.file === file)?.pending;
+  }
+
+  /** Part `index` of segment `msn`, if it is complete and still in memory. */
+  part(msn: number, index: number): Part | undefined {
+    const run = this.run;
+    if (run && run.parts.length > 0 && run.msn === msn) return run.parts[index];
+    return this.window.find((s) => s.msn === msn)?.parts[index];
+  }
+
+  /** Closes the segment being built: visible at once (served from memory), announced once on disk. */
   private cut(run: Run): void {
     const init = this.initSection;
     if (run.parts.length === 0 || !init) return;
@@ -253,7 +303,7 @@ export class RenditionPackager {
     const discontinuity = run.discontinuity;
     run.discontinuity = false;
     if (discontinuity) this.discontinuitySequence++;
-    const msn = this.nextMsn++;
+    const msn = run.msn;
     const segment: PublishedSegment = {
       msn,
       file: segmentFileName(msn),
@@ -265,16 +315,19 @@ export class RenditionPackager {
       sha256: createHash('sha256').update(data).digest('hex'),
       initName: init.name,
       parts,
+      pending: data,
     };
-    this.enqueueWrite(segment.file, data, () => this.publish(segment));
-  }
-
-  private publish(segment: PublishedSegment): void {
     this.window.push(segment);
     this.maxDuration = Math.max(this.maxDuration, segment.duration);
     while (this.window.length > this.opts.windowSegments) this.window.shift();
     // Parts matter only near the live edge; older segments are served from disk.
-    for (const s of this.window.slice(0, -2)) s.parts = [];
+    for (const s of this.window.slice(0, -3)) s.parts = [];
+    this.opts.onUpdate?.();
+    this.enqueueWrite(segment.file, data, () => this.written(segment));
+  }
+
+  private written(segment: PublishedSegment): void {
+    segment.pending = undefined;
     const expired = segment.msn - this.opts.retainSegments;
     if (expired >= 0) {
       this.writes = this.writes.then(() =>

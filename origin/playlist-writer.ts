@@ -1,8 +1,21 @@
 import HLS from 'hls-parser';
+import { partFileName } from '../common/names.ts';
 import type { RenditionInfo } from '../common/types.ts';
-import type { PublishedSegment } from './packager.ts';
+import type { PartialState, PublishedSegment } from './packager.ts';
 
-const { MasterPlaylist, MediaInitializationSection, MediaPlaylist, Segment, Variant } = HLS.types;
+const { MasterPlaylist, MediaInitializationSection, MediaPlaylist, PartialSegment, Segment, Variant } =
+  HLS.types;
+
+/** LL-HLS additions to a media playlist. */
+export interface LowLatencyState {
+  /** Seconds: at least every part's duration. */
+  partTarget: number;
+  /** The segment being built, with the parts so far. */
+  partial?: PartialState;
+  /** Number of the next segment (for the preload hint when nothing is being built). */
+  nextMsn: number;
+  initName?: string;
+}
 
 /** What a media playlist is made of. */
 export interface MediaPlaylistState {
@@ -10,6 +23,7 @@ export interface MediaPlaylistState {
   /** Seconds; see targetDurationFor. */
   targetDuration: number;
   ended: boolean;
+  lowLatency?: LowLatencyState;
 }
 
 /**
@@ -20,29 +34,70 @@ export function targetDurationFor(longestSeconds: number, segmentSeconds: number
   return Math.max(segmentSeconds, Math.round(longestSeconds), 1);
 }
 
+const round5 = (n: number) => Number(n.toFixed(5));
+
+function partsOf(msn: number, parts: readonly { duration: number; independent: boolean }[]) {
+  return parts.map(
+    (p, i) =>
+      new PartialSegment({
+        hint: false,
+        uri: partFileName(msn, i),
+        duration: round5(p.duration),
+        independent: p.independent,
+      }),
+  );
+}
+
 /** The media playlist of one rendition: a sliding window with PDT on every segment. */
 export function mediaPlaylistText(state: MediaPlaylistState): string {
   const first = state.segments[0];
+  const ll = state.lowLatency && !state.ended ? state.lowLatency : undefined;
+  const segments = state.segments.map(
+    (s, i) =>
+      new Segment({
+        uri: s.file,
+        duration: round5(s.duration),
+        mediaSequenceNumber: s.msn,
+        discontinuitySequence: s.discontinuitySequence,
+        // The first segment of the window carries no tag: DISCONTINUITY-SEQUENCE already counts it.
+        discontinuity: i > 0 && s.discontinuity,
+        programDateTime: s.programDateTime,
+        map: new MediaInitializationSection({ uri: s.initName }),
+        parts: ll ? partsOf(s.msn, s.parts) : [],
+      }),
+  );
+  if (ll) {
+    // The segment being built: its parts so far and a hint for the next one (no EXTINF yet).
+    const p = ll.partial;
+    const msn = p?.msn ?? ll.nextMsn;
+    const hint = new PartialSegment({ hint: true, uri: partFileName(msn, p?.parts.length ?? 0) });
+    segments.push(
+      new Segment({
+        mediaSequenceNumber: msn,
+        discontinuity: (p?.discontinuity ?? false) && segments.length > 0,
+        programDateTime: p?.programDateTime,
+        map: ll.initName ? new MediaInitializationSection({ uri: ll.initName }) : undefined,
+        parts: [...(p ? partsOf(msn, p.parts) : []), hint],
+      }),
+    );
+  }
   const playlist = new MediaPlaylist({
-    version: 7,
+    version: ll ? 9 : 7,
     independentSegments: true,
     targetDuration: state.targetDuration,
     mediaSequenceBase: first?.msn ?? 0,
     discontinuitySequenceBase: first ? first.discontinuitySequence : 0,
     endlist: state.ended,
-    segments: state.segments.map(
-      (s, i) =>
-        new Segment({
-          uri: s.file,
-          duration: Number(s.duration.toFixed(5)),
-          mediaSequenceNumber: s.msn,
-          discontinuitySequence: s.discontinuitySequence,
-          // The first segment of the window carries no tag: DISCONTINUITY-SEQUENCE already counts it.
-          discontinuity: i > 0 && s.discontinuity,
-          programDateTime: s.programDateTime,
-          map: new MediaInitializationSection({ uri: s.initName }),
-        }),
-    ),
+    partTargetDuration: ll?.partTarget,
+    lowLatencyCompatibility: ll
+      ? {
+          canBlockReload: true,
+          canSkipUntil: undefined as unknown as number,
+          holdBack: round5(state.targetDuration * 3),
+          partHoldBack: round5(ll.partTarget * 3),
+        }
+      : undefined,
+    segments,
   });
   let text = HLS.stringify(playlist);
   // hls-parser leaves out a zero MEDIA-SEQUENCE; players accept that, but tools and people read it.

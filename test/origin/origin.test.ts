@@ -284,3 +284,40 @@ test.serial(
     t.is(await status(`${url}/healthz`).catch(() => 'closed'), 'closed');
   },
 );
+
+test.serial('low latency: parts, preload hint, blocking playlist reload and part holds', async (t) => {
+  const { origin, url } = await startOrigin({ source: 'testsrc', streamKey: KEY, lowLatency: true });
+  t.teardown(() => origin.close());
+  const playlistUrl = `${url}/live/demo/180p/index.m3u8`;
+  type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
+  const first = await waitFor(
+    async () => {
+      const res = await fetch(playlistUrl);
+      return res.status === 200 ? res.text() : undefined;
+    },
+    { timeoutMs: 60_000, what: 'LL playlist' },
+  );
+  t.regex(first, /#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES/);
+  t.regex(first, /#EXT-X-PART-INF:PART-TARGET=0\.23\b/);
+  t.regex(first, /#EXT-X-PART:DURATION=[0-9.]+,URI="\d+\.\d+\.m4s"/);
+  t.regex(first, /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="\d+\.\d+\.m4s"/);
+  const pl = HLS.parse(first) as Media;
+  const last = pl.segments.filter((s) => s.uri).at(-1)!.mediaSequenceNumber;
+
+  // Blocking reload: the answer comes once segment last+1 is complete, not before.
+  const started = Date.now();
+  const blocked = HLS.parse(await getText(`${playlistUrl}?_HLS_msn=${last + 1}`)) as Media;
+  t.true(blocked.segments.some((s) => s.uri && s.mediaSequenceNumber === last + 1));
+  t.true(Date.now() - started < 6000);
+  t.is(await status(`${playlistUrl}?_HLS_msn=${last + 50}`), 400);
+  t.is(await status(`${playlistUrl}?_HLS_msn=abc`), 400);
+
+  // The preload hint is held until that part is complete, then served as fMP4 (moof first).
+  const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec(await getText(playlistUrl))![1]!;
+  const part = await fetch(`${url}/live/demo/180p/${hint}`);
+  t.is(part.status, 200);
+  const bytes = Buffer.from(await part.arrayBuffer());
+  t.is(bytes.toString('latin1', 4, 8), 'moof');
+  t.is(part.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  t.is(await status(`${url}/live/demo/180p/999.0.m4s`), 404);
+});
