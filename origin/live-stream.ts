@@ -5,8 +5,10 @@ import type { RenditionInfo, StreamState } from '../common/types.ts';
 import type { LadderRung } from './config.ts';
 import { FfmpegSupervisor, type RunEndData } from './ffmpeg-supervisor.ts';
 import type { UploadSink } from './ingest-server.ts';
-import { type Part, type PublishedSegment, RenditionPackager, StreamClock } from './packager.ts';
+import { RenditionPackager } from './packager.ts';
 import { masterPlaylistText, mediaPlaylistText, targetDurationFor } from './playlist-writer.ts';
+import type { Part, PublishedSegment } from './segment-types.ts';
+import { StreamClock } from './stream-clock.ts';
 import { type TranscodeInput, transcodeArgs } from './transcode-command.ts';
 
 export interface LiveStreamOptions {

@@ -4,84 +4,8 @@ import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
 import { segmentFileName } from '../common/names.ts';
 import { BoxSplitter, parseMoof, parseMoov, type TopBox, type TrackInfo } from './box-parser.ts';
-
-/** One fMP4 fragment (`moof`+`mdat`): an LL-HLS part. */
-export interface Part {
-  data: Buffer;
-  /** Seconds. */
-  duration: number;
-  /** Starts with a keyframe. */
-  independent: boolean;
-}
-
-/** The init section (`ftyp`+`moov`) of a rendition. */
-export interface InitSection {
-  /** `init-<first 8 hex of sha256>.mp4`: a changed init gets a new immutable name. */
-  name: string;
-  data: Buffer;
-  tracks: TrackInfo[];
-  /** `avc1.64001f,mp4a.40.2`. */
-  codecs: string;
-  width?: number;
-  height?: number;
-}
-
-/** A finished, written segment. */
-export interface PublishedSegment {
-  msn: number;
-  file: string;
-  /** Seconds. */
-  duration: number;
-  programDateTime: Date;
-  /** First segment after an encoder restart. */
-  discontinuity: boolean;
-  discontinuitySequence: number;
-  size: number;
-  sha256: string;
-  initName: string;
-  /** Kept in memory while the segment is near the live edge (LL-HLS). */
-  parts: Part[];
-  /** The bytes, until they are on disk. */
-  pending?: Buffer;
-}
-
-/** The segment being built, for LL-HLS. */
-export interface PartialState {
-  msn: number;
-  parts: readonly Part[];
-  programDateTime: Date;
-  discontinuity: boolean;
-}
-
-/**
- * One wall clock per stream per transcoder run, so renditions agree on PROGRAM-DATE-TIME: anchored at
- * the first fragment's arrival minus its duration, then advanced by media time. Until the first PDT is
- * handed out the anchor may only move earlier: node-media-server replays its cached GOP to the
- * transcoder in a burst, so early fragments arrive later than real time would have them.
- */
-export class StreamClock {
-  private anchorMs: number | undefined;
-  private t0 = 0;
-  private frozen = false;
-
-  /** A fragment covering media time [seconds, seconds + durationSeconds) arrived at `nowMs`. */
-  observe(seconds: number, durationSeconds: number, nowMs = Date.now()): void {
-    if (this.anchorMs === undefined) {
-      this.t0 = seconds;
-      this.anchorMs = nowMs - durationSeconds * 1000;
-      return;
-    }
-    if (this.frozen) return;
-    const bound = nowMs - (seconds + durationSeconds - this.t0) * 1000;
-    if (bound < this.anchorMs) this.anchorMs = bound;
-  }
-
-  /** PDT of media time `seconds`; fixes the anchor from now on. */
-  at(seconds: number): Date {
-    this.frozen = true;
-    return new Date((this.anchorMs ?? Date.now()) + (seconds - this.t0) * 1000);
-  }
-}
+import type { InitSection, Part, PartialState, PublishedSegment } from './segment-types.ts';
+import type { StreamClock } from './stream-clock.ts';
 
 export interface PackagerOptions {
   streamId: string;

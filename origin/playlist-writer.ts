@@ -1,7 +1,7 @@
 import HLS from 'hls-parser';
 import { partFileName } from '../common/names.ts';
 import type { RenditionInfo } from '../common/types.ts';
-import type { PartialState, PublishedSegment } from './packager.ts';
+import type { PartialState, PublishedSegment } from './segment-types.ts';
 
 const { MasterPlaylist, MediaInitializationSection, MediaPlaylist, PartialSegment, Segment, Variant } =
   HLS.types;

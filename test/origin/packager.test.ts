@@ -7,8 +7,10 @@ import test from 'ava';
 import HLS from 'hls-parser';
 import { silentLogger } from '../../common/log.ts';
 import { BoxSplitter, parseMoof, parseMoov, type TrackInfo } from '../../origin/box-parser.ts';
-import { type PublishedSegment, RenditionPackager, StreamClock } from '../../origin/packager.ts';
+import { RenditionPackager } from '../../origin/packager.ts';
 import { mediaPlaylistText, targetDurationFor } from '../../origin/playlist-writer.ts';
+import type { PublishedSegment } from '../../origin/segment-types.ts';
+import { StreamClock } from '../../origin/stream-clock.ts';
 
 /** 5 s of fragmented MP4 from a real ffmpeg, as the origin's transcoder writes it (small, not real time). */
 function encodeFmp4(): Promise<Buffer> {
