@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { RingcastError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { RelayInfo, StreamInfo } from '../common/types.ts';
+import { RedisRegistrations } from './redis-registrations.ts';
 import type {
   ClusterEvent,
   ClusterEventHandler,
@@ -36,37 +37,6 @@ const RAISE_VERSION_SCRIPT = `local cur = tonumber(redis.call('GET', KEYS[1]) or
 if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
 return 1`;
 
-// Registration scripts keep the registration hash, the digest index and the version in one step.
-// KEYS: registrations, key index, registrations version.
-const CREATE_REGISTRATION_SCRIPT = `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[1]) end
-redis.call('INCR', KEYS[3])
-return 1`;
-// Compare-and-set on the registration read before: 0 gone, -1 changed meanwhile (read again), 1 done.
-// ARGV: id, json read, new json ('' removes), old digest, new digest ('' for none).
-const CHANGE_REGISTRATION_SCRIPT = `local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur then return 0 end
-if cur ~= ARGV[2] then return -1 end
-if ARGV[4] ~= '' then redis.call('HDEL', KEYS[2], ARGV[4]) end
-if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1])
-else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], ARGV[5], ARGV[1]) end
-redis.call('INCR', KEYS[3])
-return 1`;
-// Registrations are written back only by a coordinator whose copy is newer than what Redis holds
-// (Redis restarted empty or from an old snapshot), and then replace it whole: a key rotated or revoked
-// while Redis held an older copy must not come back. ARGV: version, then id, json, digest per registration.
-const RESTORE_REGISTRATIONS_SCRIPT = `local cur = tonumber(redis.call('GET', KEYS[3]) or '0')
-if tonumber(ARGV[1]) <= cur then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
-for i = 2, #ARGV, 3 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  if ARGV[i + 2] ~= '' then redis.call('HSET', KEYS[2], ARGV[i + 2], ARGV[i]) end
-end
-redis.call('SET', KEYS[3], ARGV[1])
-return 1`;
-
 /**
  * Cluster state in Redis, shared by several coordinators: relays (info, last heartbeat and load in
  * three hashes), streams, the ring version, and events over pub/sub. Commands fail fast while Redis is
@@ -85,12 +55,10 @@ export class RedisStore implements ClusterStore {
     load: string;
     streams: string;
     version: string;
-    registrations: string;
-    keyIndex: string;
-    registrationsVersion: string;
     channel: string;
   };
   private readonly log: Logger;
+  private readonly regs: RedisRegistrations;
 
   constructor(private readonly opts: RedisStoreOptions) {
     const p = opts.keyPrefix ?? 'ringcast:';
@@ -100,12 +68,10 @@ export class RedisStore implements ClusterStore {
       load: `${p}relay-load`,
       streams: `${p}streams`,
       version: `${p}ring-version`,
-      registrations: `${p}stream-keys`,
-      keyIndex: `${p}stream-key-index`,
-      registrationsVersion: `${p}stream-keys-version`,
       channel: `${p}events`,
     };
     this.log = opts.log.child({ component: 'redis-store' });
+    this.regs = new RedisRegistrations((fn) => this.run(fn), p);
   }
 
   get available(): boolean {
@@ -225,61 +191,32 @@ export class RedisStore implements ClusterStore {
     await this.run((c) => c.hset(this.k.streams, stream.id, JSON.stringify(stream)));
   }
 
-  async listRegistrations(): Promise<RegistrationSet> {
-    const res = await this.run((c) =>
-      c.multi().hgetall(this.k.registrations).get(this.k.registrationsVersion).exec(),
-    );
-    const [all, version] = (res ?? []).map(([err, v]) => {
-      if (err) throw new RingcastError('RC_STORE_UNAVAILABLE', undefined, { cause: err });
-      return v;
-    }) as [Record<string, string> | undefined, string | null | undefined];
-    const registrations = Object.values(all ?? {}).map((json) => JSON.parse(json) as StreamRegistration);
-    return { version: Number(version ?? 0), registrations };
+  listRegistrations(): Promise<RegistrationSet> {
+    return this.regs.list();
   }
 
-  async registrationsVersion(): Promise<number> {
-    return Number((await this.run((c) => c.get(this.k.registrationsVersion))) ?? 0);
+  registrationsVersion(): Promise<number> {
+    return this.regs.version();
   }
 
-  async getRegistration(id: string): Promise<StreamRegistration | undefined> {
-    const json = await this.run((c) => c.hget(this.k.registrations, id));
-    return json === null ? undefined : (JSON.parse(json) as StreamRegistration);
+  getRegistration(id: string): Promise<StreamRegistration | undefined> {
+    return this.regs.get(id);
   }
 
-  async findRegistrationByDigest(keyDigest: string): Promise<StreamRegistration | undefined> {
-    const id = await this.run((c) => c.hget(this.k.keyIndex, keyDigest));
-    return id === null ? undefined : this.getRegistration(id);
+  findRegistrationByDigest(keyDigest: string): Promise<StreamRegistration | undefined> {
+    return this.regs.findByDigest(keyDigest);
   }
 
-  async createRegistration(reg: StreamRegistration): Promise<boolean> {
-    const r = await this.run((c) =>
-      c.eval(
-        CREATE_REGISTRATION_SCRIPT,
-        3,
-        ...this.registrationKeys(),
-        reg.id,
-        JSON.stringify(reg),
-        reg.keyDigest ?? '',
-      ),
-    );
-    return r === 1;
+  createRegistration(reg: StreamRegistration): Promise<boolean> {
+    return this.regs.create(reg);
   }
 
-  async setRegistrationKey(
-    id: string,
-    keyDigest: string | null,
-    nowMs: number,
-  ): Promise<StreamRegistration | undefined> {
-    let updated: StreamRegistration | undefined;
-    const done = await this.changeRegistration(id, (old) => {
-      updated = { ...old, keyDigest, keyChangedAtMs: nowMs };
-      return updated;
-    });
-    return done ? updated : undefined;
+  setRegistrationKey(id: string, keyDigest: string | null, nowMs: number) {
+    return this.regs.setKey(id, keyDigest, nowMs);
   }
 
-  async removeRegistration(id: string): Promise<boolean> {
-    return this.changeRegistration(id, () => undefined);
+  removeRegistration(id: string): Promise<boolean> {
+    return this.regs.remove(id);
   }
 
   async publish(event: ClusterEvent): Promise<void> {
@@ -289,38 +226,6 @@ export class RedisStore implements ClusterStore {
   subscribe(handler: ClusterEventHandler): () => void {
     this.handlers.add(handler);
     return () => this.handlers.delete(handler);
-  }
-
-  private registrationKeys(): [string, string, string] {
-    return [this.k.registrations, this.k.keyIndex, this.k.registrationsVersion];
-  }
-
-  /** Compare-and-set of one registration (undefined from `change` removes it); false when not registered. */
-  private async changeRegistration(
-    id: string,
-    change: (old: StreamRegistration) => StreamRegistration | undefined,
-  ): Promise<boolean> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const json = await this.run((c) => c.hget(this.k.registrations, id));
-      if (json === null) return false;
-      const old = JSON.parse(json) as StreamRegistration;
-      const next = change(old);
-      const r = await this.run((c) =>
-        c.eval(
-          CHANGE_REGISTRATION_SCRIPT,
-          3,
-          ...this.registrationKeys(),
-          id,
-          json,
-          next ? JSON.stringify(next) : '',
-          old.keyDigest ?? '',
-          next?.keyDigest ?? '',
-        ),
-      );
-      if (r === 0) return false;
-      if (r === 1) return true;
-    }
-    throw new RingcastError('RC_STORE_UNAVAILABLE', `registration ${id} kept changing; try again`);
   }
 
   private toRelay(json: string, seen: string | undefined, load: string | undefined): StoredRelay {
@@ -372,10 +277,7 @@ export class RedisStore implements ClusterStore {
     }
     m.eval(RAISE_VERSION_SCRIPT, 1, this.k.version, snap.version);
     const regs = snap.registrations;
-    if (regs && regs.version > 0) {
-      const args = regs.registrations.flatMap((r) => [r.id, JSON.stringify(r), r.keyDigest ?? '']);
-      m.eval(RESTORE_REGISTRATIONS_SCRIPT, 3, ...this.registrationKeys(), regs.version, ...args);
-    }
+    if (regs) this.regs.addRestore(m, regs);
     await m.exec();
     this.log.info(
       { relays: snap.relays.length, streams: snap.streams.length, registrations: regs?.registrations.length },
