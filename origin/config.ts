@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { ConfigError, type ConfigOf, type ConfigSpec, loadConfig } from '../common/config.ts';
 import { NAME_RE } from '../common/names.ts';
 
@@ -136,6 +137,9 @@ export function crossCheck(config: OriginConfig): string[] {
   const problems: string[] = [];
   if (config.source === 'rtmp' && !config.streamKey) {
     problems.push("'streamKey' is required when source is rtmp (--stream-key)");
+  }
+  if (!existsSync(config.ffmpegPath)) {
+    problems.push(`'ffmpegPath' ${config.ffmpegPath} does not exist (apt-get install -y ffmpeg)`);
   }
   if (config.retainSegments < config.windowSegments) {
     problems.push(`'retainSegments' must be at least windowSegments (${config.windowSegments})`);

@@ -117,9 +117,8 @@ export class FfmpegSupervisor {
       if (run.stderr.length > 20) run.stderr.splice(0, run.stderr.length - 20);
     });
     child.once('error', (err) => this.opts.log.error({ err, runId: id }, 'ffmpeg could not start'));
-    child.once('exit', (code, signal) => {
-      void run.exited.then(() => this.onExit(run, code, signal));
-    });
+    // 'close', not 'exit': it also comes when the spawn itself failed, and after stderr is read to the end.
+    child.once('close', (code, signal) => this.onExit(run, code, signal));
     this.opts.log.info({ runId: id, pid: child.pid }, 'ffmpeg started');
     this.opts.onRunStart?.(id);
   }
