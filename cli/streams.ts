@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, type ConfigSpec, describeConfig, loadConfig } from '../common/config.ts';
 import { authHeaders } from '../common/http.ts';
 import { NAME_RE } from '../common/names.ts';
-import type { StreamKeyData, StreamRegistrationData } from '../coordinator/stream-registry.ts';
+import type { StreamKeyData, StreamRegistrationData } from '../common/types.ts';
 
 const STREAMS_CONFIG = {
   coordinatorUrl: { type: 'url', default: 'http://127.0.0.1:8080', doc: 'coordinator to manage' },

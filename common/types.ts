@@ -93,6 +93,24 @@ export interface ClusterEventMap {
 
 export type ClusterEventType = keyof ClusterEventMap;
 
+/** `POST /api/v1/streams` and `POST /api/v1/streams/:streamId/key`: the only answers that carry a key. */
+export interface StreamKeyData {
+  id: string;
+  key: string;
+}
+
+/** One row of `GET /api/v1/streams`: never the key, never its digest. */
+export interface StreamRegistrationData {
+  id: string;
+  /** ISO 8601. */
+  createdAt: string;
+  keyState: 'active' | 'revoked';
+  /** ISO 8601: when the key was last made, rotated or revoked. */
+  keyChangedAt: string;
+  /** What the origin last announced (`PUT /api/v1/streams/:streamId`); null before any announcement. */
+  state: StreamState | null;
+}
+
 /** `GET /api/v1/cluster` body. */
 export interface ClusterView {
   ring: RingView;

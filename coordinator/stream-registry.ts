@@ -1,26 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { RingcastError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import type { StreamState } from '../common/types.ts';
+import type { StreamKeyData, StreamRegistrationData, StreamState } from '../common/types.ts';
 import type { ClusterStore, RegistrationSet, StreamRegistration } from './store.ts';
-
-/** `POST /api/v1/streams` and `POST /api/v1/streams/:streamId/key`: the only answers that carry a key. */
-export interface StreamKeyData {
-  id: string;
-  key: string;
-}
-
-/** One row of `GET /api/v1/streams`: never the key, never its digest. */
-export interface StreamRegistrationData {
-  id: string;
-  /** ISO 8601. */
-  createdAt: string;
-  keyState: 'active' | 'revoked';
-  /** ISO 8601: when the key was last made, rotated or revoked. */
-  keyChangedAt: string;
-  /** What the origin last announced (`PUT /api/v1/streams/:streamId`); null before any announcement. */
-  state: StreamState | null;
-}
 
 /** Random bytes per key: 24 bytes are 32 url-safe characters, 192 bits. */
 const KEY_BYTES = 24;
