@@ -57,8 +57,13 @@ export async function deploySsh(opts: DeployOptions, reporter: Reporter): Promis
       results.push({ label: relay.label, outcome: await deployOne(relay, ctx) });
     } catch (err) {
       const details = err instanceof DeployError ? err.details : [];
-      reporter.error(`${relay.label}: ${messageOf(err)}`, details);
-      results.push({ label: relay.label, outcome: 'failed', why: messageOf(err).split('\n')[0] });
+      const message = messageOf(err);
+      reporter.error(message.startsWith(relay.label) ? message : `${relay.label}: ${message}`, details);
+      const why = message
+        .split('\n')[0]!
+        .replace(`${relay.label}: `, '')
+        .replace(/; its last log lines:$/, '');
+      results.push({ label: relay.label, outcome: 'failed', why });
     }
   }
   reporter.info('\nsummary:');

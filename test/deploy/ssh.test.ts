@@ -55,7 +55,7 @@ async function fetchSegment(relayUrl: string): Promise<{ bytes: number; relay: s
 }
 
 test.serial(
-  'ssh deploys a relay that joins the ring and serves a segment; a second run changes nothing',
+  'ssh deploys a relay that joins the ring and serves a segment; a rerun changes nothing; status, rolling-restart, partial failure, stop',
   async (t) => {
     t.timeout(300_000);
     sshd = await startSshd(join(work.dir, 'sshd'));
