@@ -159,12 +159,13 @@ export class FfmpegSupervisor {
     this.signal(run, 'SIGKILL');
   }
 
+  /** Signals the run's process group, which may outlive its leader (a child holding stderr open). */
   private signal(run: Run, sig: NodeJS.Signals): void {
-    if (run.child.exitCode !== null || run.child.signalCode !== null || run.child.pid === undefined) return;
+    if (run.child.pid === undefined) return;
     try {
       process.kill(-run.child.pid, sig);
     } catch {
-      run.child.kill(sig);
+      // ESRCH: the group is gone already.
     }
   }
 }
