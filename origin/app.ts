@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeServer, listen, type RetryPolicy } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
+import type { StreamInfo, StreamState } from '../common/types.ts';
 import { Announcer } from './announcer.ts';
 import { type OriginConfig, parseLadder } from './config.ts';
 import { createOriginHandler } from './http-server.ts';
@@ -149,15 +150,7 @@ export class Origin {
       retry: FFMPEG_RETRY,
       lowLatency: c.lowLatency,
       log: this.log.child({ stream: c.streamId }),
-      onChange: (s) =>
-        this.announcer?.stream({
-          id: s.id,
-          state: s.state,
-          originUrl,
-          renditions: s.renditions(),
-          targetDuration: s.targetDuration(),
-          lowLatency: c.lowLatency,
-        }),
+      onChange: (s) => this.announcer?.stream(this.streamInfo(s, originUrl, s.state)),
       onSegment: (rendition, seg) => {
         this.metrics.segmentsPublished.inc({ stream: c.streamId, rendition });
         this.announcer?.segment({
@@ -177,9 +170,24 @@ export class Origin {
     return stream;
   }
 
+  private streamInfo(s: LiveStream, originUrl: string, state: StreamState): StreamInfo {
+    return {
+      id: s.id,
+      state,
+      originUrl,
+      renditions: s.renditions(),
+      targetDuration: s.targetDuration(),
+      lowLatency: this.config.lowLatency,
+    };
+  }
+
   private async doClose(): Promise<void> {
-    await this.starting?.catch(() => {});
+    const started = await this.starting?.catch(() => undefined);
     await this.rtmp?.close();
+    // An origin that shuts down ends its live streams (sent within the announcer's close grace).
+    for (const s of this.streams.values()) {
+      if (s.state === 'live' && started) this.announcer?.stream(this.streamInfo(s, started.url, 'ended'));
+    }
     await Promise.all([...this.streams.values()].map((s) => s.close()));
     await this.announcer?.close();
     await this.ingest?.close();

@@ -286,7 +286,14 @@ test.serial(
 );
 
 test.serial('low latency: parts, preload hint, blocking playlist reload and part holds', async (t) => {
-  const { origin, url } = await startOrigin({ source: 'testsrc', streamKey: KEY, lowLatency: true });
+  const fake = await fakeCoordinator();
+  t.teardown(() => fake.server.close());
+  const { origin, url } = await startOrigin({
+    source: 'testsrc',
+    streamKey: KEY,
+    lowLatency: true,
+    coordinatorUrl: fake.url,
+  });
   t.teardown(() => origin.close());
   const playlistUrl = `${url}/live/demo/180p/index.m3u8`;
   type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
@@ -320,4 +327,9 @@ test.serial('low latency: parts, preload hint, blocking playlist reload and part
   t.is(bytes.toString('latin1', 4, 8), 'moof');
   t.is(part.headers.get('cache-control'), 'public, max-age=31536000, immutable');
   t.is(await status(`${url}/live/demo/180p/999.0.m4s`), 404);
+
+  // The stream was announced as low latency, and as ended when the origin shut down.
+  t.true(fake.streams.some((s) => s.body.state === 'live' && s.body.lowLatency === true));
+  await origin.close();
+  t.is(fake.streams.at(-1)?.body.state, 'ended');
 });
