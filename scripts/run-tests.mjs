@@ -43,13 +43,25 @@ for (const [name, cmd, args] of [
   }
 }
 
-process.stdout.write('\n== tests (ava)\n');
-const ava = await run(bin('ava'), ['--tap', ...process.argv.slice(2)], { tap: true });
-passed += ava.counts.pass;
-failed += ava.counts.fail;
-skipped += ava.counts.skip;
-// ava exits non-zero without a `# fail` count when a file crashes or times out: count that too.
-if (ava.code !== 0 && ava.counts.fail === 0) failed++;
+// Tests that run live transcodes and browsers run one file at a time after the rest: side by side on
+// two cores they would measure the machine's load, not Ringcast's latency and stalls.
+const HEAVY = ['test/e2e/**/*.test.ts', 'test/drills/**/*.test.ts'];
+const extra = process.argv.slice(2);
+const phases = extra.length
+  ? [['tests (ava)', ['--tap', ...extra]]]
+  : [
+      ['tests (ava)', ['--tap', 'test/**/*.test.ts', ...HEAVY.map((g) => `!${g}`)]],
+      ['end-to-end tests (ava, one file at a time)', ['--tap', '--concurrency', '1', ...HEAVY]],
+    ];
+for (const [name, args] of phases) {
+  process.stdout.write(`\n== ${name}\n`);
+  const ava = await run(bin('ava'), args, { tap: true });
+  passed += ava.counts.pass;
+  failed += ava.counts.fail;
+  skipped += ava.counts.skip;
+  // ava exits non-zero without a `# fail` count when a file crashes or times out: count that too.
+  if (ava.code !== 0 && ava.counts.fail === 0) failed++;
+}
 
 process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exit(failed > 0 ? 1 : 0);
