@@ -195,6 +195,14 @@ test.serial('bad paths are 400 before any file is read; health and CORS', async 
   const pl = await fetch(`${url}/live/demo/180p/index.m3u8`);
   t.is(pl.headers.get('cache-control'), 'max-age=1');
   t.is(pl.headers.get('access-control-allow-origin'), '*');
+  t.is(pl.headers.get('content-type'), 'application/vnd.apple.mpegurl');
+  const head = await fetch(`${url}/live/demo/master.m3u8`, { method: 'HEAD' });
+  t.is(head.status, 200);
+  t.true(Number(head.headers.get('content-length')) > 0);
+  t.is(await head.text(), '');
+  const preflight = await fetch(`${url}/live/demo/master.m3u8`, { method: 'OPTIONS' });
+  t.is(preflight.status, 204);
+  t.is(preflight.headers.get('access-control-allow-origin'), '*');
 });
 
 test.serial(
