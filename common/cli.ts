@@ -1,16 +1,21 @@
 import { ConfigError, type ConfigOf, type ConfigSpec, describeConfig, loadConfig } from './config.ts';
+import { createLogger, type Logger } from './log.ts';
 
 /**
  * Loads a part's config from flags and environment for a `main`: `--help` prints the keys and exits 0;
  * a bad value prints one message naming every bad key and exits 2.
  */
 export function exitOnConfigError<S extends ConfigSpec>(part: string, spec: S, argv: string[]): ConfigOf<S> {
+  return loadOrExit(part, spec, argv, (a) => loadConfig(spec, a));
+}
+
+function loadOrExit<C>(part: string, spec: ConfigSpec, argv: string[], load: (argv: string[]) => C): C {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`usage: ringcast ${part} [options]\n\n${describeConfig(spec)}\n`);
     process.exit(0);
   }
   try {
-    return loadConfig(spec, argv);
+    return load(argv);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`ringcast ${part}: ${err.message}\n`);
@@ -18,4 +23,59 @@ export function exitOnConfigError<S extends ConfigSpec>(part: string, spec: S, a
     }
     throw err;
   }
+}
+
+/** What a part's main needs of its app: MediaMTX's Initialize/Close, plus an optional drain. */
+export interface PartLifecycle<R> {
+  start(): Promise<R>;
+  close(): Promise<void>;
+  drain?(): Promise<void>;
+}
+
+export interface RunPartOptions<C, R> {
+  part: 'coordinator' | 'origin' | 'relay';
+  spec: ConfigSpec;
+  argv: string[];
+  /** Loads and checks the config; throws ConfigError. */
+  load: (argv: string[]) => C;
+  create: (config: C, log: Logger) => PartLifecycle<R>;
+  /** Signals that drain before closing (a relay's SIGTERM). */
+  drainOn?: NodeJS.Signals[];
+}
+
+/**
+ * The whole `main` of a part: config (exit 2 when bad), start (exit 1 when it fails), one `listening`
+ * log line with what start returned, and SIGINT/SIGTERM: close (or drain, then close) and exit 0; a
+ * second signal exits at once. Only mains handle signals.
+ */
+export async function runPart<C, R extends object>(o: RunPartOptions<C, R>): Promise<void> {
+  const config = loadOrExit(o.part, o.spec, o.argv, o.load);
+  const log = createLogger(`ringcast-${o.part}`);
+  const app = o.create(config, log);
+  let started: R;
+  try {
+    started = await app.start();
+  } catch (err) {
+    log.error({ err }, `${o.part} failed to start`);
+    await app.close().catch(() => {});
+    process.exit(1);
+  }
+  log.info({ part: o.part, ...(started as Record<string, unknown>) }, 'listening');
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    const drain = o.drainOn?.includes(signal) && app.drain;
+    log.info({ signal }, drain ? 'draining' : 'stopping');
+    try {
+      if (drain) await app.drain!();
+      await app.close();
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }

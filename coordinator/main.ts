@@ -1,19 +1,15 @@
-import { exitOnConfigError } from '../common/cli.ts';
-import { createLogger } from '../common/log.ts';
+/** `ringcast coordinator`: config, a Coordinator, signals. Wiring only. */
+import { runPart } from '../common/cli.ts';
+import { loadConfig } from '../common/config.ts';
 import { Coordinator } from './app.ts';
 import { COORDINATOR_CONFIG } from './config.ts';
 
-/** `ringcast coordinator [options]`: loads config, starts, logs `listening`, stops on SIGINT/SIGTERM. */
-export async function runCoordinator(argv: string[]): Promise<void> {
-  const config = exitOnConfigError('coordinator', COORDINATOR_CONFIG, argv);
-  const log = createLogger('ringcast-coordinator');
-  const coordinator = new Coordinator(config, { log });
-  const { url } = await coordinator.start();
-  log.info({ part: 'coordinator', url }, 'listening');
-  const stop = (signal: string) => {
-    log.info({ signal }, 'stopping');
-    void coordinator.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+export function runCoordinator(argv: string[]): Promise<void> {
+  return runPart({
+    part: 'coordinator',
+    spec: COORDINATOR_CONFIG,
+    argv,
+    load: (a) => loadConfig(COORDINATOR_CONFIG, a),
+    create: (config, log) => new Coordinator(config, { log }),
+  });
 }
