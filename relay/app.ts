@@ -213,6 +213,11 @@ export class Relay {
     const cacheKey = forward ? path.relPath + forward : path.relPath;
     const fill = { path, cacheKey, query: forward, hop, stream };
     let entry = this.cache.get(cacheKey, now);
+    // RFC 9111 only-if-cached: answer from the cache or 504, never fill (probes and benchmarks use it).
+    if (entry?.state !== 'complete' && req.headers['cache-control']?.includes('only-if-cached')) {
+      sendRelayError(res, new RingcastError('RC_NOT_CACHED'), this.id);
+      return;
+    }
     let result: CacheResult;
     if (!entry) {
       entry = this.filler.start(fill, true);

@@ -172,3 +172,19 @@ test('identical LL-HLS blocking reloads share one upstream request held past the
   for (const g of await Promise.all([...all, other])) t.is(g.status, 200);
   t.is(origin.count('demo/720p/index.m3u8'), 2);
 });
+
+test('only-if-cached answers 504 RC_NOT_CACHED without filling, then HIT once the object is cached', async (t) => {
+  const s = await setup(t);
+  const body = randomBytes(5_000);
+  s.origin.objects.set('demo/720p/7.m4s', body);
+  const probe = await get(`${s.url}/live/demo/720p/7.m4s`, { 'cache-control': 'only-if-cached' });
+  t.is(probe.status, 504);
+  t.is(JSON.parse(probe.body.toString()).error.code, 'RC_NOT_CACHED');
+  t.is(s.origin.count('demo/720p/7.m4s'), 0);
+  await get(`${s.url}/live/demo/720p/7.m4s`);
+  const cached = await get(`${s.url}/live/demo/720p/7.m4s`, { 'cache-control': 'only-if-cached' });
+  t.is(cached.status, 200);
+  t.is(cached.headers['x-ringcast-cache'], 'HIT');
+  t.deepEqual(cached.body, body);
+  t.is(s.origin.count('demo/720p/7.m4s'), 1);
+});
