@@ -3,7 +3,7 @@
  * names every bad key at once, then a frozen object. Each part declares its keys as a ConfigSpec.
  */
 
-export type ConfigType = 'string' | 'int' | 'number' | 'bool' | 'url' | 'list';
+export type ConfigType = 'string' | 'int' | 'number' | 'bool' | 'url' | 'urls' | 'list';
 
 export interface ConfigKey<T = unknown> {
   type: ConfigType;
@@ -24,7 +24,7 @@ type ValueOf<K extends ConfigKey> = K['type'] extends 'int' | 'number'
   ? number
   : K['type'] extends 'bool'
     ? boolean
-    : K['type'] extends 'list'
+    : K['type'] extends 'list' | 'urls'
       ? string[]
       : string;
 
@@ -99,6 +99,25 @@ function convert(key: string, def: ConfigKey, raw: string, problems: string[]): 
         bad('must be an http(s) URL');
         return undefined;
       }
+    case 'urls': {
+      // Comma-separated http(s) URLs, e.g. every coordinator behind which a part may fail over.
+      const urls = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = urls.filter((u) => {
+        try {
+          return !['http:', 'https:'].includes(new URL(u).protocol);
+        } catch {
+          return true;
+        }
+      });
+      if (bad.length > 0) {
+        problems.push(`'${key}' must be http(s) URLs separated by commas (bad: '${bad.join("', '")}')`);
+        return undefined;
+      }
+      return urls.map((u) => u.replace(/\/+$/, ''));
+    }
     case 'list':
       return raw
         .split(',')

@@ -72,9 +72,10 @@ export class Relay {
     };
     if (deps.cluster) this.cluster = deps.cluster;
     else {
-      if (!config.coordinatorUrl) throw new Error("relay needs 'coordinatorUrl' or a cluster source");
+      if (config.coordinatorUrl.length === 0)
+        throw new Error("relay needs 'coordinatorUrl' or a cluster source");
       this.client = new CoordinatorClient({
-        coordinatorUrl: config.coordinatorUrl,
+        coordinatorUrls: config.coordinatorUrl,
         clusterSecret: config.clusterSecret,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         log: this.log,

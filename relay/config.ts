@@ -20,7 +20,11 @@ export const RELAY_CONFIG = {
     check: (v: unknown) =>
       v === '' || /^https?:\/\/[^/]+/.test(String(v)) ? undefined : 'must be an http(s) URL',
   },
-  coordinatorUrl: { type: 'url', default: '', doc: 'coordinator base URL (required)' },
+  coordinatorUrl: {
+    type: 'urls',
+    default: [] as string[],
+    doc: 'coordinator base URL, or several separated by commas to fail over between (required)',
+  },
   clusterSecret: { type: 'string', default: '', doc: 'shared secret for calls to the coordinator' },
   capacity: {
     type: 'number',

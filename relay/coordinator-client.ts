@@ -14,7 +14,8 @@ import type { ClusterChange, ClusterSource } from './cluster-source.ts';
 import { ClusterState } from './cluster-state.ts';
 
 export interface CoordinatorClientOptions {
-  coordinatorUrl: string;
+  /** Every coordinator this relay may talk to (they share state through Redis); it fails over in order. */
+  coordinatorUrls: readonly string[];
   clusterSecret: string;
   heartbeatIntervalMs: number;
   log: Logger;
@@ -41,7 +42,8 @@ const DEFAULT_RETRY: RetryPolicy = {
  */
 export class CoordinatorClient implements ClusterSource {
   private readonly state = new ClusterState();
-  private readonly base: string;
+  private readonly bases: string[];
+  private current = 0;
   private readonly retry: RetryPolicy;
   private self: RegisterRelayRequest | undefined;
   private registered = false;
@@ -52,7 +54,7 @@ export class CoordinatorClient implements ClusterSource {
   private staleBeats = 0;
 
   constructor(private readonly opts: CoordinatorClientOptions) {
-    this.base = opts.coordinatorUrl.replace(/\/+$/, '');
+    this.bases = opts.coordinatorUrls.map((u) => u.replace(/\/+$/, ''));
     this.retry = opts.retry ?? DEFAULT_RETRY;
   }
 
@@ -115,7 +117,11 @@ export class CoordinatorClient implements ClusterSource {
           }
           this.opts.log.warn({ status: res.status }, 'registration refused');
         } catch (err) {
-          this.opts.log.warn({ err: describe(err) }, 'coordinator unreachable; will register again');
+          this.opts.log.warn(
+            { err: describe(err), coordinator: this.base },
+            'coordinator unreachable; will register again',
+          );
+          this.failover();
         }
         await this.pause(retryDelayMs(this.retry, attempt));
       }
@@ -140,7 +146,8 @@ export class CoordinatorClient implements ClusterSource {
         this.checkRingVersion(ringVersion);
       } else await res.body?.cancel();
     } catch {
-      // Transient: the next beat tries again; the events loop notices a longer outage.
+      // The next beat tries the next coordinator (the same one when there is only one).
+      this.failover();
     }
   }
 
@@ -161,7 +168,13 @@ export class CoordinatorClient implements ClusterSource {
           parser.push(decoder.decode(chunk as Uint8Array, { stream: true }));
         }
       } catch (err) {
-        if (!this.stopped) this.opts.log.warn({ err: describe(err) }, 'event stream lost; reconnecting');
+        if (!this.stopped) {
+          this.opts.log.warn(
+            { err: describe(err), coordinator: this.base },
+            'event stream lost; reconnecting',
+          );
+          this.failover();
+        }
       }
       if (!this.stopped) await this.pause(retryDelayMs(this.retry, attempt++));
     }
@@ -218,6 +231,17 @@ export class CoordinatorClient implements ClusterSource {
       );
       this.events?.abort();
     }
+  }
+
+  private get base(): string {
+    return this.bases[this.current]!;
+  }
+
+  /** Moves to the next coordinator; they share membership through Redis, so nothing else changes. */
+  private failover(): void {
+    if (this.bases.length < 2) return;
+    this.current = (this.current + 1) % this.bases.length;
+    this.opts.log.info({ coordinator: this.base }, 'switching coordinator');
   }
 
   private acceptRing(view: RingView): void {

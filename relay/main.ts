@@ -11,7 +11,8 @@ export function runRelay(argv: string[]): Promise<void> {
     argv,
     load: (a) => {
       const config = loadConfig(RELAY_CONFIG, a);
-      if (!config.coordinatorUrl) throw new ConfigError(["'coordinatorUrl' is required (--coordinator-url)"]);
+      if (config.coordinatorUrl.length === 0)
+        throw new ConfigError(["'coordinatorUrl' is required (--coordinator-url)"]);
       return config;
     },
     create: (config, log) => new Relay(config, { log }),

@@ -42,3 +42,16 @@ test('ranges are checked', (t) => {
   const err = t.throws(() => loadConfig(SPEC, ['--port', '70000']), { instanceOf: ConfigError });
   t.regex(err.message, /'port' must be at most 65535/);
 });
+
+test('urls: a comma-separated list of http(s) URLs, each checked', (t) => {
+  const spec = { coordinatorUrl: { type: 'urls', default: [] as string[], doc: 'coordinators' } } as const;
+  t.deepEqual(loadConfig(spec, ['--coordinator-url', 'http://a:1/, http://b:2']).coordinatorUrl, [
+    'http://a:1',
+    'http://b:2',
+  ]);
+  t.deepEqual(loadConfig(spec, []).coordinatorUrl, []);
+  const err = t.throws(() => loadConfig(spec, ['--coordinator-url', 'http://a:1,ftp://x,nope']), {
+    instanceOf: ConfigError,
+  });
+  t.regex(err.message, /bad: 'ftp:\/\/x', 'nope'/);
+});

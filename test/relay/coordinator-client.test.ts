@@ -11,7 +11,7 @@ test('registers with the secret, heartbeats, follows events, re-registers after 
   const coord = await new FakeCoordinator().start();
   coord.streams.push(stream);
   const client = new CoordinatorClient({
-    coordinatorUrl: coord.url,
+    coordinatorUrls: [coord.url],
     clusterSecret: 's3cret',
     heartbeatIntervalMs: 50,
     log: silentLogger(),
@@ -65,7 +65,7 @@ test('keeps the last known state while the coordinator is unreachable', async (t
   const coord = await new FakeCoordinator().start();
   coord.streams.push(stream);
   const client = new CoordinatorClient({
-    coordinatorUrl: coord.url,
+    coordinatorUrls: [coord.url],
     clusterSecret: '',
     heartbeatIntervalMs: 50,
     log: silentLogger(),

@@ -9,7 +9,8 @@ test('docs/relay.md lists every config key with its default', (t) => {
   for (const [key, spec] of Object.entries(RELAY_CONFIG)) {
     const row = doc.split('\n').find((l) => l.startsWith(`| \`${key}\` |`));
     t.truthy(row, `${key} is documented`);
-    const shown = typeof spec.default === 'string' ? `\`'${spec.default}'\`` : `\`${spec.default}\``;
+    const text = Array.isArray(spec.default) ? spec.default.join(',') : spec.default;
+    const shown = typeof text === 'string' ? `\`'${text}'\`` : `\`${text}\``;
     t.true(
       row?.includes(shown) || row?.includes(`\`${spec.default}\``),
       `${key} default ${shown} in: ${row}`,
