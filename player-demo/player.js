@@ -39,11 +39,11 @@
 
   const hls = new Hls({
     // Standard HLS with 2 s segments: play 3 s behind the newest segment's end, which is about 4-5 s behind
-    // the encoder (the newest segment is published when complete); speed up to 1.2x to get back there
-    // after a stall, and jump when more than 6 s behind it (docs/player.md).
+    // the encoder (the newest segment is published when complete); play up to 1.5x (pitch preserved) to
+    // get back there after a slow start or a stall, and jump when more than 6 s behind it (docs/player.md).
     liveSyncDuration: 3,
     liveMaxLatencyDuration: 6,
-    maxLiveSyncPlaybackRate: 1.2,
+    maxLiveSyncPlaybackRate: 1.5,
     // LL-HLS playlists switch this on; plain playlists ignore it.
     lowLatencyMode: true,
     backBufferLength: 30,
