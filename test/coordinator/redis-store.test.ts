@@ -1,4 +1,5 @@
 import test from 'ava';
+import { TestRedis } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
   call,
@@ -10,7 +11,6 @@ import {
   startCoordinator,
   type TestCoordinator,
 } from './helpers.ts';
-import { TestRedis } from './test-redis.ts';
 
 /** Heartbeats like a relay: registers again whenever the coordinator does not know it. */
 function keepAlive(c: TestCoordinator, id: string, url: string): () => void {

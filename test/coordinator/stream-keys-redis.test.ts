@@ -3,9 +3,9 @@ import { Redis } from 'ioredis';
 import { silentLogger } from '../../common/log.ts';
 import { RedisStore } from '../../coordinator/redis-store.ts';
 import { keyDigest } from '../../coordinator/stream-registry.ts';
+import { TestRedis } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { call, startCoordinator } from './helpers.ts';
-import { TestRedis } from './test-redis.ts';
 
 const auth = (base: string, key: string) => call(`${base}/api/v1/publish-auth`, { body: { key } });
 const addStream = (base: string, id: string) => call(`${base}/api/v1/streams`, { body: { id } });

@@ -89,16 +89,30 @@ export async function startTestCluster(
   }
 }
 
-/** Waits until the stream is live and has at least `segments` segments in its first rendition's playlist. */
-export async function waitForLive(c: TestCluster, streamId = 'demo', segments = 2): Promise<void> {
+/** Waits until the coordinator reports the stream live and every rendition's playlist has `segments` segments. */
+export async function waitForStream(
+  coordinatorUrl: string,
+  originUrl: string,
+  streamId = 'demo',
+  segments = 2,
+): Promise<void> {
   await waitFor(
     async () => {
-      const view = await c.cluster();
+      const view = JSON.parse(await getText(`${coordinatorUrl}/api/v1/cluster`)) as ClusterView;
       const s = view.streams.find((x) => x.id === streamId);
       if (s?.state !== 'live' || s.renditions.length === 0) return false;
-      const pl = await getText(`${c.origin.url}/live/${streamId}/${s.renditions[0]!.name}/index.m3u8`);
-      return (pl.match(/#EXTINF/g) ?? []).length >= segments;
+      const playlists = await Promise.all(
+        s.renditions.map((r) =>
+          getText(`${originUrl}/live/${streamId}/${r.name}/index.m3u8`).catch(() => ''),
+        ),
+      );
+      return playlists.every((p) => (p.match(/#EXTINF/g) ?? []).length >= segments);
     },
-    { timeoutMs: 40_000, what: `stream ${streamId} live with ${segments} segments` },
+    { timeoutMs: 40_000, what: `stream ${streamId} live with ${segments} segments in every rendition` },
   );
+}
+
+/** waitForStream for a test cluster. */
+export function waitForLive(c: TestCluster, streamId = 'demo', segments = 2): Promise<void> {
+  return waitForStream(c.coordinator.url, c.origin.url, streamId, segments);
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from '../helpers/wait.ts';
+import { waitFor } from './wait.ts';
 
 /** A private redis-server on a free port, stopped by its pid. */
 export class TestRedis {

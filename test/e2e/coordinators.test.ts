@@ -1,0 +1,101 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { type PartProcess, spawnPart, stopPart } from '../../cli/part-process.ts';
+import type { ClusterView } from '../../common/types.ts';
+import { TEST_LADDER, waitForStream } from '../helpers/cluster.ts';
+import { readHls } from '../helpers/hls-reader.ts';
+import { parseMaster } from '../helpers/master.ts';
+import { TestRedis } from '../helpers/redis.ts';
+import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
+
+// Two coordinators sharing one Redis, two relays that know both, an origin; then one coordinator dies.
+const dir = mkdtempSync(join(tmpdir(), 'ringcast-coordinators-'));
+const env = { RINGCAST_CLUSTER_SECRET: `secret-${process.pid}`, RINGCAST_LOG_LEVEL: 'info' };
+const parts: PartProcess[] = [];
+let redis: TestRedis;
+let a: PartProcess;
+let b: PartProcess;
+let origin: PartProcess;
+
+const cluster = async (c: PartProcess) => JSON.parse(await getText(`${c.url}/api/v1/cluster`)) as ClusterView;
+const published = async () =>
+  sumMetric(await getText(`${origin.url}/metrics`), 'ringcast_origin_segments_published_total');
+
+test.before(async () => {
+  redis = await TestRedis.create();
+  const coordinator = (name: string) =>
+    spawnPart({
+      part: 'coordinator',
+      args: ['--port', '0', '--redis-url', redis.url],
+      env,
+      logFile: join(dir, `${name}.log`),
+    });
+  [a, b] = await Promise.all([coordinator('a'), coordinator('b')]);
+  parts.push(a, b);
+  const relays = await Promise.all(
+    [0, 1].map((i) =>
+      spawnPart({
+        part: 'relay',
+        args: ['--port', '0', '--coordinator-url', `${a.url},${b.url}`],
+        env,
+        logFile: join(dir, `relay-${i}.log`),
+      }),
+    ),
+  );
+  parts.push(...relays);
+  origin = await spawnPart({
+    part: 'origin',
+    args: ['--port', '0', '--rtmp-port', '0', '--coordinator-url', a.url, '--source', 'testsrc'],
+    env: { ...env, RINGCAST_LADDER: TEST_LADDER, RINGCAST_FPS: '15', RINGCAST_TESTSRC_SIZE: '320x180' },
+    logFile: join(dir, 'origin.log'),
+  });
+  parts.push(origin);
+  await waitFor(async () => (await cluster(b)).ring.relays.length === 2, { what: 'both relays in the ring' });
+  await waitForStream(b.url, origin.url, 'demo', 2);
+});
+
+test.after.always(async () => {
+  await Promise.all(parts.map((p) => stopPart(p, 3000)));
+  await redis?.destroy();
+  if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
+});
+
+test.serial('a relay registered through one coordinator is in the ring of the other', async (t) => {
+  const [viewA, viewB] = await Promise.all([cluster(a), cluster(b)]);
+  t.deepEqual(viewA.ring.relays.map((r) => r.id).sort(), viewB.ring.relays.map((r) => r.id).sort());
+  t.is(viewA.ring.version, viewB.ring.version);
+});
+
+test.serial('killing one coordinator leaves playback through the relays working', async (t) => {
+  const controller = new AbortController();
+  const readers = [a, b].flatMap((c) =>
+    [0, 1, 2].map((i) =>
+      readHls({
+        masterUrl: `${c.url}/live/demo/master.m3u8?session=${c === a ? 'a' : 'b'}-${i}`,
+        signal: controller.signal,
+      }),
+    ),
+  );
+  const start = await published();
+  await waitFor(async () => (await published()) >= start + 2, { timeoutMs: 20_000, what: 'two segments' });
+  a.child.kill('SIGKILL');
+  const killedAt = Date.now();
+  // Past the relay timeout (3 s): the relays must have moved their heartbeats to B, or B drops them.
+  await waitFor(async () => (await published()) >= start + 8, {
+    timeoutMs: 30_000,
+    what: 'six more segments',
+  });
+  t.true(Date.now() - killedAt > 4000);
+  const view = await cluster(b);
+  t.is(view.ring.relays.length, 2, 'both relays still in the ring of the surviving coordinator');
+  const master = parseMaster(await getText(`${b.url}/live/demo/master.m3u8?session=late-viewer`));
+  t.true(master.variants.length >= 2, 'a new viewer gets a master from the surviving coordinator');
+  controller.abort();
+  for (const s of await Promise.all(readers)) {
+    t.is(s.errors, 0, s.lastError);
+    t.is(s.stalls, 0);
+    t.true(s.segments >= 5, `a reader got ${s.segments} segments`);
+  }
+});
