@@ -56,7 +56,9 @@ export class Filler {
   /** Starts filling a new entry; `cached` entries go into the cache, others serve one request. */
   start(req: FillRequest, cached: boolean): CacheEntry {
     const sources = this.sources(req);
-    const entry = new CacheEntry(req.cacheKey, req.path, sources.length === 1);
+    // An owner's fill may fall back to a peer, but only as a hop, which never waits on another peer:
+    // a hop request may still join it without a loop.
+    const entry = new CacheEntry(req.cacheKey, req.path, sources[0]!.kind === 'origin');
     if (cached) this.deps.cache.add(entry);
     this.deps.cache.pin(entry);
     this.attempt(entry, req, sources, 0, undefined);
@@ -74,11 +76,14 @@ export class Filler {
     const self = this.deps.selfId();
     const ring = this.deps.cluster.ring();
     const candidates = ring.candidates(req.path.ringKey, this.deps.config.peerAttempts + 1);
-    if (candidates.length === 0 || candidates[0]!.id === self) return [origin];
+    if (candidates.length === 0) return [origin];
     const peers = candidates
       .filter((r) => r.id !== self)
       .slice(0, this.deps.config.peerAttempts)
       .map((r): FillSource => ({ kind: 'peer', id: r.id, base: r.url.replace(/\/+$/, '') }));
+    // The owner fills from the origin; if its own link to the origin fails (refused, hung, 5xx), the
+    // next ring member fills for it over that member's link (a hop request: origin only, never back).
+    if (candidates[0]!.id === self) return [origin, ...peers.slice(0, 1)];
     return [...peers, origin];
   }
 
