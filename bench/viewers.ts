@@ -8,10 +8,10 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startTestCluster, type TestCluster, waitForLive } from '../test/helpers/cluster.ts';
-import { type ReaderStats, readHls } from '../test/helpers/hls-reader.ts';
 import { getText, sumMetric } from '../test/helpers/wait.ts';
 import { plotPng } from './lib/plot.ts';
 import { table, writeSection } from './lib/report.ts';
+import { ViewerPool } from './lib/viewer-pool.ts';
 
 const { values } = parseArgs({
   options: {
@@ -20,10 +20,12 @@ const { values } = parseArgs({
     max: { type: 'string', default: '4000' },
     step: { type: 'string', default: '1000' },
     relays: { type: 'string', default: '4' },
+    'viewers-per-worker': { type: 'string', default: '500' },
   },
 });
 const SECONDS = Number(values.seconds);
 const RELAYS = Number(values.relays);
+const PER_WORKER = Number(values['viewers-per-worker']);
 
 interface LevelResult {
   viewers: number;
@@ -39,13 +41,15 @@ interface LevelResult {
   errors: number;
   relayCpuPer1000: number;
   relayRssMb: number;
+  relayRssGrowthMbPer1000: number;
   originEgressMbps: number;
   relayEgressMbps: number;
+  simulatorCpu: number;
 }
 
 const quantile = (xs: number[], q: number) => {
   if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
+  const s = Float64Array.from(xs).sort();
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 };
 const maxOverMean = (xs: number[]) => Math.max(...xs) / (xs.reduce((a, b) => a + b, 0) / xs.length || 1);
@@ -58,6 +62,7 @@ async function sample(c: TestCluster) {
       return {
         cpu: sumMetric(m, 'ringcast_relay_process_cpu_seconds_total'),
         rss: sumMetric(m, 'ringcast_relay_process_resident_memory_bytes'),
+        bytes: sumMetric(m, 'ringcast_relay_bytes_served_total'),
       };
     }),
   );
@@ -65,74 +70,89 @@ async function sample(c: TestCluster) {
     at: performance.now(),
     published: sumMetric(origin, 'ringcast_origin_segments_published_total'),
     requested: sumMetric(origin, 'ringcast_origin_segment_requests_total'),
-    originBytes: sumMetric(origin, 'ringcast_origin_bytes_served_total'),
     relays,
   };
 }
 
+let baselineRss = 0;
+
 async function runLevel(c: TestCluster, viewers: number): Promise<LevelResult> {
-  const controller = new AbortController();
-  const readers: Promise<ReaderStats>[] = [];
-  // Viewers arrive over 2 s, as a real audience does, not all in one tick.
-  for (let i = 0; i < viewers; i++) {
-    readers.push(
-      readHls({
-        masterUrl: `${c.coordinator.url}/live/demo/master.m3u8?session=sim-${viewers}-${i}`,
-        variant: i % 2,
-        signal: controller.signal,
-      }),
-    );
-    if (i % Math.max(1, Math.floor(viewers / 20)) === 0) await new Promise((r) => setTimeout(r, 100));
+  const pool = new ViewerPool({
+    masterUrl: `${c.coordinator.url}/live/demo/master.m3u8`,
+    viewers,
+    prefix: `sim-${viewers}`,
+    workers: Math.ceil(viewers / PER_WORKER),
+    rampMs: 2000,
+  });
+  pool.start();
+  try {
+    // Let the audience arrive and reach the live edge before measuring.
+    await new Promise((r) => setTimeout(r, 4000));
+    const before = await sample(c);
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    const after = await sample(c);
+    const run = await pool.stop();
+    return summarise(viewers, before, after, run);
+  } catch (err) {
+    pool.kill();
+    throw err;
   }
-  const before = await sample(c);
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  const after = await sample(c);
-  controller.abort();
-  const stats = await Promise.all(readers);
+}
+
+function summarise(
+  viewers: number,
+  before: Awaited<ReturnType<typeof sample>>,
+  after: Awaited<ReturnType<typeof sample>>,
+  run: Awaited<ReturnType<ViewerPool['stop']>>,
+): LevelResult {
   const perRelayViewers = new Map<string, number>();
   const perRelayBytes = new Map<string, number>();
-  for (const s of stats) {
-    const top = [...s.relays].sort((a, b) => b[1] - a[1])[0]?.[0];
+  for (const v of run.viewers) {
+    const top = Object.entries(v.relaySegments).sort((a, b) => b[1] - a[1])[0]?.[0];
     if (top) perRelayViewers.set(top, (perRelayViewers.get(top) ?? 0) + 1);
-    for (const [id, b] of s.relayBytes) perRelayBytes.set(id, (perRelayBytes.get(id) ?? 0) + b);
+    for (const [id, b] of Object.entries(v.relayBytes))
+      perRelayBytes.set(id, (perRelayBytes.get(id) ?? 0) + b);
   }
   const elapsed = (after.at - before.at) / 1000;
   const published = after.published - before.published;
+  const requested = after.requested - before.requested;
   const cpu = after.relays.reduce((n, r, i) => n + r.cpu - before.relays[i]!.cpu, 0) / elapsed;
-  const relayBytes = [...perRelayBytes.values()].reduce((a, b) => a + b, 0);
+  const rss = after.relays.reduce((n, r) => n + r.rss, 0);
+  const relayBytes = after.relays.reduce((n, r, i) => n + r.bytes - before.relays[i]!.bytes, 0);
+  // The origin has no bytes-served counter: its egress is its segment requests times the mean
+  // segment size the viewers saw (both renditions are watched equally).
+  const segs = run.viewers.reduce((n, v) => n + v.segments, 0);
+  const meanSegment = segs ? run.viewers.reduce((n, v) => n + v.bytes, 0) / segs : 0;
+  for (const v of run.viewers) if (v.lastError) lastErrors.add(v.lastError);
   return {
     viewers,
     published,
-    originPerSegment: published ? (after.requested - before.requested) / published : 0,
+    originPerSegment: published ? requested / published : 0,
     maxMeanViewers: maxOverMean([...perRelayViewers.values()]),
     maxMeanBytes: maxOverMean([...perRelayBytes.values()]),
-    ttfbP50: quantile(
-      stats.flatMap((s) => s.ttfbMs),
-      0.5,
-    ),
-    ttfbP99: quantile(
-      stats.flatMap((s) => s.ttfbMs),
-      0.99,
-    ),
-    segP99: quantile(
-      stats.flatMap((s) => s.segmentMs),
-      0.99,
-    ),
-    stalls: stats.reduce((n, s) => n + s.stalls, 0),
-    stallMs: stats.reduce((n, s) => n + s.stallMs, 0),
-    errors: stats.reduce((n, s) => n + s.errors, 0),
+    ttfbP50: quantile(run.ttfbMs, 0.5),
+    ttfbP99: quantile(run.ttfbMs, 0.99),
+    segP99: quantile(run.segmentMs, 0.99),
+    stalls: run.viewers.reduce((n, v) => n + v.stalls, 0),
+    stallMs: run.viewers.reduce((n, v) => n + v.stallMs, 0),
+    errors: run.viewers.reduce((n, v) => n + v.errors, 0),
     relayCpuPer1000: (cpu / viewers) * 1000,
-    relayRssMb: after.relays.reduce((n, r) => n + r.rss, 0) / 1024 / 1024,
-    originEgressMbps: ((after.originBytes - before.originBytes) * 8) / elapsed / 1e6,
-    relayEgressMbps: (relayBytes * 8) / (SECONDS + 2) / 1e6,
+    relayRssMb: rss / 1024 / 1024,
+    relayRssGrowthMbPer1000: ((rss - baselineRss) / 1024 / 1024 / viewers) * 1000,
+    originEgressMbps: (requested * meanSegment * 8) / elapsed / 1e6,
+    relayEgressMbps: (relayBytes * 8) / elapsed / 1e6,
+    simulatorCpu: run.simulatorCpu,
   };
 }
+
+const lastErrors = new Set<string>();
 
 async function main(): Promise<void> {
   const c = await startTestCluster({ relays: RELAYS });
   const results: LevelResult[] = [];
   try {
     await waitForLive(c, 'demo', 3);
+    baselineRss = (await sample(c)).relays.reduce((n, r) => n + r.rss, 0);
     for (const n of values.levels.split(',').map(Number)) {
       process.stdout.write(`${n} viewers…\n`);
       results.push(await runLevel(c, n));
@@ -167,12 +187,13 @@ async function report(results: LevelResult[]): Promise<void> {
     `${r.stalls} (${(r.stallMs / 1000).toFixed(1)} s)`,
     r.errors,
     r.relayCpuPer1000.toFixed(2),
-    r.relayRssMb.toFixed(0),
+    `${r.relayRssMb.toFixed(0)} (+${Math.max(0, r.relayRssGrowthMbPer1000).toFixed(0)} per 1,000)`,
     `${r.originEgressMbps.toFixed(2)} / ${r.relayEgressMbps.toFixed(1)}`,
+    r.simulatorCpu.toFixed(2),
   ]);
   const png = fileURLToPath(new URL('../docs/viewers.png', import.meta.url));
   await plotPng(png, {
-    title: 'Egress against viewers (4 relays)',
+    title: `Egress against viewers (${RELAYS} relays)`,
     xLabel: 'viewers',
     yLabel: 'Mbit/s',
     series: [
@@ -207,14 +228,30 @@ ${table(
     'stalls',
     'failed requests',
     'relay CPU s/s per 1,000 viewers',
-    'relay RSS MB (all)',
+    'relay RSS MB, all 4 (growth per 1,000 viewers)',
     'origin / relay egress Mbit/s',
+    'simulator CPU s/s',
   ],
   rows,
 )}
 
-A cluster of plain caches without the ring would show one origin request per relay per segment (${RELAYS}.0 here).
-
+How to read it: origin requests per published segment is the ring's effect (target 1.0; a cluster of
+plain caches without the ring would show one origin request per relay per segment, ${RELAYS}.0 here). A
+stall is a segment that arrived after the simulated playhead needed it; a failed request is any playlist
+or segment request that did not answer 200 with its full body. Origin egress is origin segment requests
+times the mean segment size the viewers received (the origin has no bytes-served counter); relay egress
+is the relays' \`ringcast_relay_bytes_served_total\` (viewers and peer fills). Relay CPU is the relays'
+process CPU seconds per wall second, divided by viewers, times 1,000. The simulator (viewers in
+${PER_WORKER}-viewer worker processes) shares the 2 cores with the cluster: its own CPU is the last
+column, and where the sum of relay and simulator CPU nears 2.0 the machine, not the relays, is the limit.
+${
+  lastErrors.size
+    ? `\nLast errors seen: ${[...lastErrors]
+        .slice(0, 5)
+        .map((e) => `\`${e}\``)
+        .join(', ')}.\n`
+    : ''
+}
 ![egress against viewers](viewers.png)`,
   );
 }

@@ -21,7 +21,15 @@ export interface TestCluster {
 
 /** Starts a real coordinator, origin and relays as child processes on OS-chosen ports. */
 export async function startTestCluster(
-  opts: { relays?: number; source?: 'testsrc' | 'rtmp'; originArgs?: string[]; relayArgs?: string[] } = {},
+  opts: {
+    relays?: number;
+    source?: 'testsrc' | 'rtmp';
+    originArgs?: string[];
+    relayArgs?: string[];
+    coordinatorArgs?: string[];
+    /** Called once the coordinator listens, before the origin starts (to point a proxy at it, say). */
+    beforeOrigin?: (coordinatorUrl: string) => void | Promise<void>;
+  } = {},
 ): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ringcast-test-'));
   const secret = `secret-${process.pid}-${Date.now()}`;
@@ -35,7 +43,7 @@ export async function startTestCluster(
   try {
     const coordinator = await spawnPart({
       part: 'coordinator',
-      args: ['--port', '0'],
+      args: ['--port', '0', ...(opts.coordinatorArgs ?? [])],
       env,
       logFile: join(dir, 'coordinator.log'),
     });
@@ -51,6 +59,7 @@ export async function startTestCluster(
       ),
     );
     started.push(...relays);
+    await opts.beforeOrigin?.(coordinator.url);
     const origin = await spawnPart({
       part: 'origin',
       args: [

@@ -63,6 +63,8 @@ export interface HlsReaderOptions {
   signal: AbortSignal;
   /** Reads the master again after an error (players without steering support do not). */
   refetchMasterOnError?: boolean;
+  /** Longest wait for a playlist or segment before it counts as failed (default 8000; the player demo's hls.js uses 4000). */
+  requestTimeoutMs?: number;
 }
 
 /** The viewer's place in a live stream: its variant and, with content steering, the pathway it follows. */
@@ -112,9 +114,14 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
-async function fetchBody(url: string, stats: ReaderStats, timed: boolean): Promise<Buffer> {
+async function fetchBody(
+  url: string,
+  stats: ReaderStats,
+  timed: boolean,
+  timeoutMs: number,
+): Promise<Buffer> {
   const started = performance.now();
-  const res = await fetch(url, { signal: AbortSignal.timeout(8000) });
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   const ttfb = performance.now() - started;
   if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
   const body = Buffer.from(await res.arrayBuffer());
@@ -152,10 +159,11 @@ export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
   const source = new PlaylistSource(opts);
   let nextMsn = -1;
   let initUri = '';
+  const timeoutMs = opts.requestTimeoutMs ?? 8000;
   while (!opts.signal.aborted) {
     try {
       const playlistUrl = await source.url();
-      const res = await fetch(playlistUrl, { signal: AbortSignal.timeout(8000) });
+      const res = await fetch(playlistUrl, { signal: AbortSignal.timeout(timeoutMs) });
       if (!res.ok) throw new Error(`playlist ${playlistUrl}: ${res.status}`);
       const pl = HLS.parse(await res.text()) as HLS.types.MediaPlaylist;
       const segs = pl.segments;
@@ -165,10 +173,10 @@ export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
         if (opts.signal.aborted || seg.mediaSequenceNumber < nextMsn) continue;
         const map = seg.map?.uri;
         if (map && map !== initUri) {
-          await fetchBody(new URL(map, playlistUrl).toString(), stats, false);
+          await fetchBody(new URL(map, playlistUrl).toString(), stats, false, timeoutMs);
           initUri = map;
         }
-        const body = await fetchBody(new URL(seg.uri, playlistUrl).toString(), stats, true);
+        const body = await fetchBody(new URL(seg.uri, playlistUrl).toString(), stats, true, timeoutMs);
         playhead.arrived(seg.duration);
         stats.segments++;
         stats.bytes += body.length;

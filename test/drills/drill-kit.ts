@@ -1,0 +1,303 @@
+/**
+ * Failure drills shared by the tests (test/drills/*.test.ts) and the simulator (bench/drills.ts): a
+ * fault is injected while viewers watch, and the drill reports what the viewers saw, how long the
+ * cluster took to recover and how many origin requests each published segment cost meanwhile.
+ */
+
+import { setMaxListeners } from 'node:events';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { TestCluster } from '../helpers/cluster.ts';
+import { type ReaderStats, readHls } from '../helpers/hls-reader.ts';
+import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
+
+/** What the viewers of one drill saw, summed. */
+export interface ViewerOutcome {
+  viewers: number;
+  segments: number;
+  /** Requests that failed and were retried (playlists or segments, any cause). */
+  failedRequests: number;
+  /** Segments that arrived after the simulated playhead needed them: viewer-visible failures. */
+  stalls: number;
+  stallMs: number;
+  /** Fewest segments any one viewer got. */
+  minSegments: number;
+  lastError?: string;
+}
+
+/** A running audience; `stop()` ends it and sums what it saw. */
+export interface Audience {
+  stop(): Promise<ViewerOutcome>;
+}
+
+export interface DrillResult {
+  drill: string;
+  viewers: ViewerOutcome;
+  /** Fault injected → recovered (see each drill's `recovered`). */
+  recoveryMs: number;
+  /** Origin segment requests per published segment, from just before the fault to the end. */
+  originRatio: number;
+  published: number;
+  notes: string[];
+}
+
+/** `n` in-process simulated viewers (hls-reader) entering through the coordinator. */
+/** The player demo's hls.js time to first byte (player-demo/player.js): a hung relay costs a viewer this long. */
+export const PLAYER_TIMEOUT_MS = 4000;
+
+export function inProcessAudience(c: TestCluster, n: number, prefix: string): Audience {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  const readers: Promise<ReaderStats>[] = Array.from({ length: n }, (_, i) =>
+    readHls({
+      masterUrl: `${c.coordinator.url}/live/demo/master.m3u8?session=${prefix}-${i}`,
+      variant: i % 2,
+      signal: controller.signal,
+      requestTimeoutMs: PLAYER_TIMEOUT_MS,
+    }),
+  );
+  return {
+    stop: async () => {
+      controller.abort();
+      return sumViewers(await Promise.all(readers));
+    },
+  };
+}
+
+export function sumViewers(
+  stats: { segments: number; errors: number; stalls: number; stallMs: number; lastError?: string }[],
+): ViewerOutcome {
+  return {
+    viewers: stats.length,
+    segments: stats.reduce((n, s) => n + s.segments, 0),
+    failedRequests: stats.reduce((n, s) => n + s.errors, 0),
+    stalls: stats.reduce((n, s) => n + s.stalls, 0),
+    stallMs: stats.reduce((n, s) => n + s.stallMs, 0),
+    minSegments: Math.min(...stats.map((s) => s.segments)),
+    lastError: stats.find((s) => s.lastError)?.lastError,
+  };
+}
+
+export async function originCounters(originUrl: string): Promise<{ published: number; requested: number }> {
+  const text = await getText(`${originUrl}/metrics`);
+  return {
+    published: sumMetric(text, 'ringcast_origin_segments_published_total'),
+    requested: sumMetric(text, 'ringcast_origin_segment_requests_total'),
+  };
+}
+
+/** Newest segment URI (relative to the rendition) and its msn in an origin media playlist. */
+export async function newestSegment(
+  originUrl: string,
+  rendition: string,
+): Promise<{ msn: number; uri: string; size?: number }> {
+  const text = await getText(`${originUrl}/live/demo/${rendition}/index.m3u8`);
+  const seq = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0);
+  const uris = text.split('\n').filter((l) => l && !l.startsWith('#'));
+  return { msn: seq + uris.length - 1, uri: uris.at(-1) ?? '' };
+}
+
+/**
+ * True once every relay in `relayUrls` serves a segment of every rendition that was published after
+ * `afterMsn` (per rendition), with the origin's bytes.
+ */
+export async function servesFreshSegments(
+  originUrl: string,
+  relayUrls: string[],
+  afterMsn: Map<string, number>,
+): Promise<boolean> {
+  for (const [rendition, msn] of afterMsn) {
+    const newest = await newestSegment(originUrl, rendition);
+    if (newest.msn <= msn) return false;
+    const want = Buffer.from(
+      await (await fetch(`${originUrl}/live/demo/${rendition}/${newest.uri}`)).arrayBuffer(),
+    );
+    for (const relay of relayUrls) {
+      const res = await fetch(`${relay}/live/demo/${rendition}/${newest.uri}`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      if (res.status !== 200) return false;
+      if (!want.equals(Buffer.from(await res.arrayBuffer()))) return false;
+    }
+  }
+  return true;
+}
+
+export async function renditions(c: TestCluster): Promise<string[]> {
+  const view = await c.cluster();
+  return view.streams.find((s) => s.id === 'demo')?.renditions.map((r) => r.name) ?? [];
+}
+
+export async function msnNow(c: TestCluster): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const r of await renditions(c)) out.set(r, (await newestSegment(c.origin.url, r)).msn);
+  return out;
+}
+
+/**
+ * Runs one drill: viewers watch, `inject` causes the fault (and ends it, for faults with a duration),
+ * `recovered` is polled from then on; afterwards the viewers keep watching until 8 more segments were
+ * published, so a late stall is still seen.
+ */
+export async function runDrill(opts: {
+  c: TestCluster;
+  drill: string;
+  audience: () => Audience;
+  /** Causes the fault; resolves with the time recovery is measured from (default: when it resolved). */
+  inject: () => Promise<number | undefined>;
+  recovered: () => Promise<boolean>;
+  recoveryTimeoutMs?: number;
+  /** The origin's URL may change (a restarted origin); read it through this. */
+  originUrl?: () => string;
+}): Promise<DrillResult> {
+  const originUrl = opts.originUrl ?? (() => opts.c.origin.url);
+  const audience = opts.audience();
+  const notes: string[] = [];
+  try {
+    const warm = await originCounters(originUrl());
+    await waitFor(async () => (await originCounters(originUrl())).published >= warm.published + 4, {
+      timeoutMs: 30_000,
+      what: 'viewers warmed up (4 segments published)',
+    });
+    const before = await originCounters(originUrl());
+    const injectedAt = Date.now();
+    const from = (await opts.inject()) ?? Date.now();
+    if (from !== injectedAt) notes.push(`fault lasted ${from - injectedAt} ms`);
+    await waitFor(opts.recovered, {
+      timeoutMs: opts.recoveryTimeoutMs ?? 30_000,
+      intervalMs: 100,
+      what: `${opts.drill}: recovery`,
+    });
+    const recoveryMs = Date.now() - from;
+    const mid = await originCounters(originUrl());
+    await waitFor(async () => (await originCounters(originUrl())).published >= mid.published + 8, {
+      timeoutMs: 40_000,
+      what: `${opts.drill}: 8 more segments after recovery`,
+    });
+    const after = await originCounters(originUrl());
+    const viewers = await audience.stop();
+    const published = after.published - before.published;
+    return {
+      drill: opts.drill,
+      viewers,
+      recoveryMs,
+      originRatio: published ? (after.requested - before.requested) / published : 0,
+      published,
+      notes,
+    };
+  } catch (err) {
+    await audience.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Is the TCP connection whose far end is 127.0.0.1:`peerPort` owned by process `pid`? (Linux /proc.) */
+export function connectionOwnedBy(pid: number, peerPort: number, localPort: number): boolean {
+  const hex = (p: number) => p.toString(16).toUpperCase().padStart(4, '0');
+  let inode = '';
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1]?.endsWith(`:${hex(peerPort)}`) && f[2]?.endsWith(`:${hex(localPort)}`)) inode = f[9] ?? '';
+  }
+  if (!inode) return false;
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A TCP proxy in front of the origin. `cut(pid)` makes it stop forwarding, in both directions, on every
+ * connection that process `pid` has or opens: sockets stay open and silent (a hang, not a refusal).
+ */
+export class HangingProxy {
+  private server: Server | undefined;
+  private target = 0;
+  private cutPid = 0;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  async start(): Promise<string> {
+    this.server = createServer((client) => this.accept(client));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  setTarget(port: number): void {
+    this.target = port;
+  }
+
+  cut(pid: number): void {
+    this.cutPid = pid;
+  }
+
+  heal(): void {
+    this.cutPid = 0;
+  }
+
+  private accept(client: Socket): void {
+    let classifiedFor = 0;
+    let victim = false;
+    const isCut = () => {
+      const pid = this.cutPid;
+      if (!pid) return false;
+      if (classifiedFor !== pid) {
+        victim = connectionOwnedBy(pid, client.remotePort!, this.port);
+        classifiedFor = pid;
+      }
+      return victim;
+    };
+    const upstream = createConnection({ host: '127.0.0.1', port: this.target });
+    this.sockets.add(client).add(upstream);
+    client.on('data', (d) => {
+      if (!isCut()) upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (!isCut()) client.write(d);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      this.sockets.delete(client);
+      this.sockets.delete(upstream);
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** A port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Formats drill results as a markdown table (docs/reliability.md, docs/benchmarks.md). */
+export function drillTable(results: DrillResult[]): string {
+  const head =
+    '| drill | viewers | segments received | failed requests (retried) | stalls (viewer-visible) | recovery | origin requests / published segment |';
+  const rows = results.map(
+    (r) =>
+      `| ${r.drill} | ${r.viewers.viewers} | ${r.viewers.segments} | ${r.viewers.failedRequests} | ${r.viewers.stalls} (${(r.viewers.stallMs / 1000).toFixed(1)} s) | ${(r.recoveryMs / 1000).toFixed(1)} s | ${r.originRatio.toFixed(2)} |`,
+  );
+  return [head, `|${'---|'.repeat(7)}`, ...rows].join('\n');
+}
