@@ -198,6 +198,10 @@ export class Coordinator {
       if (!pathname.startsWith('/')) throw new RingcastError('RC_BAD_PATH');
       await this.router.handle(req, res, pathname, new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)));
     } catch (err) {
+      // The unread rest of an over-large body leaves the connection unusable (it is reset once the
+      // answer is out): say so, or a keep-alive client sends its next request into the reset.
+      if (err instanceof RingcastError && err.code === 'RC_BODY_TOO_LARGE' && !res.headersSent)
+        res.setHeader('connection', 'close');
       sendError(res, err, log);
     }
   }
