@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,8 @@ import { createOriginHandler } from './http-server.ts';
 import { IngestServer } from './ingest-server.ts';
 import { LiveStream } from './live-stream.ts';
 import { OriginMetrics } from './origin-metrics.ts';
-import { RtmpIngest } from './rtmp-ingest.ts';
+import { checkPublishKey } from './publish-auth.ts';
+import { type PublishAuthResult, RtmpIngest } from './rtmp-ingest.ts';
 
 export interface OriginDeps {
   log: Logger;
@@ -42,6 +43,8 @@ export class Origin {
   private closing: Promise<void> | undefined;
   private dataDir = '';
   private ownsDataDir = false;
+  private originUrl = '';
+  private keyRecheck: NodeJS.Timeout | undefined;
 
   constructor(config: OriginConfig, deps: OriginDeps) {
     this.config = config;
@@ -76,9 +79,14 @@ export class Origin {
     this.dataDir = c.dataDir || mkdtempSync(join(tmpdir(), 'ringcast-origin-'));
     // Segment numbers restart with the process: files of an earlier run must not be served as new ones.
     await rm(join(this.dataDir, c.streamId), { recursive: true, force: true });
-    const ingest = new IngestServer(this.log.child({ component: 'ingest' }), (runId, rendition) =>
-      this.streams.get(c.streamId)?.upload(runId, rendition),
-    );
+    // Each upload carries its transcoder run's id; only the stream running it takes it.
+    const ingest = new IngestServer(this.log.child({ component: 'ingest' }), (runId, rendition) => {
+      for (const s of this.streams.values()) {
+        const sink = s.upload(runId, rendition);
+        if (sink) return sink;
+      }
+      return undefined;
+    });
     this.ingest = ingest;
     await ingest.start();
     this.server = createServer(
@@ -106,39 +114,86 @@ export class Origin {
       });
       this.announcer.start();
     }
-    const stream = this.createStream(url);
-    this.streams.set(stream.id, stream);
+    this.originUrl = url;
+    // The configured stream: the test pattern, or the --stream-key publisher.
+    const own = c.source === 'testsrc' || c.streamKey ? this.streamFor(c.streamId) : undefined;
     this.rtmp = new RtmpIngest({
       host: c.host,
       port: c.rtmpPort,
       streamKey: c.streamKey,
+      streamId: c.streamId,
       acceptPublishers: c.source === 'rtmp',
+      authorize: c.coordinatorUrl ? (key) => this.authorize(key) : undefined,
       log: this.log.child({ component: 'rtmp' }),
-      onPublishStart: () => stream.sourceStarted(),
-      onPublishEnd: () => stream.sourceStopped(),
-      onRefused: (reason) => this.metrics.publishRefused.inc({ reason }),
+      onPublishStart: (p) => this.streamFor(p.streamId).sourceStarted(),
+      onPublishEnd: (p) => this.streams.get(p.streamId)?.sourceStopped(),
+      onRefused: (reason) => this.metrics.publishRefused.inc({ reason: refusalLabel(reason) }),
     });
     const rtmpPort = await this.rtmp.start();
-    if (c.source === 'testsrc') stream.sourceStarted();
+    if (c.source === 'testsrc') own?.sourceStarted();
+    if (c.coordinatorUrl) {
+      this.keyRecheck = setInterval(() => void this.recheckKeys(), c.keyRecheckMs);
+      this.keyRecheck.unref();
+    }
     const rtmpHost = new URL(bound).hostname;
     return { url, rtmpUrl: `rtmp://${rtmpHost}:${rtmpPort}/live` };
   }
 
-  private createStream(originUrl: string): LiveStream {
+  /** Asks the coordinator about a key; the configured stream's id is not for coordinator keys to take. */
+  private async authorize(key: string): Promise<PublishAuthResult> {
     const c = this.config;
-    const rtmpInput = () => `rtmp://127.0.0.1:${this.rtmp?.port ?? c.rtmpPort}/live/${c.streamKey}`;
+    const result = await checkPublishKey(c.coordinatorUrl, c.clusterSecret, key);
+    if ('streamId' in result && result.streamId === c.streamId && c.streamKey)
+      return { refused: `stream '${c.streamId}' is this origin's own (--stream-key)` };
+    return result;
+  }
+
+  /**
+   * Keys are checked on every (re)connect; live publishers are re-checked every `keyRecheckMs`, so a
+   * revoked or rotated-out key stops publishing. Only a clear 403 drops one: a coordinator that cannot
+   * be reached is no reason to cut a live stream.
+   */
+  private async recheckKeys(): Promise<void> {
+    const c = this.config;
+    for (const { streamId, key } of this.rtmp?.liveKeys() ?? []) {
+      if (key === c.streamKey) continue;
+      const result = await checkPublishKey(c.coordinatorUrl, c.clusterSecret, key);
+      if (result.unreachable) continue;
+      if ('refused' in result || result.streamId !== streamId)
+        this.rtmp?.disconnect(streamId, 'its key was revoked or rotated');
+    }
+  }
+
+  /** The stream `streamId`, made on its first publisher (own transcoder, packagers, playlists). */
+  private streamFor(streamId: string): LiveStream {
+    let stream = this.streams.get(streamId);
+    if (!stream) {
+      // Segment numbers restart with the process: files of an earlier run must not be served as new ones.
+      if (streamId !== this.config.streamId)
+        rmSync(join(this.dataDir, streamId), { recursive: true, force: true });
+      stream = this.createStream(this.originUrl, streamId);
+      this.streams.set(streamId, stream);
+    }
+    return stream;
+  }
+
+  private createStream(originUrl: string, streamId: string): LiveStream {
+    const c = this.config;
+    // NMS knows a publisher by its key path (/live/<key>); a key rotated between reconnects changes it.
+    const rtmpInput = () =>
+      `rtmp://127.0.0.1:${this.rtmp?.port ?? c.rtmpPort}/live/${this.rtmp?.keyOf(streamId) ?? c.streamKey}`;
     const stream: LiveStream = new LiveStream({
-      streamId: c.streamId,
+      streamId,
       ladder: parseLadder(c.ladder),
       fps: c.fps,
       segmentSeconds: c.segmentSeconds,
       windowSegments: c.windowSegments,
       retainSegments: c.retainSegments,
-      dir: join(this.dataDir, c.streamId),
+      dir: join(this.dataDir, streamId),
       endGraceMs: c.endGraceMs,
       ffmpegPath: c.ffmpegPath,
       input:
-        c.source === 'testsrc'
+        c.source === 'testsrc' && streamId === c.streamId
           ? { kind: 'testsrc', size: c.testsrcSize, fps: c.fps }
           : {
               kind: 'rtmp',
@@ -149,12 +204,12 @@ export class Origin {
       ingestUrl: () => this.ingest?.baseUrl ?? '',
       retry: FFMPEG_RETRY,
       lowLatency: c.lowLatency,
-      log: this.log.child({ stream: c.streamId }),
+      log: this.log.child({ stream: streamId }),
       onChange: (s) => this.announcer?.stream(this.streamInfo(s, originUrl, s.state)),
       onSegment: (rendition, seg) => {
-        this.metrics.segmentsPublished.inc({ stream: c.streamId, rendition });
+        this.metrics.segmentsPublished.inc({ stream: streamId, rendition });
         this.announcer?.segment({
-          streamId: c.streamId,
+          streamId,
           rendition,
           msn: seg.msn,
           file: seg.file,
@@ -165,7 +220,7 @@ export class Origin {
         });
       },
       onRunEnd: (d) =>
-        this.metrics.ffmpegExits.inc({ stream: c.streamId, reason: d.requested ? 'stopped' : 'crashed' }),
+        this.metrics.ffmpegExits.inc({ stream: streamId, reason: d.requested ? 'stopped' : 'crashed' }),
     });
     return stream;
   }
@@ -178,11 +233,13 @@ export class Origin {
       renditions: s.renditions(),
       targetDuration: s.targetDuration(),
       lowLatency: this.config.lowLatency,
+      ...(state === 'error' && s.reason ? { reason: s.reason } : {}),
     };
   }
 
   private async doClose(): Promise<void> {
     const started = await this.starting?.catch(() => undefined);
+    clearInterval(this.keyRecheck);
     await this.rtmp?.close();
     // An origin that shuts down ends its live streams (sent within the announcer's close grace).
     for (const s of this.streams.values()) {
@@ -194,4 +251,11 @@ export class Origin {
     if (this.server) await closeServer(this.server);
     if (this.ownsDataDir && this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** Refusal reasons as a small set of metric labels (reasons may carry details). */
+function refusalLabel(reason: string): string {
+  if (/unreachable|check failed/.test(reason)) return 'key check failed';
+  if (/unknown or revoked|wrong stream key/.test(reason)) return 'wrong stream key';
+  return reason.replace(/'[^']*'/g, '').slice(0, 60);
 }

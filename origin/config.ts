@@ -121,6 +121,12 @@ export const ORIGIN_CONFIG = {
     default: false,
     doc: 'Low-Latency HLS: parts, preload hints and blocking playlist reloads',
   },
+  keyRecheckMs: {
+    type: 'int',
+    default: 10000,
+    min: 100,
+    doc: "period of re-checking live publishers' keys with the coordinator (revocation)",
+  },
   announceIntervalMs: {
     type: 'int',
     default: 5000,
@@ -135,8 +141,10 @@ export type OriginConfig = ConfigOf<typeof ORIGIN_CONFIG>;
 /** Checks that span keys; returns one message per problem. */
 export function crossCheck(config: OriginConfig): string[] {
   const problems: string[] = [];
-  if (config.source === 'rtmp' && !config.streamKey) {
-    problems.push("'streamKey' is required when source is rtmp (--stream-key)");
+  if (config.source === 'rtmp' && !config.streamKey && !config.coordinatorUrl) {
+    problems.push(
+      "'streamKey' is required when source is rtmp and no coordinatorUrl checks keys (--stream-key)",
+    );
   }
   if (!existsSync(config.ffmpegPath)) {
     problems.push(`'ffmpegPath' ${config.ffmpegPath} does not exist (apt-get install -y ffmpeg)`);

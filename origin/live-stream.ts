@@ -45,6 +45,10 @@ export class LiveStream {
   private readonly packagers: Map<string, RenditionPackager>;
   private readonly supervisor: FfmpegSupervisor;
   private stateValue: StreamState = 'idle';
+  private reasonValue: string | undefined;
+  /** Transcoder runs in a row that ended before any fragment: the input is the problem, not ffmpeg. */
+  private failedRuns = 0;
+  private progressRunId: string | undefined;
   private endTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly waiters = new Set<() => void>();
@@ -96,12 +100,20 @@ export class LiveStream {
       },
       // The uploads end on their own when ffmpeg exits (their last bytes may still be on the way):
       // each upload's end closes its rendition's segment, and the next run's start closes any left.
-      onRunEnd: (data) => opts.onRunEnd?.(data),
+      onRunEnd: (data) => {
+        this.noteRunEnd(data);
+        opts.onRunEnd?.(data);
+      },
     });
   }
 
   get state(): StreamState {
     return this.stateValue;
+  }
+
+  /** Why the stream is in state `error` (ffmpeg's own words about the input). */
+  get reason(): string | undefined {
+    return this.stateValue === 'error' ? this.reasonValue : undefined;
   }
 
   /** The source is there (publisher connected, or the test source): transcode. */
@@ -122,7 +134,7 @@ export class LiveStream {
       this.endTimer = undefined;
       for (const p of this.packagers.values()) p.markEnded();
       this.wake();
-      if (this.stateValue === 'live') this.setState('ended');
+      if (this.stateValue === 'live' || this.stateValue === 'error') this.setState('ended');
     }, this.opts.endGraceMs);
   }
 
@@ -133,6 +145,7 @@ export class LiveStream {
     return {
       data: (chunk) => {
         this.supervisor.noteProgress(runId);
+        if (this.progressRunId !== runId) this.noteProgress(runId);
         p.push(runId, chunk);
       },
       end: () => p.endRun(runId),
@@ -270,9 +283,39 @@ export class LiveStream {
     else if (ready) this.opts.onChange?.(this);
   }
 
+  private noteProgress(runId: string): void {
+    this.progressRunId = runId;
+    this.failedRuns = 0;
+    if (this.stateValue === 'error' && [...this.packagers.values()].every((p) => p.init))
+      this.setState('live');
+  }
+
+  /** Two runs in a row without a fragment: the stream is in error, with ffmpeg's complaint as the reason. */
+  private noteRunEnd(data: RunEndData): void {
+    if (data.requested || this.progressRunId === data.runId || this.closed) return;
+    this.failedRuns++;
+    if (this.failedRuns < 2 || this.stateValue === 'ended') return;
+    const reason =
+      inputProblem(data.stderrTail) ?? `transcoder exited (code ${data.code}, signal ${data.signal})`;
+    if (this.stateValue === 'error' && reason === this.reasonValue) return;
+    this.reasonValue = reason;
+    this.opts.log.error({ reason, exitCode: data.code, signal: data.signal }, 'stream input unusable');
+    this.setState('error');
+  }
+
   private setState(state: StreamState): void {
     this.stateValue = state;
-    this.opts.log.info({ state }, 'stream state');
+    this.opts.log.info({ state, reason: this.reason }, 'stream state');
     this.opts.onChange?.(this);
   }
+}
+
+/** The stderr line that says what is wrong with the input, if there is one. */
+function inputProblem(stderr: readonly string[]): string | undefined {
+  const hint =
+    /matches no streams|Stream specifier|Invalid data|not supported|Unsupported|Could not find codec|Decoder .* not found|no video|Connection refused|Input\/output error|timed out/i;
+  const line = [...stderr].reverse().find((l) => hint.test(l)) ?? stderr.at(-1);
+  if (!line) return undefined;
+  const noSuchStream = /Stream specifier '[^']*:v'|\[0:v\].*matches no streams/.test(line);
+  return (noSuchStream ? 'input has no video: ' : '') + line.trim().slice(0, 200);
 }

@@ -8,17 +8,37 @@ export interface RtmpIngestOptions {
   host: string;
   /** 0 = the OS picks. */
   port: number;
-  /** The only stream name a publisher may use under app `live`. */
+  /** The configured key ('' = none): it publishes as `streamId` without asking anyone. */
   streamKey: string;
-  /** False while the stream is fed by the test source: every publisher is refused. */
+  /** The stream the configured key feeds. */
+  streamId: string;
+  /** False while the configured stream is fed by the test source: its publishers are refused. */
   acceptPublishers: boolean;
+  /**
+   * Any other key is asked about here (the coordinator's publish-auth); the socket is paused until
+   * the answer, so no media is read. Without it only the configured key publishes.
+   */
+  authorize?: (key: string) => Promise<PublishAuthResult>;
+  /** No publish or play within this long after connecting: the connection is dropped. */
+  idleTimeoutMs?: number;
   log: Logger;
-  /** A publisher with the right key started. */
-  onPublishStart?: (info: { sessionId: string; ip: string }) => void;
+  /** A publisher with an accepted key started. */
+  onPublishStart?: (info: PublisherInfo) => void;
   /** That publisher's connection closed. */
-  onPublishEnd?: (info: { sessionId: string; ip: string }) => void;
+  onPublishEnd?: (info: PublisherInfo) => void;
   /** A publisher was refused. */
   onRefused?: (reason: string) => void;
+}
+
+/** What publish-auth said: the stream the key feeds, or why it was refused. */
+export type PublishAuthResult = { streamId: string } | { refused: string };
+
+/** An accepted publisher: the NMS path it feeds is `/live/<key>`. */
+export interface PublisherInfo {
+  sessionId: string;
+  ip: string;
+  streamId: string;
+  key: string;
 }
 
 /** Shows enough of a stream key to recognise it in a log, never the secret itself. */
@@ -39,7 +59,10 @@ export class RtmpIngest {
   private readonly sockets = new Set<Socket>();
   /** Sessions of this listener: NMS's event bus is process-wide and may carry other listeners' sessions. */
   private readonly mine = new WeakSet<RtmpSession>();
-  private publisher: RtmpSession | undefined;
+  /** Sessions that reached publish or play (accepted or not). */
+  private readonly engaged = new WeakSet<RtmpSession>();
+  /** Accepted publishers by streamId: one per stream. */
+  private readonly publishers = new Map<string, { session: RtmpSession; key: string }>();
   private readonly onPrePublish = (s: RtmpSession) => this.checkPublisher(s);
   private readonly onPrePlay = (s: RtmpSession) => this.checkPlayer(s);
 
@@ -70,9 +93,27 @@ export class RtmpIngest {
     return addr && typeof addr === 'object' ? addr.port : 0;
   }
 
-  /** True while a publisher with the right key is connected. */
-  get publishing(): boolean {
-    return this.publisher !== undefined;
+  /** True while a publisher with an accepted key is connected (to `streamId`, or to any stream). */
+  publishing(streamId?: string): boolean {
+    return streamId === undefined ? this.publishers.size > 0 : this.publishers.has(streamId);
+  }
+
+  /** The key the live publisher of `streamId` uses (its NMS path is `/live/<key>`). */
+  keyOf(streamId: string): string | undefined {
+    return this.publishers.get(streamId)?.key;
+  }
+
+  /** Live publishers as streamId → key (for re-checking keys that were revoked meanwhile). */
+  liveKeys(): Array<{ streamId: string; key: string }> {
+    return [...this.publishers].map(([streamId, p]) => ({ streamId, key: p.key }));
+  }
+
+  /** Drops the live publisher of `streamId` (its key was revoked or rotated out). */
+  disconnect(streamId: string, reason: string): void {
+    const p = this.publishers.get(streamId);
+    if (!p) return;
+    this.opts.log.warn({ streamId, sessionId: p.session.id }, `publisher disconnected: ${reason}`);
+    p.session.socket.destroy();
   }
 
   /** Stops listening and drops every connection. */
@@ -91,7 +132,26 @@ export class RtmpIngest {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.setNoDelay(true);
+    socket.on('error', () => {}); // resets from broken clients: NMS logs them; they must not throw
     const session = new RtmpSession(socket);
+    // A client that connects and never publishes or plays (or speaks no RTMP) holds a socket forever.
+    const idle = setTimeout(() => {
+      if (this.engaged.has(session)) return;
+      this.opts.log.warn(
+        { sessionId: session.id, ip: session.ip },
+        'RTMP connection idle: no publish or play; dropped',
+      );
+      socket.destroy();
+    }, this.opts.idleTimeoutMs ?? 10_000);
+    idle.unref();
+    socket.once('close', () => {
+      clearTimeout(idle);
+      if (!this.engaged.has(session))
+        this.opts.log.warn(
+          { sessionId: session.id, ip: session.ip, bytesRead: socket.bytesRead },
+          'RTMP connection closed before publish or play (not RTMP, or nothing sent)',
+        );
+    });
     this.mine.add(session);
     session.run();
     Context.sessions.set(session.id, session);
@@ -99,36 +159,63 @@ export class RtmpIngest {
 
   private checkPublisher(session: RtmpSession): void {
     if (!this.mine.has(session)) return;
+    this.engaged.add(session);
+    const key = session.streamName;
+    if (session.streamApp === 'live' && this.opts.streamKey && key === this.opts.streamKey) {
+      const reason = this.opts.acceptPublishers ? undefined : 'the stream is fed by the built-in test source';
+      this.admit(session, reason ? { refused: reason } : { streamId: this.opts.streamId });
+      return;
+    }
+    if (session.streamApp !== 'live' || !this.opts.authorize) {
+      this.admit(session, { refused: 'wrong stream key' });
+      return;
+    }
+    // Hold the socket until the coordinator answers: nothing more of this publisher is parsed meanwhile.
+    session.socket.pause();
+    this.opts.authorize(key).then(
+      (result) => this.admit(session, result),
+      (err) => this.admit(session, { refused: `key check failed: ${(err as Error).message}` }),
+    );
+  }
+
+  private admit(session: RtmpSession, result: PublishAuthResult): void {
+    const key = session.streamName;
     const who = { sessionId: session.id, ip: session.ip, app: session.streamApp };
-    let reason: string | undefined;
-    if (!this.opts.acceptPublishers) reason = 'the stream is fed by the built-in test source';
-    else if (session.streamApp !== 'live' || session.streamName !== this.opts.streamKey)
-      reason = 'wrong stream key';
-    else if (this.publisher) reason = 'the stream already has a publisher';
+    let reason = 'refused' in result ? result.refused : undefined;
+    const streamId = 'streamId' in result ? result.streamId : '';
+    if (!reason && this.publishers.has(streamId)) reason = 'the stream already has a publisher';
+    if (!reason && streamId === this.opts.streamId && !this.opts.acceptPublishers)
+      reason = 'the stream is fed by the built-in test source';
+    if (!reason && session.socket.destroyed) reason = 'the publisher left during the key check';
     if (reason) {
-      this.opts.log.warn({ ...who, key: redactKey(session.streamName) }, `publish refused: ${reason}`);
+      this.opts.log.warn({ ...who, streamId, key: redactKey(key) }, `publish refused: ${reason}`);
       // destroy, not end: stop reading now, so no media of a refused publisher is parsed.
       session.socket.destroy();
       this.opts.onRefused?.(reason);
       return;
     }
-    this.publisher = session;
-    this.opts.log.info(who, 'publisher connected');
+    const info: PublisherInfo = { sessionId: session.id, ip: session.ip, streamId, key };
+    this.publishers.set(streamId, { session, key });
+    this.opts.log.info({ ...who, streamId }, 'publisher connected');
     session.socket.once('close', () => {
-      if (this.publisher !== session) return;
-      this.publisher = undefined;
-      this.opts.log.info(who, 'publisher left');
-      this.opts.onPublishEnd?.({ sessionId: session.id, ip: session.ip });
+      if (this.publishers.get(streamId)?.session !== session) return;
+      this.publishers.delete(streamId);
+      this.opts.log.info({ ...who, streamId }, 'publisher left');
+      this.opts.onPublishEnd?.(info);
     });
+    session.socket.resume();
     // After NMS has registered the publisher, so the transcoder's pull finds it.
     setImmediate(() => {
-      if (this.publisher === session) this.opts.onPublishStart?.({ sessionId: session.id, ip: session.ip });
+      if (this.publishers.get(streamId)?.session === session) this.opts.onPublishStart?.(info);
     });
   }
 
   private checkPlayer(session: RtmpSession): void {
     if (!this.mine.has(session)) return;
-    if (isLoopback(session.socket.remoteAddress ?? '') && session.streamName === this.opts.streamKey) return;
+    this.engaged.add(session);
+    const live = [...this.publishers.values()].some((p) => p.key === session.streamName);
+    const own = session.streamName === this.opts.streamKey && this.opts.streamKey !== '';
+    if (isLoopback(session.socket.remoteAddress ?? '') && (live || own)) return;
     this.opts.log.warn({ sessionId: session.id, ip: session.ip }, 'RTMP play refused');
     session.socket.destroy();
   }
