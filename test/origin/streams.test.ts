@@ -1,0 +1,323 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import HLS from 'hls-parser';
+import { listen } from '../../common/http.ts';
+import { silentLogger } from '../../common/log.ts';
+import type { SegmentAnnouncement, StreamInfo } from '../../common/types.ts';
+import { Origin } from '../../origin/app.ts';
+import { loadOriginConfig } from '../../origin/config.ts';
+import { type FfmpegRun, publishTestPattern, runFfmpeg } from '../helpers/ffmpeg.ts';
+import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
+
+// Several streams in one origin, keys from a (stand-in) coordinator. Media tests are serial, tiny ladder.
+const LADDER = '180p:320x180:300k:64k,90p:160x90:150k:48k';
+const SECRET = 'test-secret';
+const tag = `${process.pid}x${Date.now()}`;
+const KEY_A = `alpha-key-${tag}`;
+const KEY_B = `beta-key-${tag}`;
+const KEY_BAD = `gamma-key-${tag}`;
+const KEY_DOWN = `down-key-${tag}`;
+
+type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
+type Master = InstanceType<typeof HLS.types.MasterPlaylist>;
+
+/** A stand-in coordinator: publish-auth from a key table, records announcements. */
+interface FakeCoordinator {
+  url: string;
+  keys: Map<string, string>;
+  authCalls: string[];
+  streams: Array<{ id: string; body: Omit<StreamInfo, 'id'> }>;
+  segments: SegmentAnnouncement[];
+  server: Server;
+}
+
+async function fakeCoordinator(): Promise<FakeCoordinator> {
+  const fake = { keys: new Map(), authCalls: [], streams: [], segments: [] } as unknown as FakeCoordinator;
+  fake.server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => {
+      body += d;
+    });
+    req.on('end', () => {
+      const json = (status: number, value: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+      if (req.headers.authorization !== `Bearer ${SECRET}`) return json(401, {});
+      if (req.url === '/api/v1/publish-auth') {
+        const { key } = JSON.parse(body) as { key: string };
+        fake.authCalls.push(key);
+        if (key === KEY_DOWN) return json(503, { error: { code: 'RC_STORE_UNAVAILABLE' } });
+        const streamId = fake.keys.get(key);
+        return streamId ? json(200, { streamId }) : json(403, { error: { code: 'RC_KEY_REFUSED' } });
+      }
+      const m = /^\/api\/v1\/streams\/([^/]+)(\/segments)?$/.exec(req.url ?? '');
+      if (m && req.method === 'PUT') fake.streams.push({ id: m[1]!, body: JSON.parse(body) });
+      else if (m?.[2] && req.method === 'POST') fake.segments.push(JSON.parse(body));
+      json(200, {});
+    });
+  });
+  fake.url = await listen(fake.server, 0);
+  return fake;
+}
+
+let coordinator: FakeCoordinator;
+let origin: Origin;
+let url: string;
+let rtmpUrl: string;
+const publishers: FfmpegRun[] = [];
+const publish = (key: string, seconds?: number) => {
+  const run = publishTestPattern(`${rtmpUrl}/${key}`, { seconds });
+  publishers.push(run);
+  return run;
+};
+const media = async (streamId: string, rendition = '180p') =>
+  HLS.parse(await getText(`${url}/live/${streamId}/${rendition}/index.m3u8`)) as Media;
+const lastMsn = async (streamId: string) =>
+  (await media(streamId)).segments.at(-1)?.mediaSequenceNumber ?? -1;
+const waitForMsn = (streamId: string, msn: number, what: string) =>
+  waitFor(async () => ((await lastMsn(streamId).catch(() => -1)) >= msn ? true : undefined), {
+    timeoutMs: 60_000,
+    what,
+  });
+/** The transcoders (children of this process) reading `/live/<key>`. */
+const transcoders = (key: string) =>
+  execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes('/ingest/') && l.includes(`/live/${key} `))
+    .map((l) => Number(l.trim().split(' ')[0]));
+
+test.before(async () => {
+  coordinator = await fakeCoordinator();
+  coordinator.keys.set(KEY_A, 'alpha');
+  coordinator.keys.set(KEY_B, 'beta');
+  coordinator.keys.set(KEY_BAD, 'gamma');
+  const config = loadOriginConfig(
+    [],
+    {},
+    {
+      port: 0,
+      rtmpPort: 0,
+      source: 'rtmp',
+      streamKey: '',
+      coordinatorUrl: coordinator.url,
+      ladder: LADDER,
+      fps: 15,
+      clusterSecret: SECRET,
+      announceIntervalMs: 500,
+      keyRecheckMs: 500,
+      endGraceMs: 8000,
+    },
+  );
+  origin = new Origin(config, { log: silentLogger() });
+  ({ url, rtmpUrl } = await origin.start());
+});
+
+test.after.always(async () => {
+  for (const p of publishers) p.kill();
+  await origin?.close();
+  coordinator?.server.close();
+});
+
+test.serial('keys are asked of the coordinator: unknown and unverifiable keys are refused', async (t) => {
+  const unknown = publish('no-such-key', 4);
+  t.not(await unknown.exited, 0);
+  const down = publish(KEY_DOWN, 4);
+  t.not(await down.exited, 0);
+  t.deepEqual(coordinator.authCalls, ['no-such-key', KEY_DOWN]);
+  const metrics = await getText(`${url}/metrics`);
+  t.is(sumMetric(metrics, 'ringcast_origin_publish_refused_total', { reason: 'wrong stream key' }), 1);
+  t.is(sumMetric(metrics, 'ringcast_origin_publish_refused_total', { reason: 'key check failed' }), 1);
+  t.is(sumMetric(metrics, 'ringcast_origin_segments_published_total'), 0);
+});
+
+test.serial(
+  'two streams at once, each under the streamId its key maps to; CODECS and RESOLUTION match ffprobe',
+  async (t) => {
+    const a = publish(KEY_A);
+    const b = publish(KEY_B);
+    await waitForMsn('alpha', 1, 'alpha segments');
+    await waitForMsn('beta', 1, 'beta segments');
+    t.is(a.child.exitCode, null, a.stderr());
+    t.is(b.child.exitCode, null, b.stderr());
+    t.is(transcoders(KEY_A).length, 1);
+    t.is(transcoders(KEY_B).length, 1);
+    for (const id of ['alpha', 'beta'])
+      await waitFor(() => coordinator.segments.some((s) => s.streamId === id), { what: `${id} announced` });
+    t.true(coordinator.streams.some((s) => s.id === 'alpha' && s.body.state === 'live'));
+    t.true(coordinator.streams.some((s) => s.id === 'beta' && s.body.state === 'live'));
+    const metrics = await getText(`${url}/metrics`);
+    t.true(sumMetric(metrics, 'ringcast_origin_segments_published_total', { stream: 'beta' }) >= 2);
+
+    // The master playlist's CODECS, RESOLUTION and FRAME-RATE against ffprobe on init + a segment.
+    const master = HLS.parse(await getText(`${url}/live/alpha/master.m3u8`)) as Master;
+    const dir = mkdtempSync(join(tmpdir(), 'ringcast-probe-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    for (const variant of master.variants) {
+      const rendition = variant.uri.split('/')[0]!;
+      const pl = await media('alpha', rendition);
+      const init = Buffer.from(
+        await (await fetch(`${url}/live/alpha/${rendition}/${pl.segments[0]!.map.uri}`)).arrayBuffer(),
+      );
+      const seg = Buffer.from(
+        await (await fetch(`${url}/live/alpha/${rendition}/${pl.segments.at(-1)!.uri}`)).arrayBuffer(),
+      );
+      const file = join(dir, `${rendition}.mp4`);
+      writeFileSync(file, Buffer.concat([init, seg]));
+      const probe = JSON.parse(
+        execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', file], { encoding: 'utf8' }),
+      ) as { streams: Array<Record<string, string | number>> };
+      const video = probe.streams.find((s) => s.codec_type === 'video')!;
+      const audio = probe.streams.find((s) => s.codec_type === 'audio')!;
+      const [avc, mp4a] = variant.codecs!.split(',');
+      const profileIdc: Record<string, number> = {
+        High: 100,
+        Main: 77,
+        Baseline: 66,
+        'Constrained Baseline': 66,
+      };
+      t.is(video.codec_name, 'h264');
+      t.is(
+        avc!.slice(5, 7),
+        profileIdc[String(video.profile)]!.toString(16).padStart(2, '0'),
+        `${avc} vs ${video.profile}`,
+      );
+      t.is(Number.parseInt(avc!.slice(9, 11), 16), Number(video.level), `${avc} vs level ${video.level}`);
+      t.deepEqual(variant.resolution, { width: Number(video.width), height: Number(video.height) });
+      t.is(variant.frameRate, 15);
+      t.is(video.r_frame_rate, '15/1');
+      t.is(audio.codec_name, 'aac');
+      t.is(mp4a, audio.profile === 'LC' ? 'mp4a.40.2' : 'mp4a.40.5');
+    }
+  },
+);
+
+test.serial('a second publisher on a live key is refused; the first keeps publishing', async (t) => {
+  const before = await lastMsn('alpha');
+  const second = publish(KEY_A, 4);
+  t.not(await second.exited, 0);
+  await waitForMsn('alpha', before + 2, 'alpha goes on');
+  t.is(transcoders(KEY_A).length, 1);
+});
+
+test.serial(
+  'bad input next to a live stream: garbage, silence, audio only → error state; alpha goes on',
+  async (t) => {
+    const before = await lastMsn('alpha');
+    // Garbage bytes on the RTMP port, and a client that connects and sends nothing.
+    const port = Number(new URL(rtmpUrl).port);
+    const garbage = connect(port, '127.0.0.1');
+    garbage.on('error', () => {});
+    garbage.write(Buffer.alloc(4096, 0x5a));
+    const silent = connect(port, '127.0.0.1');
+    silent.on('error', () => {});
+    t.teardown(() => {
+      garbage.destroy();
+      silent.destroy();
+    });
+    // Audio only: the transcoder has no video to scale; the stream goes to `error` with ffmpeg's reason.
+    const audioOnly = runFfmpeg([
+      ...['-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
+      ...['-c:a', 'aac', '-b:a', '64k', '-f', 'flv', `${rtmpUrl}/${KEY_BAD}`],
+    ]);
+    publishers.push(audioOnly);
+    const err = await waitFor(
+      () => coordinator.streams.find((s) => s.id === 'gamma' && s.body.state === 'error'),
+      { timeoutMs: 60_000, what: 'gamma in error' },
+    );
+    t.regex(err.body.reason ?? '', /no video|matches no streams/);
+    t.is(origin.stream('gamma')?.state, 'error');
+    await waitFor(() => silent.destroyed || silent.readableEnded || undefined, {
+      timeoutMs: 20_000,
+      what: 'the silent client dropped',
+    });
+    audioOnly.kill();
+    await waitForMsn('alpha', before + 2, 'alpha goes on');
+    t.is(transcoders(KEY_A).length, 1);
+  },
+);
+
+test.serial(
+  'SIGKILL of the transcoder: restart, discontinuity, numbering goes on, every listed segment is whole',
+  async (t) => {
+    const before = await media('alpha', '90p');
+    const last = before.segments.at(-1)!.mediaSequenceNumber;
+    const [pid] = transcoders(KEY_A);
+    process.kill(pid!, 'SIGKILL');
+    const after = await waitFor(
+      async () => {
+        const pl = await media('alpha', '90p');
+        const i = pl.segments.findIndex((s) => s.discontinuity && s.mediaSequenceNumber > last);
+        return i >= 0 && pl.segments.length > i + 1 ? pl : undefined;
+      },
+      { timeoutMs: 60_000, what: 'segments after the restart' },
+    );
+    t.true(after.mediaSequenceBase! >= before.mediaSequenceBase!);
+    const msns = after.segments.map((s) => s.mediaSequenceNumber);
+    t.deepEqual(
+      msns,
+      msns.map((_, i) => msns[0]! + i),
+      'no gap, never backwards',
+    );
+    t.not(transcoders(KEY_A)[0], pid);
+    // No stale or partial segment: each listed one is served with the size and digest announced for it.
+    for (const s of after.segments) {
+      const bytes = Buffer.from(await (await fetch(`${url}/live/alpha/90p/${s.uri}`)).arrayBuffer());
+      const ann = await waitFor(() =>
+        coordinator.segments.find((a) => a.streamId === 'alpha' && a.rendition === '90p' && a.file === s.uri),
+      );
+      t.is(bytes.length, ann.size);
+      t.is(createHash('sha256').update(bytes).digest('hex'), ann.sha256);
+      t.true(s.duration > 0 && s.duration <= after.targetDuration + 0.5);
+    }
+  },
+);
+
+test.serial(
+  'a publisher that drops and comes back within the grace period continues the stream',
+  async (t) => {
+    for (const p of publishers.filter(
+      (p) => p.child.exitCode === null && p.child.spawnargs.at(-1)!.endsWith(KEY_A),
+    ))
+      p.kill();
+    const last = await lastMsn('alpha');
+    await waitFor(() => !origin.stream('alpha') || transcoders(KEY_A).length === 0 || undefined, {
+      timeoutMs: 10_000,
+      what: 'transcoder stopped',
+    });
+    publish(KEY_A);
+    const pl = await waitFor(
+      async () => {
+        const p = await media('alpha');
+        return p.segments.some((s) => s.discontinuity && s.mediaSequenceNumber > last) ? p : undefined;
+      },
+      { timeoutMs: 60_000, what: 'segments after the reconnect' },
+    );
+    t.false(pl.endlist);
+    t.true(pl.segments.at(-1)!.mediaSequenceNumber > last);
+    t.is(origin.stream('alpha')?.state, 'live');
+  },
+);
+
+test.serial('a revoked key stops its live publisher; the stream ends with ENDLIST', async (t) => {
+  const b = publishers.find((p) => p.child.spawnargs.at(-1)!.endsWith(KEY_B))!;
+  coordinator.keys.delete(KEY_B);
+  t.not(await b.exited, 0);
+  const text = await waitFor(
+    async () => {
+      const pl = await getText(`${url}/live/beta/180p/index.m3u8`);
+      return pl.includes('#EXT-X-ENDLIST') ? pl : undefined;
+    },
+    { timeoutMs: 30_000, what: 'ENDLIST' },
+  );
+  t.regex(text, /#EXTINF/);
+  await waitFor(() => coordinator.streams.some((s) => s.id === 'beta' && s.body.state === 'ended'), {
+    what: 'beta ended',
+  });
+  const again = publish(KEY_B, 4);
+  t.not(await again.exited, 0);
+});
