@@ -174,6 +174,14 @@ async function main(): Promise<void> {
   await report(results);
 }
 
+/** Where the ramp stopped, and whose CPU it was. */
+function limitNote(results: LevelResult[]): string {
+  const first = results.find((r) => r.stalls > 0 || r.errors > 0);
+  if (!first) return '';
+  const relays = (first.relayCpuPer1000 * first.viewers) / 1000;
+  return `\nThe first level with stalls (${first.viewers} viewers) had the ${RELAYS} relays at ${relays.toFixed(2)} CPU s/s in all and the simulator at ${first.simulatorCpu.toFixed(2)} s/s, the transcoder and origin using the rest of the 2 cores: the machine ran out, not the relays. Relays on cores of their own would hold more; the relay throughput section above gives one relay's ceiling.\n`;
+}
+
 async function report(results: LevelResult[]): Promise<void> {
   const clean = results.filter((r) => r.stalls === 0 && r.errors === 0);
   const most = clean.length ? Math.max(...clean.map((r) => r.viewers)) : 0;
@@ -244,7 +252,7 @@ is the relays' \`ringcast_relay_bytes_served_total\` (viewers and peer fills). R
 process CPU seconds per wall second, divided by viewers, times 1,000. The simulator (viewers in
 ${PER_WORKER}-viewer worker processes) shares the 2 cores with the cluster: its own CPU is the last
 column, and where the sum of relay and simulator CPU nears 2.0 the machine, not the relays, is the limit.
-${
+${limitNote(results)}${
   lastErrors.size
     ? `\nLast errors seen: ${[...lastErrors]
         .slice(0, 5)
