@@ -125,7 +125,7 @@ export class Origin {
       acceptPublishers: c.source === 'rtmp',
       authorize: c.coordinatorUrl ? (key) => this.authorize(key) : undefined,
       log: this.log.child({ component: 'rtmp' }),
-      onPublishStart: (p) => this.streamFor(p.streamId).sourceStarted(),
+      onPublishStart: (p) => void this.publishStarted(p.streamId),
       onPublishEnd: (p) => this.streams.get(p.streamId)?.sourceStopped(),
       onRefused: (reason) => this.metrics.publishRefused.inc({ reason: refusalLabel(reason) }),
     });
@@ -137,6 +137,15 @@ export class Origin {
     }
     const rtmpHost = new URL(bound).hostname;
     return { url, rtmpUrl: `rtmp://${rtmpHost}:${rtmpPort}/live` };
+  }
+
+  /** A publisher is live: learn its size (renditions above it are skipped), then transcode. */
+  private async publishStarted(streamId: string): Promise<void> {
+    const source = await this.rtmp?.sourceOf(streamId);
+    if (!this.rtmp?.publishing(streamId) || this.closing) return;
+    if (!source)
+      this.log.info({ stream: streamId }, 'publisher sent no video size (onMetaData): full ladder');
+    this.streamFor(streamId).sourceStarted(source);
   }
 
   /** Asks the coordinator about a key; the configured stream's id is not for coordinator keys to take. */

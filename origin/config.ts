@@ -2,19 +2,24 @@ import { existsSync } from 'node:fs';
 import { ConfigError, type ConfigOf, type ConfigSpec, loadConfig } from '../common/config.ts';
 import { NAME_RE } from '../common/names.ts';
 
-/** One rung of the ladder: `720p:1280x720:3000k:128k`. */
+/** One rung of the ladder: `720p:1280x720:3000k:128k`, or `source:copy` (the input as it comes). */
 export interface LadderRung {
   name: string;
+  /** 0 for a pass-through rung: it has the input's size. */
   width: number;
   height: number;
+  /** 0 for a pass-through rung: its bitrate is measured from its segments. */
   videoBitsPerSecond: number;
   audioBitsPerSecond: number;
+  /** Pass-through: `-c:v copy -c:a copy`, keyframes where the encoder put them. */
+  copy?: boolean;
 }
 
 /** Characters node-media-server accepts in an RTMP stream name; a key outside them could never publish. */
 const RTMP_NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
 
 const RUNG_RE = /^([A-Za-z0-9_-]{1,64}):(\d{2,5})x(\d{2,5}):(\d{1,6})k:(\d{1,4})k$/;
+const COPY_RE = /^([A-Za-z0-9_-]{1,64}):copy$/;
 
 /** Parses a ladder string; throws an Error naming the first bad item. */
 export function parseLadder(text: string): LadderRung[] {
@@ -23,9 +28,19 @@ export function parseLadder(text: string): LadderRung[] {
     .map((s) => s.trim())
     .filter(Boolean);
   if (items.length === 0) throw new Error('must name at least one rendition');
-  const rungs = items.map((item) => {
+  const rungs = items.map((item): LadderRung => {
+    const copy = COPY_RE.exec(item);
+    if (copy)
+      return {
+        name: copy[1]!,
+        width: 0,
+        height: 0,
+        videoBitsPerSecond: 0,
+        audioBitsPerSecond: 0,
+        copy: true,
+      };
     const m = RUNG_RE.exec(item);
-    if (!m) throw new Error(`item '${item}' is not name:WIDTHxHEIGHT:VIDEOk:AUDIOk`);
+    if (!m) throw new Error(`item '${item}' is not name:WIDTHxHEIGHT:VIDEOk:AUDIOk or name:copy`);
     const [width, height] = [Number(m[2]), Number(m[3])];
     // libx264 with yuv420p needs even dimensions.
     if (width % 2 || height % 2) throw new Error(`item '${item}' needs an even width and height`);
@@ -41,6 +56,8 @@ export function parseLadder(text: string): LadderRung[] {
   });
   const names = new Set(rungs.map((r) => r.name));
   if (names.size !== rungs.length) throw new Error('rendition names must be unique');
+  if (rungs.filter((r) => r.copy).length > 1)
+    throw new Error('at most one pass-through (name:copy) rendition');
   return rungs;
 }
 
@@ -90,7 +107,7 @@ export const ORIGIN_CONFIG = {
   ladder: {
     type: 'string',
     default: '720p:1280x720:3000k:128k,480p:854x480:1400k:128k,360p:640x360:800k:96k',
-    doc: 'renditions as name:WIDTHxHEIGHT:VIDEOk:AUDIOk, comma separated',
+    doc: 'renditions as name:WIDTHxHEIGHT:VIDEOk:AUDIOk or name:copy (pass-through), comma separated',
     check: ladderCheck,
   },
   fps: { type: 'int', default: 30, min: 1, max: 120, doc: 'output frame rate' },

@@ -11,6 +11,13 @@ import type { Part, PublishedSegment } from './segment-types.ts';
 import { StreamClock } from './stream-clock.ts';
 import { type TranscodeInput, transcodeArgs } from './transcode-command.ts';
 
+/** The publisher's video as it announced it (RTMP onMetaData); absent when it did not say. */
+export interface SourceInfo {
+  width: number;
+  height: number;
+  fps?: number;
+}
+
 export interface LiveStreamOptions {
   streamId: string;
   ladder: readonly LadderRung[];
@@ -49,6 +56,9 @@ export class LiveStream {
   /** Transcoder runs in a row that ended before any fragment: the input is the problem, not ffmpeg. */
   private failedRuns = 0;
   private progressRunId: string | undefined;
+  /** The rungs transcoded for the current source: those above its size are skipped. */
+  private active: readonly LadderRung[];
+  private source: SourceInfo | undefined;
   private endTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly waiters = new Set<() => void>();
@@ -61,6 +71,7 @@ export class LiveStream {
   constructor(opts: LiveStreamOptions) {
     this.opts = opts;
     this.id = opts.streamId;
+    this.active = selectLadder(opts.ladder, opts.input, undefined, opts.log);
     this.packagers = new Map(
       opts.ladder.map((r) => [
         r.name,
@@ -89,7 +100,7 @@ export class LiveStream {
       buildArgs: (runId) =>
         transcodeArgs({
           input: opts.input,
-          ladder: opts.ladder,
+          ladder: this.active,
           fps: opts.fps,
           segmentSeconds: opts.segmentSeconds,
           outputUrl: (rendition) => `${opts.ingestUrl()}/ingest/${runId}/${rendition}`,
@@ -116,9 +127,13 @@ export class LiveStream {
     return this.stateValue === 'error' ? this.reasonValue : undefined;
   }
 
-  /** The source is there (publisher connected, or the test source): transcode. */
-  sourceStarted(): void {
+  /** The source is there (publisher connected, or the test source): transcode. `source`: its video, if known. */
+  sourceStarted(source?: SourceInfo): void {
     if (this.closed) return;
+    if (source) {
+      this.source = source;
+      this.active = selectLadder(this.opts.ladder, this.opts.input, source, this.opts.log);
+    }
     clearTimeout(this.endTimer);
     this.endTimer = undefined;
     if (this.stateValue === 'ended') this.setState('live');
@@ -154,17 +169,21 @@ export class LiveStream {
 
   /** Each rendition as announced and listed in the master playlist. */
   renditions(): RenditionInfo[] {
-    return this.opts.ladder.map((r) => {
-      const init = this.packagers.get(r.name)?.init;
+    return this.active.map((r) => {
+      const p = this.packagers.get(r.name);
+      const init = p?.init;
+      const measured = measureBitrate(p?.segments ?? []);
+      const frameRate = r.copy ? this.source?.fps : this.opts.fps;
       const info: RenditionInfo = {
         name: r.name,
-        // Peak: maxrate (1.1 x target) plus audio, plus ~10% container overhead.
-        bandwidth: Math.round((r.videoBitsPerSecond * 1.1 + r.audioBitsPerSecond) * 1.1),
-        averageBandwidth: Math.round((r.videoBitsPerSecond + r.audioBitsPerSecond) * 1.05),
-        width: init?.width ?? r.width,
-        height: init?.height ?? r.height,
-        frameRate: this.opts.fps,
+        // Measured over the window once there are segments; before, maxrate + audio + ~10% overhead.
+        bandwidth: measured?.peak ?? Math.round((r.videoBitsPerSecond * 1.1 + r.audioBitsPerSecond) * 1.1),
+        averageBandwidth:
+          measured?.average ?? Math.round((r.videoBitsPerSecond + r.audioBitsPerSecond) * 1.05),
+        width: init?.width ?? (r.width || this.source?.width),
+        height: init?.height ?? (r.height || this.source?.height),
       };
+      if (frameRate) info.frameRate = frameRate;
       if (init?.codecs) info.codecs = init.codecs;
       return info;
     });
@@ -177,7 +196,7 @@ export class LiveStream {
 
   /** The master playlist once every rendition has a segment; undefined before. */
   masterPlaylist(): string | undefined {
-    if ([...this.packagers.values()].some((p) => p.segments.length === 0 || !p.init)) return undefined;
+    if (this.activePackagers().some((p) => p.segments.length === 0 || !p.init)) return undefined;
     return masterPlaylistText(this.renditions());
   }
 
@@ -278,16 +297,19 @@ export class LiveStream {
   }
 
   private onInit(): void {
-    const ready = [...this.packagers.values()].every((p) => p.init);
+    const ready = this.activePackagers().every((p) => p.init);
     if (ready && this.stateValue !== 'live') this.setState('live');
     else if (ready) this.opts.onChange?.(this);
+  }
+
+  private activePackagers(): RenditionPackager[] {
+    return this.active.map((r) => this.packagers.get(r.name)!);
   }
 
   private noteProgress(runId: string): void {
     this.progressRunId = runId;
     this.failedRuns = 0;
-    if (this.stateValue === 'error' && [...this.packagers.values()].every((p) => p.init))
-      this.setState('live');
+    if (this.stateValue === 'error' && this.activePackagers().every((p) => p.init)) this.setState('live');
   }
 
   /** Two runs in a row without a fragment: the stream is in error, with ffmpeg's complaint as the reason. */
@@ -318,4 +340,46 @@ function inputProblem(stderr: readonly string[]): string | undefined {
   if (!line) return undefined;
   const noSuchStream = /Stream specifier '[^']*:v'|\[0:v\].*matches no streams/.test(line);
   return (noSuchStream ? 'input has no video: ' : '') + line.trim().slice(0, 200);
+}
+
+/**
+ * The rungs to transcode: those larger than the source are skipped (at least the smallest encoded rung
+ * stays); a pass-through rung needs an encoded input (not the lavfi test pattern).
+ */
+export function selectLadder(
+  ladder: readonly LadderRung[],
+  input: TranscodeInput,
+  source: SourceInfo | undefined,
+  log?: Logger,
+): LadderRung[] {
+  let rungs = ladder.filter((r) => !(r.copy && input.kind === 'testsrc'));
+  if (source && source.width > 0 && source.height > 0) {
+    const fits = (r: LadderRung) => r.copy || (r.width <= source.width && r.height <= source.height);
+    const encoded = rungs.filter((r) => !r.copy);
+    const smallest = encoded.reduce<LadderRung | undefined>(
+      (a, r) => (!a || r.height < a.height ? r : a),
+      undefined,
+    );
+    const kept = rungs.filter((r) => fits(r) || (r === smallest && !encoded.some(fits)));
+    const skipped = rungs.filter((r) => !kept.includes(r)).map((r) => r.name);
+    if (skipped.length > 0)
+      log?.info(
+        { skipped, source: `${source.width}x${source.height}` },
+        'renditions above the input size skipped',
+      );
+    rungs = kept;
+  }
+  return rungs.length > 0 ? rungs : [...ladder.filter((r) => !r.copy)];
+}
+
+/** Peak and mean bits per second over the segments in the window. */
+function measureBitrate(
+  segments: readonly PublishedSegment[],
+): { peak: number; average: number } | undefined {
+  const whole = segments.filter((s) => s.duration > 0.1);
+  if (whole.length === 0) return undefined;
+  const peak = Math.max(...whole.map((s) => (s.size * 8) / s.duration));
+  const seconds = whole.reduce((a, s) => a + s.duration, 0);
+  const bytes = whole.reduce((a, s) => a + s.size, 0);
+  return { peak: Math.round(peak), average: Math.round((bytes * 8) / seconds) };
 }

@@ -14,6 +14,12 @@ declare module 'node-media-server/src/session/rtmp_session.js' {
     streamName: string;
     streamPath: string;
     socket: Socket;
+    /** From the publisher's onMetaData (0 until it arrives, or if it never does). */
+    videoWidth: number;
+    videoHeight: number;
+    videoFramerate: number;
+    videoCodec: number;
+    audioCodec: number;
     run(): void;
     close(): void;
   }

@@ -3,6 +3,7 @@ import Context from 'node-media-server/src/core/context.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import RtmpSession from 'node-media-server/src/session/rtmp_session.js';
 import type { Logger } from '../common/log.ts';
+import type { SourceInfo } from './live-stream.ts';
 
 export interface RtmpIngestOptions {
   host: string;
@@ -101,6 +102,22 @@ export class RtmpIngest {
   /** The key the live publisher of `streamId` uses (its NMS path is `/live/<key>`). */
   keyOf(streamId: string): string | undefined {
     return this.publishers.get(streamId)?.key;
+  }
+
+  /**
+   * What the live publisher of `streamId` said about its video in onMetaData, waiting up to `waitMs` for
+   * it (it comes right after publish); undefined if it did not say.
+   */
+  async sourceOf(streamId: string, waitMs = 1500): Promise<SourceInfo | undefined> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const s = this.publishers.get(streamId)?.session;
+      if (!s) return undefined;
+      if (s.videoWidth > 0 && s.videoHeight > 0)
+        return { width: s.videoWidth, height: s.videoHeight, fps: Math.round(s.videoFramerate) || undefined };
+      if (Date.now() >= deadline) return undefined;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Live publishers as streamId → key (for re-checking keys that were revoked meanwhile). */

@@ -32,16 +32,27 @@ export function transcodeArgs(opts: TranscodeOptions): string[] {
     // Optional: an encoder that sends no audio still gets video.
     audio = '0:a?';
   }
-  const n = opts.ladder.length;
-  const splits = opts.ladder.map((_, i) => `[s${i}]`).join('');
-  const scales = opts.ladder.map(
+  const encoded = opts.ladder.filter((r) => !r.copy);
+  const n = encoded.length;
+  const splits = encoded.map((_, i) => `[s${i}]`).join('');
+  const scales = encoded.map(
     (r, i) =>
       `[s${i}]scale=${r.width}:${r.height}:force_original_aspect_ratio=decrease,` +
       `pad=${r.width}:${r.height}:(ow-iw)/2:(oh-ih)/2,setsar=1[v${i}]`,
   );
-  cmd.complexFilter(`[0:v]fps=${opts.fps},split=${n}${splits};${scales.join(';')}`);
+  if (n > 0) cmd.complexFilter(`[0:v]fps=${opts.fps},split=${n}${splits};${scales.join(';')}`);
   const gop = String(opts.fps * opts.segmentSeconds);
-  opts.ladder.forEach((r, i) => {
+  // The pass-through rung: the publisher's own H.264/AAC, refragmented (keyframes where the encoder put them).
+  for (const r of opts.ladder.filter((x) => x.copy)) {
+    cmd
+      .output(opts.outputUrl(r.name))
+      .outputOptions([
+        ...['-map', '0:v', '-map', audio, '-c:v', 'copy', '-c:a', 'copy'],
+        ...['-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof'],
+        ...['-frag_duration', '200000', '-flush_packets', '1', '-method', 'PUT'],
+      ]);
+  }
+  encoded.forEach((r, i) => {
     const kbps = Math.round(r.videoBitsPerSecond / 1000);
     cmd.output(opts.outputUrl(r.name)).outputOptions([
       '-map',
