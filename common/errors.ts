@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   RC_UPSTREAM_FAILED: { status: 502, message: 'every upstream failed' },
   RC_UPSTREAM_TIMEOUT: { status: 504, message: 'upstream timed out' },
   RC_NOT_CACHED: { status: 504, message: "not in this relay's cache (only-if-cached)" },
+  RC_BLOCKING_TIMEOUT: { status: 503, message: 'blocking playlist reload waited too long' },
   RC_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
   RC_STORE_UNAVAILABLE: { status: 503, message: 'state store is unavailable' },
   RC_INTERNAL: { status: 500, message: 'internal error' },

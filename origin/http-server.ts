@@ -59,8 +59,16 @@ async function handle(deps: OriginHttpDeps, req: IncomingMessage, res: ServerRes
   if (!path.rendition || !stream.hasRendition(path.rendition)) throw new RingcastError('RC_NOT_FOUND');
   if (path.kind === 'playlist') {
     if (path.file !== 'index.m3u8') throw new RingcastError('RC_NOT_FOUND');
-    if (stream.lowLatency) await blockForPlaylist(stream, path.rendition, new URLSearchParams(query));
-    return sendPlaylist(req, res, stream.mediaPlaylist(path.rendition));
+    let skip = false;
+    if (stream.lowLatency && query) {
+      const q = new URLSearchParams(query);
+      await blockForPlaylist(stream, path.rendition, q);
+      const skipText = q.get('_HLS_skip');
+      if (skipText !== null && skipText !== 'YES' && skipText !== 'v2')
+        throw new RingcastError('RC_BAD_REQUEST', '_HLS_skip must be YES or v2');
+      skip = skipText !== null;
+    }
+    return sendPlaylist(req, res, stream.mediaPlaylist(path.rendition, skip));
   }
   if (isPartFile(path.file)) return sendPart(req, res, stream, path);
   return sendFile(deps, req, res, stream, path);
@@ -72,17 +80,36 @@ const holdMs = (stream: LiveStream) => stream.targetDuration() * 3000;
 /** LL-HLS blocking reload: hold until the playlist has `_HLS_msn` (and `_HLS_part`). */
 async function blockForPlaylist(stream: LiveStream, rendition: string, q: URLSearchParams): Promise<void> {
   const msnText = q.get('_HLS_msn');
-  if (msnText === null) return;
   const partText = q.get('_HLS_part');
+  if (msnText === null) {
+    if (partText !== null) throw new RingcastError('RC_BAD_REQUEST', '_HLS_part needs _HLS_msn');
+    return;
+  }
   if (!/^\d{1,10}$/.test(msnText) || (partText !== null && !/^\d{1,6}$/.test(partText))) {
     throw new RingcastError('RC_BAD_REQUEST', '_HLS_msn and _HLS_part must be whole numbers');
   }
   const msn = Number(msnText);
   const part = partText === null ? undefined : Number(partText);
-  // The spec: a request more than two segments ahead of the playlist is a client error.
-  if (msn > stream.lastMsn(rendition) + 2)
-    throw new RingcastError('RC_BAD_REQUEST', '_HLS_msn is too far ahead');
-  await stream.waitUntil(() => stream.hasReached(rendition, msn, part), holdMs(stream));
+  // RFC 8216bis 6.2.5.2: more than two segments past the last one in the playlist, or a part more than
+  // the Advance Part Limit (3 / PART-TARGET parts) past its last part, is answered at once with a 400.
+  const lastMsn = stream.lastMsn(rendition);
+  if (msn > lastMsn + 2) throw new RingcastError('RC_BAD_REQUEST', '_HLS_msn is too far ahead');
+  if (part !== undefined && partsAhead(stream, rendition, msn, part) > advancePartLimit(stream.partTarget))
+    throw new RingcastError('RC_BAD_REQUEST', '_HLS_part is too far ahead');
+  // A wait past three target durations is a 503: the stream is not advancing.
+  if (!(await stream.waitUntil(() => stream.hasReached(rendition, msn, part), holdMs(stream))))
+    throw new RingcastError('RC_BLOCKING_TIMEOUT');
+}
+
+/** The Advance Part Limit of RFC 8216bis 6.2.5.2: 3 / PART-TARGET parts when the target is under 1 s. */
+export const advancePartLimit = (partTarget: number) => (partTarget < 1 ? Math.floor(3 / partTarget) : 3);
+
+/** How many parts `msn.part` lies past the playlist's last part (a segment counts target / PART-TARGET parts). */
+function partsAhead(stream: LiveStream, rendition: string, msn: number, part: number): number {
+  const edge = stream.liveEdge(rendition);
+  if (!edge) return 0;
+  const perSegment = Math.round(stream.targetDuration() / stream.partTarget);
+  return (msn - edge.msn) * perSegment + part - edge.part;
 }
 
 /** An LL-HLS part from memory; the next one (the preload hint) is held until it is complete. */

@@ -6,7 +6,12 @@ import type { LadderRung } from './config.ts';
 import { FfmpegSupervisor, type RunEndData } from './ffmpeg-supervisor.ts';
 import type { UploadSink } from './ingest-server.ts';
 import { RenditionPackager } from './packager.ts';
-import { masterPlaylistText, mediaPlaylistText, targetDurationFor } from './playlist-writer.ts';
+import {
+  masterPlaylistText,
+  mediaPlaylistText,
+  type RenditionReportState,
+  targetDurationFor,
+} from './playlist-writer.ts';
 import type { Part, PublishedSegment } from './segment-types.ts';
 import { StreamClock } from './stream-clock.ts';
 import { type TranscodeInput, transcodeArgs } from './transcode-command.ts';
@@ -16,6 +21,9 @@ export interface SourceInfo {
   width: number;
   height: number;
   fps?: number;
+  /** FLV codec of the input: `h264`, `aac`, `mp3`, `flv1`, `vp6`, … */
+  videoCodec?: string;
+  audioCodec?: string;
 }
 
 export interface LiveStreamOptions {
@@ -101,6 +109,8 @@ export class LiveStream {
         transcodeArgs({
           input: opts.input,
           ladder: this.active,
+          // AAC passes through as is; anything else (MP3, Speex) is re-encoded for the pass-through rung.
+          copyAudio: !this.source?.audioCodec || this.source.audioCodec === 'aac',
           fps: opts.fps,
           segmentSeconds: opts.segmentSeconds,
           outputUrl: (rendition) => `${opts.ingestUrl()}/ingest/${runId}/${rendition}`,
@@ -201,7 +211,7 @@ export class LiveStream {
   }
 
   /** A media playlist once it has a segment; undefined before (or for an unknown rendition). */
-  mediaPlaylist(rendition: string): string | undefined {
+  mediaPlaylist(rendition: string, skip = false): string | undefined {
     const p = this.packagers.get(rendition);
     if (!p || p.segments.length === 0) return undefined;
     return mediaPlaylistText({
@@ -214,9 +224,32 @@ export class LiveStream {
             partial: p.partial,
             nextMsn: p.nextSequenceNumber,
             initName: p.init?.name,
+            skip,
+            reports: this.renditionReports(rendition),
           }
         : undefined,
     });
+  }
+
+  /** LL-HLS EXT-X-RENDITION-REPORT values: the live edge (last part) of every other active rendition. */
+  private renditionReports(rendition: string): RenditionReportState[] {
+    const out: RenditionReportState[] = [];
+    for (const r of this.active) {
+      const p = this.packagers.get(r.name);
+      if (r.name === rendition || !p || p.segments.length === 0) continue;
+      const partial = p.partial;
+      const last = p.segments.at(-1)!;
+      out.push(
+        partial
+          ? { uri: `../${r.name}/index.m3u8`, lastMsn: partial.msn, lastPart: partial.parts.length - 1 }
+          : {
+              uri: `../${r.name}/index.m3u8`,
+              lastMsn: last.msn,
+              lastPart: last.parts.length > 0 ? last.parts.length - 1 : undefined,
+            },
+      );
+    }
+    return out;
   }
 
   get lowLatency(): boolean {
@@ -243,6 +276,15 @@ export class LiveStream {
         (partial.msn === msn && index >= partial.parts.length) || (msn === partial.msn + 1 && index === 0)
       );
     return msn === p.nextSequenceNumber && index === 0;
+  }
+
+  /** The last part in a rendition's playlist: of the segment being built, else of the last segment. */
+  liveEdge(rendition: string): { msn: number; part: number } | undefined {
+    const p = this.packagers.get(rendition);
+    const partial = p?.partial;
+    if (partial) return { msn: partial.msn, part: partial.parts.length - 1 };
+    const last = p?.segments.at(-1);
+    return last ? { msn: last.msn, part: Math.max(0, last.parts.length - 1) } : undefined;
   }
 
   /** Last complete segment number of a rendition (-1 before the first). */
@@ -353,6 +395,14 @@ export function selectLadder(
   log?: Logger,
 ): LadderRung[] {
   let rungs = ladder.filter((r) => !(r.copy && input.kind === 'testsrc'));
+  // fMP4 and the CODECS attribute here are H.264: other video cannot pass through, only be transcoded.
+  if (source?.videoCodec && source.videoCodec !== 'h264' && rungs.some((r) => r.copy)) {
+    log?.warn(
+      { videoCodec: source.videoCodec },
+      'pass-through rendition skipped: the input video is not H.264',
+    );
+    rungs = rungs.filter((r) => !r.copy);
+  }
   if (source && source.width > 0 && source.height > 0) {
     const fits = (r: LadderRung) => r.copy || (r.width <= source.width && r.height <= source.height);
     const encoded = rungs.filter((r) => !r.copy);

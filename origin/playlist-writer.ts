@@ -3,8 +3,15 @@ import { partFileName } from '../common/names.ts';
 import type { RenditionInfo } from '../common/types.ts';
 import type { PartialState, PublishedSegment } from './segment-types.ts';
 
-const { MasterPlaylist, MediaInitializationSection, MediaPlaylist, PartialSegment, Segment, Variant } =
-  HLS.types;
+const {
+  MasterPlaylist,
+  MediaInitializationSection,
+  MediaPlaylist,
+  PartialSegment,
+  RenditionReport,
+  Segment,
+  Variant,
+} = HLS.types;
 
 /** LL-HLS additions to a media playlist. */
 export interface LowLatencyState {
@@ -15,6 +22,41 @@ export interface LowLatencyState {
   /** Number of the next segment (for the preload hint when nothing is being built). */
   nextMsn: number;
   initName?: string;
+  /** Delta update (`_HLS_skip=YES|v2`): segments older than the skip boundary become EXT-X-SKIP. */
+  skip?: boolean;
+  /** EXT-X-RENDITION-REPORT for the other renditions. */
+  reports?: readonly RenditionReportState[];
+}
+
+/** Where another rendition's live edge is (`URI` relative to this playlist). */
+export interface RenditionReportState {
+  uri: string;
+  lastMsn: number;
+  lastPart?: number;
+}
+
+/** CAN-SKIP-UNTIL: six target durations, the least the LL-HLS spec allows. */
+export const skipUntilFor = (targetDuration: number) => targetDuration * 6;
+
+/**
+ * How many segments a delta update leaves out: those that end at least `skipUntil` seconds before the
+ * end of the playlist (its last segment plus the parts of the one being built).
+ */
+export function skippedSegments(
+  segments: readonly { duration: number }[],
+  partialSeconds: number,
+  skipUntil: number,
+): number {
+  let after = partialSeconds;
+  let skip = 0;
+  for (let i = segments.length - 1; i >= 0; i--) {
+    if (after >= skipUntil) {
+      skip = i + 1;
+      break;
+    }
+    after += segments[i]!.duration;
+  }
+  return skip;
 }
 
 /** What a media playlist is made of. */
@@ -66,6 +108,12 @@ export function mediaPlaylistText(state: MediaPlaylistState): string {
         parts: ll ? partsOf(s.msn, s.parts) : [],
       }),
   );
+  let skip = 0;
+  if (ll?.skip) {
+    const partialSeconds = (ll.partial?.parts ?? []).reduce((sum, p) => sum + p.duration, 0);
+    skip = skippedSegments(state.segments, partialSeconds, skipUntilFor(state.targetDuration));
+    segments.splice(0, skip);
+  }
   if (ll) {
     // The segment being built: its parts so far and a hint for the next one (no EXTINF yet).
     const p = ll.partial;
@@ -92,12 +140,16 @@ export function mediaPlaylistText(state: MediaPlaylistState): string {
     lowLatencyCompatibility: ll
       ? {
           canBlockReload: true,
-          canSkipUntil: undefined as unknown as number,
+          canSkipUntil: skipUntilFor(state.targetDuration),
           holdBack: round5(state.targetDuration * 3),
           partHoldBack: round5(ll.partTarget * 3),
         }
       : undefined,
     segments,
+    skip,
+    renditionReports: (ll?.reports ?? []).map(
+      (r) => new RenditionReport({ uri: r.uri, lastMSN: r.lastMsn, lastPart: r.lastPart as number }),
+    ),
   });
   let text = HLS.stringify(playlist);
   // hls-parser leaves out a zero MEDIA-SEQUENCE; players accept that, but tools and people read it.

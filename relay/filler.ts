@@ -182,9 +182,14 @@ export class Filler {
     // A blocking playlist reload, or a part named by a preload hint, is held by the origin until it
     // exists: wait longer than the origin does.
     const blocking = req.query.includes('_HLS_msn') || isPartFile(req.path.file);
+    // Never held longer than the origin holds (3 target durations, then its 503), plus a second.
+    const target = req.stream.targetDuration;
+    const blockingMs = target
+      ? Math.min(config.blockingTimeoutMs, target * 3000 + 1000)
+      : config.blockingTimeoutMs;
     return {
       connectTimeoutMs: config.connectTimeoutMs,
-      firstByteTimeoutMs: blocking ? config.blockingTimeoutMs : config.firstByteTimeoutMs,
+      firstByteTimeoutMs: blocking ? blockingMs : config.firstByteTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
     };
   }
