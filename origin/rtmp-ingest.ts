@@ -47,6 +47,24 @@ export function redactKey(key: string): string {
   return key.length <= 4 ? `…(${key.length} chars)` : `${key.slice(0, 2)}…(${key.length} chars)`;
 }
 
+/** FLV codec ids (onMetaData videocodecid / audiocodecid). */
+const FLV_VIDEO: Record<number, string> = {
+  2: 'flv1',
+  3: 'screen',
+  4: 'vp6',
+  5: 'vp6a',
+  7: 'h264',
+  12: 'hevc',
+};
+const FLV_AUDIO: Record<number, string> = {
+  1: 'adpcm',
+  2: 'mp3',
+  7: 'g711a',
+  8: 'g711u',
+  10: 'aac',
+  11: 'speex',
+};
+
 const isLoopback = (ip: string) => /^(127\.|::1|::ffff:127\.)/.test(ip);
 
 /**
@@ -114,7 +132,13 @@ export class RtmpIngest {
       const s = this.publishers.get(streamId)?.session;
       if (!s) return undefined;
       if (s.videoWidth > 0 && s.videoHeight > 0)
-        return { width: s.videoWidth, height: s.videoHeight, fps: Math.round(s.videoFramerate) || undefined };
+        return {
+          width: s.videoWidth,
+          height: s.videoHeight,
+          fps: Math.round(s.videoFramerate) || undefined,
+          videoCodec: FLV_VIDEO[s.videoCodec] ?? `id ${s.videoCodec}`,
+          audioCodec: s.audioCodec ? (FLV_AUDIO[s.audioCodec] ?? `id ${s.audioCodec}`) : undefined,
+        };
       if (Date.now() >= deadline) return undefined;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -9,6 +9,8 @@ export interface TranscodeOptions {
   ladder: readonly LadderRung[];
   fps: number;
   segmentSeconds: number;
+  /** The pass-through rung copies the audio (AAC input); false re-encodes it to AAC. */
+  copyAudio?: boolean;
   /** Upload URL of one rendition's fMP4 stream. */
   outputUrl: (rendition: string) => string;
 }
@@ -47,7 +49,10 @@ export function transcodeArgs(opts: TranscodeOptions): string[] {
     cmd
       .output(opts.outputUrl(r.name))
       .outputOptions([
-        ...['-map', '0:v', '-map', audio, '-c:v', 'copy', '-c:a', 'copy'],
+        ...['-map', '0:v', '-map', audio, '-c:v', 'copy'],
+        ...(opts.copyAudio === false
+          ? ['-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2']
+          : ['-c:a', 'copy']),
         ...['-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof'],
         ...['-frag_duration', '200000', '-flush_packets', '1', '-method', 'PUT'],
       ]);
