@@ -43,7 +43,8 @@ export class Relay {
   private readonly filler: Filler;
   private readonly responder: Responder;
   private readonly log: Logger;
-  private readonly counters: Record<CacheResult, { inc(): void }>;
+  /** Parsed `/live/` paths of recent requests: the hot keys skip decoding and validation. */
+  private readonly parsedPaths = new Map<string, LivePath>();
   private server: Server | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private state: RelayState = 'new';
@@ -65,11 +66,6 @@ export class Relay {
       cacheEntries: () => this.cache.size,
       viewersByStream: () => this.viewers.counts(Date.now()),
     });
-    this.counters = {
-      HIT: this.metrics.requests.labels('hit'),
-      MISS: this.metrics.requests.labels('miss'),
-      COALESCED: this.metrics.requests.labels('coalesced'),
-    };
     if (deps.cluster) this.cluster = deps.cluster;
     else {
       if (config.coordinatorUrl.length === 0)
@@ -192,7 +188,7 @@ export class Relay {
     let path: LivePath;
     let forward = '';
     try {
-      path = parseLivePath(pathname);
+      path = this.parsePath(pathname);
       if (query && path.kind === 'playlist') forward = blockingQuery(new URLSearchParams(query));
     } catch (err) {
       sendRelayError(res, err, this.id);
@@ -229,8 +225,18 @@ export class Relay {
       entry = this.filler.start(fill, false);
       result = 'MISS';
     } else result = 'COALESCED';
-    this.counters[result].inc();
+    this.metrics.requestCounts[RESULT_LABELS[result]]++;
     this.responder.serve(req, res, entry, result);
+  }
+
+  private parsePath(pathname: string): LivePath {
+    let path = this.parsedPaths.get(pathname);
+    if (path) return path;
+    path = parseLivePath(pathname);
+    // Bounded: live keys roll over, so starting afresh now and then is enough.
+    if (this.parsedPaths.size >= PARSED_PATHS_MAX) this.parsedPaths.clear();
+    this.parsedPaths.set(pathname, path);
+    return path;
   }
 
   private onClusterChange(change: ClusterChange): void {
@@ -264,6 +270,10 @@ export class Relay {
     };
   }
 }
+
+const PARSED_PATHS_MAX = 4096;
+
+const RESULT_LABELS = { HIT: 'hit', MISS: 'miss', COALESCED: 'coalesced' } as const;
 
 /** The LL-HLS blocking parameters in a fixed order (DESIGN.md, Fill); nothing else is forwarded. */
 export function blockingQuery(params: URLSearchParams): string {

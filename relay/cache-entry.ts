@@ -25,6 +25,8 @@ export interface EntryHeaders {
   HIT: OutgoingHttpHeaders;
   MISS: OutgoingHttpHeaders;
   COALESCED: OutgoingHttpHeaders;
+  /** The same as flat `[name, value, …]` arrays: `writeHead` takes them without walking an object. */
+  raw: Record<'HIT' | 'MISS' | 'COALESCED', string[]>;
 }
 
 /**

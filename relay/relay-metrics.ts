@@ -19,15 +19,25 @@ export class RelayMetrics {
   readonly prefetches: Counter<'source'>;
   /** Same as the bytes-served counter, readable synchronously for heartbeats. */
   bytesServedTotal = 0;
+  /** Object requests by cache result: plain integers on the hot path, moved into `requests` on scrape. */
+  readonly requestCounts = { hit: 0, miss: 0, coalesced: 0 };
 
   constructor(gauges: RelayGaugeSource) {
     this.registry = createRegistry('relay');
     const registers = [this.registry];
+    const counts = this.requestCounts;
+    const reported = { hit: 0, miss: 0, coalesced: 0 };
     this.requests = new Counter({
       name: 'ringcast_relay_requests_total',
       help: 'Object requests by cache result (hit, miss, coalesced)',
       labelNames: ['cache'],
       registers,
+      collect() {
+        for (const cache of ['hit', 'miss', 'coalesced'] as const) {
+          this.inc({ cache }, counts[cache] - reported[cache]);
+          reported[cache] = counts[cache];
+        }
+      },
     });
     this.upstreamFetches = new Counter({
       name: 'ringcast_relay_upstream_fetches_total',
@@ -46,10 +56,16 @@ export class RelayMetrics {
       help: 'Peer segments dropped because size or SHA-256 differed from the announcement',
       registers,
     });
+    let bytesReported = 0;
+    const self = this;
     this.bytesServed = new Counter({
       name: 'ringcast_relay_bytes_served_total',
       help: 'Body bytes sent to viewers and peers',
       registers,
+      collect() {
+        this.inc(self.bytesServedTotal - bytesReported);
+        bytesReported = self.bytesServedTotal;
+      },
     });
     this.prefetches = new Counter({
       name: 'ringcast_relay_prefetches_total',
@@ -62,8 +78,8 @@ export class RelayMetrics {
 
   /** Counts body bytes sent. */
   served(bytes: number): void {
+    // A plain integer per request; the Prometheus counter catches up when scraped.
     this.bytesServedTotal += bytes;
-    this.bytesServed.inc(bytes);
   }
 
   private addGauges(gauges: RelayGaugeSource, registers: Registry[]): void {

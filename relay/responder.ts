@@ -44,11 +44,16 @@ export class Responder {
   constructor(private readonly deps: ResponderDeps) {}
 
   serve(req: IncomingMessage, res: ServerResponse, entry: CacheEntry, result: CacheResult): void {
+    // A complete entry is one Buffer: eviction only drops the cache's reference, so a hit needs no pin
+    // (and no per-request close listener).
+    if (entry.state === 'complete') {
+      this.serveComplete(req, res, entry, result);
+      return;
+    }
     const { cache } = this.deps;
     cache.pin(entry);
     res.once('close', () => cache.unpin(entry));
-    if (entry.state === 'complete') this.serveComplete(req, res, entry, result);
-    else if (entry.state === 'failed') this.fail(res, entry.error);
+    if (entry.state === 'failed') this.fail(res, entry.error);
     else this.follow(req, res, entry, result);
   }
 
@@ -63,8 +68,14 @@ export class Responder {
       return;
     }
     entry.headers ??= this.completeHeaders(entry);
-    const headers = entry.headers[result];
     const inm = req.headers['if-none-match'];
+    const range = req.headers.range;
+    if (inm === undefined && range === undefined) {
+      res.writeHead(200, entry.headers.raw[result]);
+      this.end(req, res, entry.body!);
+      return;
+    }
+    const headers = entry.headers[result];
     if (inm !== undefined && etagMatches(inm, entry.headers.HIT.etag as string)) {
       const { 'content-length': _l, 'content-type': _t, ...rest } = headers;
       res.writeHead(304, rest);
@@ -72,7 +83,6 @@ export class Responder {
       return;
     }
     const body = entry.body!;
-    const range = req.headers.range;
     if (range !== undefined) {
       const r = parseRange(range, body.length);
       if (r === 'unsatisfiable') {
@@ -155,7 +165,10 @@ export class Responder {
       'content-length': entry.size,
       etag: `"${entry.sha256!.slice(0, 32)}"`,
     });
-    return { HIT: make('HIT'), MISS: make('MISS'), COALESCED: make('COALESCED') };
+    const HIT = make('HIT');
+    const MISS = make('MISS');
+    const COALESCED = make('COALESCED');
+    return { HIT, MISS, COALESCED, raw: { HIT: flat(HIT), MISS: flat(MISS), COALESCED: flat(COALESCED) } };
   }
 
   private baseHeaders(entry: CacheEntry, result: CacheResult): OutgoingHttpHeaders {
@@ -169,6 +182,12 @@ export class Responder {
       [CACHE_HEADER]: result,
     };
   }
+}
+
+function flat(headers: OutgoingHttpHeaders): string[] {
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) out.push(name, String(value));
+  return out;
 }
 
 /** True when an If-None-Match value names `etag` (weak or strong) or is `*`. */
