@@ -92,7 +92,7 @@ test.serial(
 );
 
 test.serial(
-  'a relay hung by SIGSTOP for 10 s leaves the ring and comes back; viewers do not stall',
+  'a relay hung by SIGSTOP for 10 s leaves the ring and comes back; a viewer stalls at most once, within the player timeout',
   async (t) => {
     const victim = c.relays[2]!;
     let left = false;
