@@ -215,7 +215,7 @@ test.serial(
     garbage.write(Buffer.alloc(4096, 0x5a));
     const silent = connect(port, '127.0.0.1');
     silent.on('error', () => {});
-  silent.resume(); // flowing, so the origin's close is seen as 'end'
+    silent.resume(); // flowing, so the origin's close is seen as 'end'
     t.teardown(() => {
       garbage.destroy();
       silent.destroy();
