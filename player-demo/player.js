@@ -1,6 +1,17 @@
 // Ringcast demo player: plays the coordinator's steering-enabled master playlist with hls.js and shows
 // where every segment came from. `window.ringcastStats` exposes the same figures to tests.
-(() => {
+(async () => {
+  /** True when the stream's first variant playlist has LL-HLS parts (`#EXT-X-PART-INF`). */
+  async function isLowLatency(master) {
+    try {
+      const text = await (await fetch(master)).text();
+      const uri = text.split('\n').find((l) => l.trim() && !l.startsWith('#'));
+      if (!uri) return false;
+      return (await (await fetch(new URL(uri.trim(), master))).text()).includes('#EXT-X-PART-INF');
+    } catch {
+      return false;
+    }
+  }
   const params = new URLSearchParams(location.search);
   const stream = /^[A-Za-z0-9_-]{1,64}$/.test(params.get('stream') || '') ? params.get('stream') : 'demo';
   const session = params.get('session') || Math.random().toString(36).slice(2, 12);
@@ -37,14 +48,20 @@
     return;
   }
 
+  // hls.js lets liveSyncDuration (or liveSyncDurationCount) override PART-HOLD-BACK even in low-latency
+  // mode, so the target latency is set only for standard playlists: look at the first variant first.
+  const lowLatency = await isLowLatency(masterUrl);
+  const latencyConfig = lowLatency
+    ? // LL-HLS: play PART-HOLD-BACK (3 parts) behind the newest part; catch up at up to 1.2x (pitch
+      // preserved), as measured best in FIELD-NOTES.
+      { maxLiveSyncPlaybackRate: 1.2 }
+    : // Standard HLS with 2 s segments: play 3 s behind the newest segment's end, which is about 4-5 s
+      // behind the encoder (the newest segment is published when complete); play up to 1.5x to get back
+      // there after a slow start or a stall, and jump when more than 6 s behind it (docs/player.md).
+      { liveSyncDuration: 3, liveMaxLatencyDuration: 6, maxLiveSyncPlaybackRate: 1.5 };
   const hls = new Hls({
-    // Standard HLS with 2 s segments: play 3 s behind the newest segment's end, which is about 4-5 s behind
-    // the encoder (the newest segment is published when complete); play up to 1.5x (pitch preserved) to
-    // get back there after a slow start or a stall, and jump when more than 6 s behind it (docs/player.md).
-    liveSyncDuration: 3,
-    liveMaxLatencyDuration: 6,
-    maxLiveSyncPlaybackRate: 1.5,
-    // LL-HLS playlists switch this on; plain playlists ignore it.
+    ...latencyConfig,
+    // Parts, blocking playlist reloads and PART-HOLD-BACK when the playlists carry them.
     lowLatencyMode: true,
     backBufferLength: 30,
     // A dead relay refuses connections at once; fail fast so the next pathway takes over.
@@ -126,8 +143,25 @@
     $('status').textContent = 'playing';
   });
 
+  // LL-HLS: the first frames show a second or more after the start position was chosen (MSE setup,
+  // first parts), and hls.js catches up at 1.2x only while more than 1 s is buffered, which a 3-part hold
+  // back rarely allows: once, when the live sync position is already buffered, jump there.
+  let startJumpDone = !lowLatency;
+  const jumpToLiveOnce = () => {
+    const sync = hls.liveSyncPosition;
+    const target = hls.targetLatency;
+    const b = video.buffered;
+    if (!stats.playing || sync === null || target === null || hls.latency === null) return;
+    if (hls.latency <= target + 0.5) startJumpDone = true;
+    else if (b.length && b.end(b.length - 1) > sync + 0.2 && sync > video.currentTime) {
+      video.currentTime = sync;
+      startJumpDone = true;
+    }
+  };
+
   let lastSampleAt = 0;
   setInterval(() => {
+    if (!startJumpDone) jumpToLiveOnce();
     const date = hls.playingDate;
     if (date && !video.paused) {
       stats.latencySec = (Date.now() - date.getTime()) / 1000;

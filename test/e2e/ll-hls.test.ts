@@ -1,0 +1,92 @@
+import test from 'ava';
+import { launchChromium } from '../helpers/browser.ts';
+import type { TestCluster } from '../helpers/cluster.ts';
+import type { FfmpegRun } from '../helpers/ffmpeg.ts';
+import {
+  currentTime,
+  describeWindow,
+  measureWindow,
+  openPlayer,
+  startRtmpCluster,
+  statsOf,
+} from '../helpers/latency.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+// LL-HLS end to end: ffmpeg publishes over RTMP as OBS does (x264 zerolatency, 2 s keyframes, 30 fps),
+// the origin serves 200 ms parts, and Debian's Chromium plays the demo page through the relays.
+// Latency is the page's: now minus hls.playingDate (#EXT-X-PROGRAM-DATE-TIME, stamped at ingest).
+
+const LIMIT_SEC = 2;
+let c: TestCluster;
+let publisher: FfmpegRun;
+let browser: Awaited<ReturnType<typeof launchChromium>>;
+
+test.before(async () => {
+  ({ c, publisher } = await startRtmpCluster(true));
+  browser = await launchChromium();
+});
+
+test.after.always(async () => {
+  await browser?.close();
+  publisher?.kill();
+  await c?.stop();
+});
+
+test.serial(
+  'LL-HLS through the relays: at or under 2 s behind live, no stall, also after a relay dies',
+  async (t) => {
+    const page = await openPlayer(browser, c, 'll-0');
+    // Warm-up: the first 15 s of playback (start, catch-up from the start position to PART-HOLD-BACK).
+    await waitFor(async () => (await currentTime(page)) > 15, {
+      timeoutMs: 40_000,
+      what: '15 s of playback',
+    });
+    const warm = await statsOf(page);
+    t.true(warm.lowLatency, 'hls.js sees LL-HLS parts');
+    t.true(
+      warm.segments.some((s) => s.part !== null),
+      'the page loads parts',
+    );
+
+    const steady = await measureWindow(page, 20);
+    t.log(`LL-HLS steady: ${describeWindow(steady)}`);
+    t.true(
+      steady.p95 <= LIMIT_SEC,
+      `steady p95 ${steady.p95} s: ${steady.samples.map((x) => x.toFixed(2)).join(' ')}`,
+    );
+    t.is(steady.stalls, 0, `stalled ${steady.stallMs} ms`);
+
+    // Kill the relay that serves the page.
+    const before = await statsOf(page);
+    const victimId = before.segments.at(-1)!.relay;
+    const victim = c.relays.find((r) => r.id === victimId);
+    t.truthy(victim, `relay ${victimId} is one of ours`);
+    const killedAt = Date.now();
+    victim!.child.kill('SIGKILL');
+    await waitFor(
+      async () => (await statsOf(page)).segments.some((s) => s.at > killedAt && s.relay !== victimId),
+      { timeoutMs: 20_000, what: 'the page on another relay' },
+    );
+    const movedMs = Date.now() - killedAt;
+    // Back under the limit (catch-up at 1.2x), then a window of steady playback.
+    await waitFor(async () => ((await statsOf(page)).latencySec ?? 99) <= LIMIT_SEC, {
+      timeoutMs: 30_000,
+      what: `latency back under ${LIMIT_SEC} s`,
+    });
+    const recoveredMs = Date.now() - killedAt;
+    const acrossKill = await statsOf(page);
+    const after = await measureWindow(page, 15);
+    t.log(
+      `relay ${victimId} killed: page on another relay after ${movedMs} ms, latency back under ${LIMIT_SEC} s after ${recoveredMs} ms, ` +
+        `stall across the kill ${Math.round(acrossKill.stallMs - before.stallMs)} ms (${acrossKill.stalls - before.stalls} stalls)`,
+    );
+    t.log(`LL-HLS after the kill: ${describeWindow(after)}`);
+    t.true(
+      after.p95 <= LIMIT_SEC,
+      `p95 after the kill ${after.p95} s: ${after.samples.map((x) => x.toFixed(2)).join(' ')}`,
+    );
+    t.is(after.stalls, 0, `stalled ${after.stallMs} ms after the kill`);
+    const fatal = (await statsOf(page)).errors.filter((e) => e.fatal);
+    t.deepEqual(fatal, [], 'no fatal hls.js error');
+  },
+);
