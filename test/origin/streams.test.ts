@@ -322,3 +322,17 @@ test.serial('a revoked key stops its live publisher; the stream ends with ENDLIS
   const again = publish(KEY_B, 4);
   t.not(await again.exited, 0);
 });
+
+test.serial('closing the origin stops every transcoder', async (t) => {
+  const ingestChildren = () =>
+    execFileSync('ps', ['-o', 'args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('/ingest/'));
+  await waitFor(() => transcoders(KEY_A).length === 1 || undefined, { what: 'alpha transcoding' });
+  await origin.close();
+  await waitFor(() => ingestChildren().length === 0 || undefined, {
+    timeoutMs: 10_000,
+    what: 'no ffmpeg left',
+  });
+  t.pass();
+});
