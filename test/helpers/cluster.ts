@@ -27,8 +27,6 @@ export async function startTestCluster(
     originArgs?: string[];
     relayArgs?: string[];
     coordinatorArgs?: string[];
-    /** Called once the coordinator listens, before the origin starts (to point a proxy at it, say). */
-    beforeOrigin?: (coordinatorUrl: string) => void | Promise<void>;
   } = {},
 ): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ringcast-test-'));
@@ -59,7 +57,6 @@ export async function startTestCluster(
       ),
     );
     started.push(...relays);
-    await opts.beforeOrigin?.(coordinator.url);
     const origin = await spawnPart({
       part: 'origin',
       args: [
