@@ -213,6 +213,7 @@ export class Origin {
       ingestUrl: () => this.ingest?.baseUrl ?? '',
       retry: FFMPEG_RETRY,
       lowLatency: c.lowLatency,
+      segmentFormat: c.segmentFormat as 'fmp4' | 'ts',
       log: this.log.child({ stream: streamId }),
       onChange: (s) => this.announcer?.stream(this.streamInfo(s, originUrl, s.state)),
       onSegment: (rendition, seg) => {

@@ -138,6 +138,12 @@ export const ORIGIN_CONFIG = {
     default: false,
     doc: 'Low-Latency HLS: parts, preload hints and blocking playlist reloads',
   },
+  segmentFormat: {
+    type: 'string',
+    default: 'fmp4',
+    choices: ['fmp4', 'ts'],
+    doc: 'media segments: fmp4 (CMAF), or ts (each segment also remuxed to MPEG-TS, listed instead)',
+  },
   keyRecheckMs: {
     type: 'int',
     default: 10000,
@@ -165,6 +171,9 @@ export function crossCheck(config: OriginConfig): string[] {
   }
   if (!existsSync(config.ffmpegPath)) {
     problems.push(`'ffmpegPath' ${config.ffmpegPath} does not exist (apt-get install -y ffmpeg)`);
+  }
+  if (config.segmentFormat === 'ts' && config.lowLatency) {
+    problems.push("'lowLatency' needs segmentFormat fmp4 (LL-HLS parts are CMAF chunks)");
   }
   if (config.retainSegments < config.windowSegments) {
     problems.push(`'retainSegments' must be at least windowSegments (${config.windowSegments})`);

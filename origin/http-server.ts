@@ -160,7 +160,8 @@ async function sendFile(
     deps.metrics.segmentRequests.inc({ stream: path.streamId, rendition: path.rendition });
   }
   res.writeHead(200, {
-    'content-type': path.kind === 'init' ? 'video/mp4' : 'video/iso.segment',
+    'content-type':
+      path.kind === 'init' ? 'video/mp4' : path.file.endsWith('.ts') ? 'video/mp2t' : 'video/iso.segment',
     'content-length': body.length,
     'cache-control': IMMUTABLE,
   });

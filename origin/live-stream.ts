@@ -15,6 +15,7 @@ import {
 import type { Part, PublishedSegment } from './segment-types.ts';
 import { StreamClock } from './stream-clock.ts';
 import { type TranscodeInput, transcodeArgs } from './transcode-command.ts';
+import { TsSegments } from './ts-segments.ts';
 
 /** The publisher's video as it announced it (RTMP onMetaData); absent when it did not say. */
 export interface SourceInfo {
@@ -43,6 +44,8 @@ export interface LiveStreamOptions {
   retry: RetryPolicy;
   /** Serve LL-HLS (parts, preload hints, blocking reloads). */
   lowLatency: boolean;
+  /** `ts`: every segment is also remuxed to MPEG-TS and the media playlists list the `.ts` files. */
+  segmentFormat?: 'fmp4' | 'ts';
   log: Logger;
   /** State or renditions changed. */
   onChange?: (stream: LiveStream) => void;
@@ -67,6 +70,8 @@ export class LiveStream {
   /** The rungs transcoded for the current source: those above its size are skipped. */
   private active: readonly LadderRung[];
   private source: SourceInfo | undefined;
+  /** MPEG-TS copies of the segments (segmentFormat=ts). */
+  private readonly ts: TsSegments | undefined;
   private endTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly waiters = new Set<() => void>();
@@ -80,6 +85,20 @@ export class LiveStream {
     this.opts = opts;
     this.id = opts.streamId;
     this.active = selectLadder(opts.ladder, opts.input, undefined, opts.log);
+    this.ts =
+      opts.segmentFormat === 'ts'
+        ? new TsSegments({
+            ffmpegPath: opts.ffmpegPath,
+            dir: opts.dir,
+            windowSegments: opts.windowSegments,
+            retainSegments: opts.retainSegments,
+            log: opts.log,
+            onSegment: (rendition, s) => {
+              opts.onSegment?.(rendition, s);
+              this.wake();
+            },
+          })
+        : undefined;
     this.packagers = new Map(
       opts.ladder.map((r) => [
         r.name,
@@ -91,7 +110,11 @@ export class LiveStream {
           retainSegments: opts.retainSegments,
           log: opts.log,
           onInit: () => this.onInit(),
-          onSegment: (s) => opts.onSegment?.(r.name, s),
+          onSegment: (s) => {
+            const init = this.ts && this.packagers.get(r.name)?.init;
+            if (init) this.ts?.add(r.name, s, init.data);
+            else opts.onSegment?.(r.name, s);
+          },
           onUpdate: () => this.wake(),
         }),
       ]),
@@ -207,6 +230,7 @@ export class LiveStream {
   /** The master playlist once every rendition has a segment; undefined before. */
   masterPlaylist(): string | undefined {
     if (this.activePackagers().some((p) => p.segments.length === 0 || !p.init)) return undefined;
+    if (this.ts && this.active.some((r) => this.ts!.segments(r.name).length === 0)) return undefined;
     return masterPlaylistText(this.renditions());
   }
 
@@ -214,6 +238,11 @@ export class LiveStream {
   mediaPlaylist(rendition: string, skip = false): string | undefined {
     const p = this.packagers.get(rendition);
     if (!p || p.segments.length === 0) return undefined;
+    if (this.ts) {
+      const segments = this.ts.segments(rendition);
+      if (segments.length === 0) return undefined;
+      return mediaPlaylistText({ segments, targetDuration: this.targetDuration(), ended: p.isEnded });
+    }
     return mediaPlaylistText({
       segments: p.segments,
       targetDuration: this.targetDuration(),
@@ -336,6 +365,7 @@ export class LiveStream {
     this.wake();
     await this.supervisor.stop();
     await Promise.all([...this.packagers.values()].map((p) => p.flushed()));
+    await this.ts?.flushed();
   }
 
   private onInit(): void {

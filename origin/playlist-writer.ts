@@ -104,7 +104,8 @@ export function mediaPlaylistText(state: MediaPlaylistState): string {
         // The first segment of the window carries no tag: DISCONTINUITY-SEQUENCE already counts it.
         discontinuity: i > 0 && s.discontinuity,
         programDateTime: s.programDateTime,
-        map: new MediaInitializationSection({ uri: s.initName }),
+        // MPEG-TS segments (segmentFormat=ts) have no init section.
+        map: s.initName ? new MediaInitializationSection({ uri: s.initName }) : undefined,
         parts: ll ? partsOf(s.msn, s.parts) : [],
       }),
   );
