@@ -118,7 +118,11 @@ async function sendPart(req: IncomingMessage, res: ServerResponse, stream: LiveS
   const rendition = path.rendition!;
   let part = stream.part(rendition, msn, index);
   if (!part && stream.isNextPart(rendition, msn, index)) {
-    await stream.waitUntil(() => stream.part(rendition, msn, index) !== undefined, holdMs(stream));
+    // Held until it is complete, or until its segment completed without it (a keyframe came first).
+    await stream.waitUntil(
+      () => stream.part(rendition, msn, index) !== undefined || stream.lastMsn(rendition) >= msn,
+      holdMs(stream),
+    );
     part = stream.part(rendition, msn, index);
   }
   if (!part) throw new RingcastError('RC_NOT_FOUND');

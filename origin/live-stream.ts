@@ -252,6 +252,7 @@ export class LiveStream {
             partTarget: this.partTarget,
             partial: p.partial,
             nextMsn: p.nextSequenceNumber,
+            segmentSeconds: this.opts.segmentSeconds,
             initName: p.init?.name,
             skip,
             reports: this.renditionReports(rendition),

@@ -21,6 +21,11 @@ export interface LowLatencyState {
   partial?: PartialState;
   /** Number of the next segment (for the preload hint when nothing is being built). */
   nextMsn: number;
+  /**
+   * Keyframe interval in seconds: once the segment being built holds that much, its next fragment
+   * starts a new segment, so the preload hint names `<msn+1>.0.m4s`.
+   */
+  segmentSeconds?: number;
   initName?: string;
   /** Delta update (`_HLS_skip=YES|v2`): segments older than the skip boundary become EXT-X-SKIP. */
   skip?: boolean;
@@ -106,7 +111,9 @@ export function mediaPlaylistText(state: MediaPlaylistState): string {
         programDateTime: s.programDateTime,
         // MPEG-TS segments (segmentFormat=ts) have no init section.
         map: s.initName ? new MediaInitializationSection({ uri: s.initName }) : undefined,
-        parts: ll ? partsOf(s.msn, s.parts) : [],
+        // EXT-X-PART only within three target durations of the end: the last two segments and the one
+        // being built (RFC 8216bis 4.4.4.9).
+        parts: ll && i >= state.segments.length - 2 ? partsOf(s.msn, s.parts) : [],
       }),
   );
   let skip = 0;
@@ -119,7 +126,12 @@ export function mediaPlaylistText(state: MediaPlaylistState): string {
     // The segment being built: its parts so far and a hint for the next one (no EXTINF yet).
     const p = ll.partial;
     const msn = p?.msn ?? ll.nextMsn;
-    const hint = new PartialSegment({ hint: true, uri: partFileName(msn, p?.parts.length ?? 0) });
+    const built = (p?.parts ?? []).reduce((sum, x) => sum + x.duration, 0);
+    const full = ll.segmentSeconds !== undefined && built + ll.partTarget / 2 >= ll.segmentSeconds;
+    const hint = new PartialSegment({
+      hint: true,
+      uri: full ? partFileName(msn + 1, 0) : partFileName(msn, p?.parts.length ?? 0),
+    });
     segments.push(
       new Segment({
         mediaSequenceNumber: msn,

@@ -49,6 +49,8 @@ export class CacheEntry {
   pins = 0;
   /** When a playlist stops being fresh (epoch ms). */
   expiresAt = Number.POSITIVE_INFINITY;
+  /** Date.now() when the body completed (the `Age` of briefly cached playlists counts from it). */
+  completedAt = 0;
   /** Where the bytes came from, for logs and metrics. */
   source: 'origin' | 'peer' | undefined;
   headers: EntryHeaders | undefined;
@@ -92,6 +94,7 @@ export class CacheEntry {
     this.body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
     this.chunks = [];
     this.sha256 = sha256;
+    this.completedAt = Date.now();
     this.state = 'complete';
     for (const l of this.listeners) l.onEnd();
     this.listeners.clear();

@@ -12,7 +12,8 @@ export type CacheResult = 'HIT' | 'MISS' | 'COALESCED';
 /** Headers every relay response carries so browsers may read the X-Ringcast ones. */
 export const CORS_HEADERS = {
   'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'X-Ringcast-Relay, X-Ringcast-Cache, Content-Length, Content-Range, ETag',
+  'access-control-expose-headers':
+    'X-Ringcast-Relay, X-Ringcast-Cache, Content-Length, Content-Range, ETag, Age',
 } as const;
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -71,7 +72,9 @@ export class Responder {
     const inm = req.headers['if-none-match'];
     const range = req.headers.range;
     if (inm === undefined && range === undefined) {
-      res.writeHead(200, entry.headers.raw[result]);
+      const raw = entry.headers.raw[result];
+      // Playlists (blocking reloads included) are cached briefly: say how long (RFC 9111 Age).
+      res.writeHead(200, isPlaylist(entry) ? [...raw, 'age', ageOf(entry)] : raw);
       this.end(req, res, entry.body!);
       return;
     }
@@ -101,6 +104,7 @@ export class Responder {
         return;
       }
     }
+    if (isPlaylist(entry)) res.setHeader('age', ageOf(entry));
     res.writeHead(200, headers);
     this.end(req, res, body);
   }
@@ -155,6 +159,7 @@ export class Responder {
 
   private streamingHeaders(entry: CacheEntry, result: CacheResult): OutgoingHttpHeaders {
     const headers = this.baseHeaders(entry, result);
+    if (isPlaylist(entry)) headers.age = '0';
     if (entry.contentLength !== undefined) headers['content-length'] = entry.contentLength;
     return headers;
   }
@@ -189,6 +194,10 @@ function flat(headers: OutgoingHttpHeaders): string[] {
   for (const [name, value] of Object.entries(headers)) if (value !== undefined) out.push(name, String(value));
   return out;
 }
+
+const isPlaylist = (entry: CacheEntry) => entry.path.kind === 'playlist' || entry.path.kind === 'master';
+/** Whole seconds since a cached entry completed. */
+const ageOf = (entry: CacheEntry) => String(Math.floor((Date.now() - entry.completedAt) / 1000));
 
 /** True when an If-None-Match value names `etag` (weak or strong) or is `*`. */
 export function etagMatches(header: string, etag: string): boolean {
