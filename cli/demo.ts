@@ -30,6 +30,11 @@ export const DEMO_CONFIG = {
     doc: "rendition ladder, as the origin's --ladder (origin default when empty)",
   },
   dataDir: { type: 'string', default: '', doc: 'where logs and segments go (a temp dir when empty)' },
+  lowLatency: {
+    type: 'bool',
+    default: true,
+    doc: 'serve Low-Latency HLS (200 ms parts, blocking reloads); --low-latency false for standard HLS',
+  },
 } as const;
 
 export type DemoConfig = ConfigOf<typeof DEMO_CONFIG>;
@@ -79,6 +84,7 @@ export async function startDemoCluster(config: DemoConfig): Promise<DemoCluster>
     );
     originArgs.push('--data-dir', join(dataDir, 'origin'));
     if (config.ladder) originArgs.push('--ladder', config.ladder);
+    if (config.lowLatency) originArgs.push('--low-latency');
     const relayPort = (i: number) => (config.port === 0 ? 0 : config.port + 1 + i);
     const [origin, ...relays] = await Promise.all([
       spawnPart({ part: 'origin', args: originArgs, env, logFile: join(dataDir, 'origin.log') }),
