@@ -47,7 +47,7 @@ for (const [name, cmd, args] of [
 // two cores they would measure the machine's load, not Ringcast's latency and stalls.
 const HEAVY = ['test/e2e/**/*.test.ts', 'test/drills/**/*.test.ts', 'test/origin/origin.test.ts',
   'test/origin/streams.test.ts', 'test/origin/ladder.test.ts',
-  'test/origin/ts-format.test.ts'];
+  'test/origin/ts-format.test.ts', 'test/origin/ll-playlist.test.ts', 'test/relay/ll-relay.test.ts'];
 const extra = process.argv.slice(2);
 const phases = extra.length
   ? [['tests (ava)', ['--tap', ...extra]]]
