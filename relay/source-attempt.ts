@@ -50,6 +50,10 @@ export class SourceAttempt implements UpstreamHandlers {
     // A peer's 404 may only mean its view of the stream lags: the origin has the last word.
     else if (status === 404) {
       this.report.next(new RingcastError('RC_NOT_FOUND', `${this.sourceId} has no such object`), 'not_found');
+    } else if (status === 503 && !this.isPeer && this.entry.key.includes('_HLS_msn')) {
+      // The origin held an LL-HLS blocking reload as long as it allows: asking it again through a peer
+      // would only hold the viewers longer. They get the 503 (RFC 8216bis 6.2.5.2).
+      this.report.failed(new RingcastError('RC_BLOCKING_TIMEOUT', 'the origin ended the blocking reload'));
     } else {
       const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} answered HTTP ${status}`);
       this.report.next(err, 'bad_status');

@@ -52,6 +52,33 @@ test('50 viewers blocking on the same reload (other parameters differing) make o
   t.is(origin.count('demo/180p/index.m3u8'), 2);
 });
 
+test('an origin 503 on a blocking reload (held too long) reaches every waiting viewer as 503, once', async (t) => {
+  let asked = 0;
+  const server = createServer((req, res) => {
+    asked++;
+    setTimeout(() => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":"RC_BLOCKING_TIMEOUT"}}');
+    }, 100);
+    req.resume();
+  });
+  const originUrl = await listen(server, 0);
+  const { relay, url } = await startRelay(clusterWith(originUrl));
+  t.teardown(async () => {
+    await relay.close();
+    server.closeAllConnections();
+    await closeServer(server);
+  });
+  const answers = await Promise.all(
+    Array.from({ length: 10 }, () => get(`${url}/live/demo/180p/index.m3u8?_HLS_msn=9`)),
+  );
+  for (const a of answers) {
+    t.is(a.status, 503);
+    t.is(JSON.parse(a.body.toString()).error.code, 'RC_BLOCKING_TIMEOUT');
+  }
+  t.is(asked, 1);
+});
+
 /** A counting HTTP proxy in front of the origin: what the relay asks upstream. */
 async function countingProxy(target: string) {
   const seen: string[] = [];
