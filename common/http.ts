@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { RingcastError, toRingcastError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { AUTH_HEADER } from './types.ts';
@@ -103,4 +103,16 @@ export async function callJson<T>(
   const text = await res.text();
   if (!res.ok) throw new Error(`${opts.method ?? 'GET'} ${url}: HTTP ${res.status} ${text.slice(0, 200)}`);
   return (text ? JSON.parse(text) : {}) as T;
+}
+
+/** A port that was free a moment ago, for servers that cannot listen on port 0 and say which (nginx, sshd, redis). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -1,19 +1,10 @@
+import { freePort } from '../../common/http.ts';
+
+export { freePort };
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-
-/** A port that was free a moment ago (nginx cannot listen on port 0 and report it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Debian's nginx, one worker pinned to `core`, serving `root` with the cache headers a relay sends. */
 export async function startNginx(

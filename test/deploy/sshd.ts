@@ -1,21 +1,12 @@
+import { freePort } from '../../common/http.ts';
+
+export { freePort };
+
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const SSHD = '/usr/sbin/sshd';
-
-/** A port the OS just handed out on loopback (bound, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Why a real sshd cannot run here, or undefined when it can. */
 export function sshdUnavailable(): string | undefined {

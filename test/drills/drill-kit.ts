@@ -1,3 +1,5 @@
+export { freePort } from '../../common/http.ts';
+
 /**
  * Failure drills shared by the tests (test/drills/*.test.ts) and the simulator (bench/drills.ts): a
  * fault is injected while viewers watch, and the drill reports what the viewers saw, how long the
@@ -277,18 +279,6 @@ export class HangingProxy {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
-}
-
-/** A port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Formats drill results as a markdown table (docs/reliability.md, docs/benchmarks.md). */
