@@ -11,6 +11,9 @@ import type { SegmentCache } from './segment-cache.ts';
 import { SourceAttempt } from './source-attempt.ts';
 import { requestUpstream, type UpstreamTimeouts } from './upstream-request.ts';
 
+/** How long a peer fill of a not-yet-announced segment waits for the announcement. */
+const ANNOUNCEMENT_WAIT_MS = 1000;
+
 /** One place a fill may come from. */
 export interface FillSource {
   kind: 'origin' | 'peer';
@@ -99,6 +102,7 @@ export class Filler {
     sources: FillSource[],
     index: number,
     lastError: RingcastError | undefined,
+    waitedMs = 0,
   ): void {
     const source = sources[index];
     if (this.closed || !source) {
@@ -116,6 +120,18 @@ export class Filler {
       source.kind === 'peer' && path.rendition && path.kind !== 'playlist'
         ? this.deps.cluster.announcement(path.streamId, path.rendition, path.file)
         : undefined;
+    // A peer's segment is only taken when it can be verified: a segment asked for before its announcement
+    // reached us (it is listed a moment before it is announced) waits for the announcement, briefly; then
+    // the peer is skipped, so one bad relay can never hand unverified bytes to our viewers.
+    if (source?.kind === 'peer' && !announced && path.kind === 'segment' && !isPartFile(path.file)) {
+      if (waitedMs < ANNOUNCEMENT_WAIT_MS) {
+        const t = setTimeout(() => this.attempt(entry, req, sources, index, lastError, waitedMs + 20), 20);
+        t.unref();
+        return;
+      }
+      this.attempt(entry, req, sources, index + 1, lastError);
+      return;
+    }
     const fetched = (outcome: string) => metrics.upstreamFetches.inc({ source: source.kind, outcome });
     const failed = (err: RingcastError, outcome: string) => {
       fetched(outcome);

@@ -37,11 +37,22 @@ async function relayAndFakePeer(t: ExecutionContext, peerUrl?: string) {
   return { origin, peer, cluster, b };
 }
 
+/** Announces `demo/<rendition>/<file>` with `body`: relays verify, and only then take, a peer's segment. */
+function announceKey(
+  cluster: { addSegment: (a: ReturnType<typeof announce>) => void },
+  key: string,
+  body: Buffer,
+) {
+  const [, rendition, file] = key.split('/');
+  cluster.addSegment(announce(rendition!, file!, body));
+}
+
 test('a non-owner fills from the owner; the origin sees one request', async (t) => {
   const { origin, cluster, a, b } = await twoRelays(t);
   const key = keyOwnedBy(cluster, 'relay-a');
   const body = randomBytes(50_000);
   origin.objects.set(key, body);
+  announceKey(cluster, key, body);
   const viaB = await get(`${b.url}/live/${key}`);
   t.is(viaB.status, 200);
   t.true(viaB.body.equals(body));
@@ -79,6 +90,7 @@ test('a request with X-Ringcast-Hop: 1 goes to the origin, never to a peer', asy
   // Without the header the same relay asks the owner, marking the request as a hop.
   const other = keyOwnedBy(cluster, 'peer', Number.parseInt(key.split('/')[2]!, 10) + 1);
   peer.objects.set(other, body);
+  announceKey(cluster, other, body);
   await get(`${b.url}/live/${other}`);
   t.is(peer.count(other), 1);
   t.deepEqual(peer.hopHeaders, ['1']);
@@ -155,10 +167,23 @@ test('a peer 404 falls through to the origin, which has the last word', async (t
   const { origin, peer, cluster, b } = await relayAndFakePeer(t);
   const key = keyOwnedBy(cluster, 'peer');
   origin.objects.set(key, Buffer.from('fresh'));
+  announceKey(cluster, key, Buffer.from('fresh'));
   const got = await get(`${b.url}/live/${key}`);
   t.is(got.body.toString(), 'fresh');
   t.is(peer.count(key), 1);
   const gone = keyOwnedBy(cluster, 'peer', Number.parseInt(key.split('/')[2]!, 10) + 1);
   t.is((await get(`${b.url}/live/${gone}`)).status, 404);
   t.is(origin.count(gone), 1);
+});
+
+test('a peer segment that is never announced is not taken unverified: the origin fills it', async (t) => {
+  const { origin, peer, cluster, b } = await relayAndFakePeer(t);
+  const key = keyOwnedBy(cluster, 'peer');
+  const good = randomBytes(3000);
+  origin.objects.set(key, good);
+  peer.objects.set(key, randomBytes(3000));
+  const got = await get(`${b.url}/live/${key}`);
+  t.true(got.body.equals(good));
+  t.is(peer.count(key), 0);
+  t.is(origin.count(key), 1);
 });
