@@ -271,7 +271,10 @@ test.serial(
     for (const [call, name, body] of cases) {
       const [method, path] = call.split(' ') as [string, string];
       const a = await api(method, path, body, S);
-      const ok = a.status >= 400 && a.status < 500 && a.code !== '';
+      // An oversized body is refused with 413 and Connection: close; a client still sending when the
+      // server closes may see the close before the 413. Either way nothing was read past the limit.
+      const oversized = name === 'body of 2 MB' && a.status === 0;
+      const ok = oversized || (a.status >= 400 && a.status < 500 && a.code !== '');
       log.add({
         group: 'malformed API bodies (with the secret)',
         target: 'coordinator',
