@@ -38,6 +38,8 @@ async function allAlive(t: ExecutionContext): Promise<void> {
 }
 
 /** Upstream fetches of the relay other than its prefetches of the live stream's new segments. */
+const relayMisses = async () =>
+  sumMetric(await getText(`${c.relays[0]!.url}/metrics`), 'ringcast_relay_requests_total', { cache: 'miss' });
 const upstreamFetches = async () => {
   const m = await getText(`${c.relays[0]!.url}/metrics`);
   return (
@@ -68,7 +70,7 @@ const PLAYER_TRAVERSALS = [
 for (const target of ['relay', 'origin', 'coordinator'] as const) {
   const paths = target === 'coordinator' ? [...TRAVERSALS, ...PLAYER_TRAVERSALS] : TRAVERSALS;
   test.serial(`path traversal in every encoding → ${target}`, async (t) => {
-    const fetchesBefore = await upstreamFetches();
+    const missesBefore = await relayMisses();
     for (const path of paths) {
       const a = await rawRequest(
         port(target),
@@ -85,8 +87,9 @@ for (const target of ['relay', 'origin', 'coordinator'] as const) {
       });
       t.true(ok, `${target} ${path}: ${a.status} ${a.text.slice(0, 200)}`);
     }
-    if (target === 'relay')
-      t.is(await upstreamFetches(), fetchesBefore, 'no upstream request for a bad path');
+    // Fills started by viewer requests (misses); the relay's own prefetching of the live stream runs
+    // meanwhile and is counted apart, so it cannot move this figure.
+    if (target === 'relay') t.is(await relayMisses(), missesBefore, 'no upstream request for a bad path');
     await allAlive(t);
   });
 }
