@@ -31,11 +31,13 @@ export interface SpawnPartOptions {
   /** Called with each parsed log line (pino JSON). */
   onLog?: (line: Record<string, unknown>, raw: string) => void;
   startTimeoutMs?: number;
+  /** Flags for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 /** Starts `ringcast <part>` and resolves once it logs `listening`; rejects with its last lines if it dies first. */
 export function spawnPart(opts: SpawnPartOptions): Promise<PartProcess> {
-  const child = spawn(process.execPath, [BIN, opts.part, ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, opts.part, ...(opts.args ?? [])], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
