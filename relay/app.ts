@@ -1,13 +1,16 @@
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { RingcastError } from '../common/errors.ts';
+import type { Socket } from 'node:net';
+import { RingcastError, toRingcastError } from '../common/errors.ts';
 import { closeServer, listen, sendError, sendJson } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import { sendMetrics } from '../common/metrics.ts';
 import { type LivePath, parseLivePath } from '../common/names.ts';
-import { HOP_HEADER, type StreamInfo } from '../common/types.ts';
+import { HOP_HEADER, RELAY_HEADER, type StreamInfo } from '../common/types.ts';
 import type { ClusterChange, ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
+import type { CacheEntry } from './cache-entry.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
+import { FastHttp, type FastRequest } from './fast-http.ts';
 import { Filler } from './filler.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { type CacheResult, CORS_HEADERS, Responder, sendRelayError } from './responder.ts';
@@ -46,6 +49,7 @@ export class Relay {
   /** Parsed `/live/` paths of recent requests: the hot keys skip decoding and validation. */
   private readonly parsedPaths = new Map<string, LivePath>();
   private server: Server | undefined;
+  private fast: FastHttp | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private state: RelayState = 'new';
   private id = '';
@@ -106,10 +110,11 @@ export class Relay {
   start(): Promise<{ url: string; id: string }> {
     this.starting ??= (async () => {
       const server = createServer((req, res) => this.handle(req, res));
-      server.keepAliveTimeout = 5000;
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
       // A viewer that stops reading would pin its entry forever; no progress for 30 s ends it.
-      server.setTimeout(30_000);
+      server.setTimeout(STALL_MS);
       this.server = server;
+      if (this.config.fastPath) this.fast = this.installFastPath(server);
       const bound = await listen(server, this.config.port, this.config.host);
       const port = new URL(bound).port;
       this.id = this.config.id || `relay-${port}`;
@@ -153,14 +158,46 @@ export class Relay {
       if (this.server) {
         const server = this.server;
         // In-flight responses get a moment to finish; then the remaining connections are cut.
-        const force = setTimeout(() => server.closeAllConnections(), 2000);
-        await closeServer(server);
+        const force = setTimeout(() => {
+          server.closeAllConnections();
+          this.fast?.close(true);
+        }, 2000);
+        const closed = closeServer(server);
+        this.fast?.close(false);
+        await closed;
         clearTimeout(force);
       }
       this.agent.destroy();
       this.cache.clear();
     })();
     return this.closing;
+  }
+
+  /**
+   * Puts the raw-socket fast path (fast-http.ts) in front of Node's http: new connections go to it
+   * first and reach Node's connection handler only when they ask for something it does not answer.
+   */
+  private installFastPath(server: Server): FastHttp | undefined {
+    const listeners = server.listeners('connection');
+    if (listeners.length !== 1) {
+      this.log.warn('fast path not installed: unexpected connection listeners on the http server');
+      return undefined;
+    }
+    const nodeConnection = listeners[0] as (socket: Socket) => void;
+    const fast = new FastHttp({
+      route: (req) => (this.state === 'closed' ? undefined : this.route(req)),
+      headers: (entry, result) => this.responder.rawHeaders(entry, result),
+      errorHeaders: () => [...Object.entries(CORS_HEADERS).flat(), RELAY_HEADER, this.id],
+      pin: (entry) => this.cache.pin(entry),
+      unpin: (entry) => this.cache.unpin(entry),
+      served: (bytes) => this.metrics.served(bytes),
+      handOff: (socket) => nodeConnection.call(server, socket),
+      keepAliveMs: KEEP_ALIVE_MS,
+      stallMs: STALL_MS,
+    });
+    server.removeListener('connection', nodeConnection);
+    server.on('connection', (socket: Socket) => fast.attach(socket));
+    return fast;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -185,36 +222,42 @@ export class Relay {
   }
 
   private handleLive(req: IncomingMessage, res: ServerResponse, pathname: string, query: string): void {
+    const routed = this.route({
+      head: req.method === 'HEAD',
+      pathname,
+      query,
+      hop: req.headers[HOP_HEADER] === '1',
+      onlyIfCached: req.headers['cache-control']?.includes('only-if-cached') === true,
+      session: () => sessionOf(req),
+    });
+    if (routed instanceof RingcastError) sendRelayError(res, routed, this.id);
+    else this.responder.serve(req, res, routed.entry, routed.result);
+  }
+
+  /**
+   * What a `/live/` request gets, for both front ends (Node's http and the fast path): the entry to
+   * serve (starting a fill on a miss) or the error to answer with.
+   */
+  private route(req: FastRequest): { entry: CacheEntry; result: CacheResult } | RingcastError {
     let path: LivePath;
     let forward = '';
     try {
-      path = this.parsePath(pathname);
-      if (query && path.kind === 'playlist') forward = blockingQuery(new URLSearchParams(query));
+      path = this.parsePath(req.pathname);
+      if (req.query && path.kind === 'playlist') forward = blockingQuery(new URLSearchParams(req.query));
     } catch (err) {
-      sendRelayError(res, err, this.id);
-      return;
+      return toRingcastError(err);
     }
     const stream = this.cluster.stream(path.streamId);
-    if (!stream) {
-      sendRelayError(
-        res,
-        new RingcastError('RC_STREAM_NOT_FOUND', `stream ${path.streamId} is not known`),
-        this.id,
-      );
-      return;
-    }
+    if (!stream) return new RingcastError('RC_STREAM_NOT_FOUND', `stream ${path.streamId} is not known`);
     const now = Date.now();
-    const hop = req.headers[HOP_HEADER] === '1';
+    const { hop } = req;
     // Peers are not viewers: only viewer requests count and steer prefetching.
-    if (!hop) this.viewers.seen(path.streamId, path.rendition, sessionOf(req, query), now);
+    if (!hop) this.viewers.seen(path.streamId, path.rendition, sessionParam(req.query) ?? req.session(), now);
     const cacheKey = forward ? path.relPath + forward : path.relPath;
-    const fill = { path, cacheKey, query: forward, hop, stream };
     let entry = this.cache.get(cacheKey, now);
     // RFC 9111 only-if-cached: answer from the cache or 504, never fill (probes and benchmarks use it).
-    if (entry?.state !== 'complete' && req.headers['cache-control']?.includes('only-if-cached')) {
-      sendRelayError(res, new RingcastError('RC_NOT_CACHED'), this.id);
-      return;
-    }
+    if (entry?.state !== 'complete' && req.onlyIfCached) return new RingcastError('RC_NOT_CACHED');
+    const fill = { path, cacheKey, query: forward, hop, stream };
     let result: CacheResult;
     if (!entry) {
       entry = this.filler.start(fill, true);
@@ -226,7 +269,7 @@ export class Relay {
       result = 'MISS';
     } else result = 'COALESCED';
     this.metrics.requestCounts[RESULT_LABELS[result]]++;
-    this.responder.serve(req, res, entry, result);
+    return { entry, result };
   }
 
   private parsePath(pathname: string): LivePath {
@@ -272,6 +315,8 @@ export class Relay {
 }
 
 const PARSED_PATHS_MAX = 4096;
+const KEEP_ALIVE_MS = 5000;
+const STALL_MS = 30_000;
 
 const RESULT_LABELS = { HIT: 'hit', MISS: 'miss', COALESCED: 'coalesced' } as const;
 
@@ -291,11 +336,13 @@ export function blockingQuery(params: URLSearchParams): string {
   return out.length > 0 ? `?${out.join('&')}` : '';
 }
 
-/** A viewer session: the `session` parameter, or client address plus user agent. */
-function sessionOf(req: IncomingMessage, query: string): string {
-  if (query.includes('session=')) {
-    const s = new URLSearchParams(query).get('session');
-    if (s) return s.slice(0, 128);
-  }
+/** The `session` query parameter naming a viewer session, if any. */
+function sessionParam(query: string): string | undefined {
+  if (!query.includes('session=')) return undefined;
+  return new URLSearchParams(query).get('session')?.slice(0, 128) || undefined;
+}
+
+/** A viewer session without a `session` parameter: client address plus user agent. */
+function sessionOf(req: IncomingMessage): string {
   return `${req.socket.remoteAddress}|${req.headers['user-agent'] ?? ''}`;
 }

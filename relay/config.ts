@@ -46,6 +46,11 @@ export const RELAY_CONFIG = {
   peerAttempts: { type: 'int', default: 2, min: 0, max: 16, doc: 'ring peers tried before the origin' },
   heartbeatIntervalMs: { type: 'int', default: 1000, min: 50, doc: 'heartbeat period to the coordinator' },
   drainMs: { type: 'int', default: 5000, min: 0, doc: 'time to keep serving after SIGTERM' },
+  fastPath: {
+    type: 'bool',
+    default: true,
+    doc: 'answer plain keep-alive GET/HEAD of /live/ objects on raw sockets (off: Node http only)',
+  },
   playlistMaxAgeMs: {
     type: 'int',
     default: 500,

@@ -157,6 +157,20 @@ export class Responder {
     sendRelayError(res, err, this.deps.relayId());
   }
 
+  /**
+   * Headers as `[name, value, …]` for the raw-socket fast path (fast-http.ts), without Age: complete
+   * entries get the prebuilt list (with ETag and length), filling ones the streaming set.
+   */
+  rawHeaders(entry: CacheEntry, result: CacheResult): string[] {
+    if (entry.state === 'complete') {
+      entry.headers ??= this.completeHeaders(entry);
+      return entry.headers.raw[result];
+    }
+    const headers = this.baseHeaders(entry, result);
+    if (entry.contentLength !== undefined) headers['content-length'] = entry.contentLength;
+    return flat(headers);
+  }
+
   private streamingHeaders(entry: CacheEntry, result: CacheResult): OutgoingHttpHeaders {
     const headers = this.baseHeaders(entry, result);
     if (isPlaylist(entry)) headers.age = '0';

@@ -1,0 +1,449 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { RingcastError, toRingcastError } from '../common/errors.ts';
+import type { CacheEntry } from './cache-entry.ts';
+import type { CacheResult } from './responder.ts';
+
+/** A `/live/` GET or HEAD the fast path parsed. */
+export interface FastRequest {
+  head: boolean;
+  pathname: string;
+  query: string;
+  hop: boolean;
+  onlyIfCached: boolean;
+  /** The viewer session (computed only when needed). */
+  session(): string;
+}
+
+/** What to answer: an entry to serve, an error, or undefined to hand the connection to Node's http. */
+export type FastRoute = { entry: CacheEntry; result: CacheResult } | RingcastError | undefined;
+
+export interface FastHttpDeps {
+  route(req: FastRequest): FastRoute;
+  /** Response headers as `[name, value, …]` for an entry: complete (with ETag) or streaming. */
+  headers(entry: CacheEntry, result: CacheResult): string[];
+  /** Headers every error carries (relay id, CORS). */
+  errorHeaders(): string[];
+  pin(entry: CacheEntry): void;
+  unpin(entry: CacheEntry): void;
+  served(bytes: number): void;
+  /** Gives a connection to Node's http server (already-read bytes are unshifted first). */
+  handOff(socket: Socket): void;
+  keepAliveMs: number;
+  /** A response that makes no write progress for this long is cut. */
+  stallMs: number;
+}
+
+/** The bytes of one complete entry's HIT response for one second (Date, Age). */
+interface FastHead {
+  sec: number;
+  age: number;
+  head: Buffer;
+  /** Head and body in one Buffer, for small bodies (one write). */
+  full: Buffer | undefined;
+}
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+const BARE_LF = Buffer.from('\n\n');
+const MAX_HEAD = 8192;
+/** A head still incomplete after this long goes to Node's http (and its headersTimeout). */
+const HEAD_WAIT_MS = 5000;
+const SMALL_BODY = 16 * 1024;
+const GET_PREFIX = Buffer.from('GET /live/');
+const HEAD_PREFIX = Buffer.from('HEAD /live/');
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const fastHeads = new WeakMap<CacheEntry, FastHead>();
+
+/**
+ * The relay's hot path on raw sockets: simple keep-alive HTTP/1.1 GET and HEAD requests for `/live/`
+ * objects are parsed and answered here with prebuilt bytes (one write per cache hit), so the hit
+ * path costs a fraction of Node's http machinery. Anything else (other paths and methods, bodies,
+ * ranges, conditional requests, `Connection: close`, HTTP/1.0, odd syntax) hands the connection,
+ * with the bytes read so far, to the Node http server for the rest of its life.
+ */
+export class FastHttp {
+  private readonly connections = new Set<FastConnection>();
+  private dateSec = 0;
+  private dateText = '';
+
+  constructor(readonly deps: FastHttpDeps) {}
+
+  attach(socket: Socket): void {
+    this.connections.add(new FastConnection(socket, this));
+  }
+
+  forget(c: FastConnection): void {
+    this.connections.delete(c);
+  }
+
+  /** Ends connections with no response in flight; with `force`, all of them. */
+  close(force: boolean): void {
+    for (const c of this.connections) if (force || !c.busy) c.socket.destroy();
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  date(sec: number): string {
+    if (sec !== this.dateSec) {
+      this.dateSec = sec;
+      this.dateText = new Date(sec * 1000).toUTCString();
+    }
+    return this.dateText;
+  }
+
+  headBytes(status: number, lines: readonly string[], extra = ''): string {
+    let s = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+    for (let i = 0; i < lines.length; i += 2) s += `${lines[i]}: ${lines[i + 1]}\r\n`;
+    const now = Date.now();
+    return `${s}${extra}date: ${this.date(Math.floor(now / 1000))}\r\nconnection: keep-alive\r\nkeep-alive: timeout=${Math.round(this.deps.keepAliveMs / 1000)}\r\n\r\n`;
+  }
+
+  /** The HIT bytes of a complete entry, rebuilt when the second (Date) or the Age changes. */
+  hitHead(entry: CacheEntry, now: number): FastHead {
+    const sec = Math.floor(now / 1000);
+    const playlist = entry.path.kind === 'playlist' || entry.path.kind === 'master';
+    const age = playlist ? Math.floor((now - entry.completedAt) / 1000) : 0;
+    let f = fastHeads.get(entry);
+    if (f && f.sec === sec && f.age === age) return f;
+    const lines = this.deps.headers(entry, 'HIT');
+    const head = Buffer.from(this.headBytes(200, lines, playlist ? `age: ${age}\r\n` : ''), 'latin1');
+    const body = entry.body!;
+    f = {
+      sec,
+      age,
+      head,
+      full: body.length <= SMALL_BODY ? Buffer.concat([head, body], head.length + body.length) : undefined,
+    };
+    fastHeads.set(entry, f);
+    return f;
+  }
+
+  errorBytes(err: unknown): Buffer {
+    const e = toRingcastError(err);
+    const text = JSON.stringify(e.toJSON());
+    const lines = [
+      ...this.deps.errorHeaders(),
+      'content-type',
+      'application/json; charset=utf-8',
+      'content-length',
+      String(Buffer.byteLength(text)),
+      'cache-control',
+      'no-store',
+    ];
+    return Buffer.from(this.headBytes(e.status, lines) + text);
+  }
+}
+
+/** One viewer connection while the fast path owns it. Requests are answered one at a time, in order. */
+class FastConnection {
+  /** A response is being written (following a fill). */
+  busy = false;
+  private pending: Buffer | undefined;
+  private pendingSince = 0;
+  private gone = false;
+  private ended = false;
+  private cancel: (() => void) | undefined;
+  private stalled = 0;
+  private lastWritten = 0;
+  private ua: string | undefined;
+  private uaSession = '';
+
+  constructor(
+    readonly socket: Socket,
+    private readonly fast: FastHttp,
+  ) {
+    socket.setNoDelay(true);
+    socket.setTimeout(fast.deps.keepAliveMs);
+    socket.on('data', this.onData);
+    socket.on('timeout', this.onTimeout);
+    socket.on('error', this.onError);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.pending) this.pending = Buffer.concat([this.pending, chunk]);
+    else {
+      this.pending = chunk;
+      this.pendingSince = Date.now();
+    }
+    if (this.busy) {
+      // Pipelined requests wait for the current response; stop reading if they pile up.
+      if (this.pending.length > MAX_HEAD) this.socket.pause();
+      return;
+    }
+    this.drive();
+  };
+
+  private readonly onTimeout = (): void => {
+    const { socket } = this;
+    if (socket.writableLength > 0) {
+      // A response in flight: it may stall for stallMs in all before it is cut.
+      if (socket.bytesWritten !== this.lastWritten) {
+        this.lastWritten = socket.bytesWritten;
+        this.stalled = 0;
+      } else if (++this.stalled * this.fast.deps.keepAliveMs >= this.fast.deps.stallMs) {
+        socket.destroy();
+        return;
+      }
+    } else if (!this.busy) {
+      // Idle keep-alive connection (or a head that never completed).
+      socket.destroy();
+      return;
+    }
+    // Waiting on upstream: the filler's own timeouts end the wait.
+    socket.setTimeout(this.fast.deps.keepAliveMs);
+  };
+
+  private readonly onError = (): void => {
+    this.socket.destroy();
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    if (!this.busy) this.drive();
+  };
+
+  private readonly onClose = (): void => {
+    this.gone = true;
+    this.cancel?.();
+    this.cancel = undefined;
+    this.fast.forget(this);
+  };
+
+  /** Answers the complete requests in `pending`, in order, until one must wait or go to Node. */
+  private drive(): void {
+    const { socket } = this;
+    while (!this.busy && !this.gone && !socket.destroyed && this.pending) {
+      if (socket.writableNeedDrain) {
+        socket.pause();
+        socket.once('drain', () => {
+          socket.resume();
+          this.drive();
+        });
+        return;
+      }
+      const buf = this.pending;
+      if (!couldBeFast(buf)) return this.handOff();
+      const end = buf.indexOf(HEAD_END);
+      if (end < 0) {
+        if (buf.length > MAX_HEAD || buf.includes(BARE_LF) || Date.now() - this.pendingSince > HEAD_WAIT_MS)
+          return this.handOff();
+        break;
+      }
+      const req = this.parse(buf.toString('latin1', 0, end));
+      if (!req) return this.handOff();
+      const routed = this.fast.deps.route(req);
+      if (routed === undefined) return this.handOff();
+      if (end + 4 < buf.length) {
+        this.pending = buf.subarray(end + 4);
+        this.pendingSince = Date.now();
+      } else this.pending = undefined;
+      if (socket.isPaused() && !socket.writableNeedDrain) socket.resume();
+      this.respond(req, routed);
+    }
+    if (this.ended && !this.busy && !this.gone) socket.end();
+  }
+
+  /** A request the fast path can answer, or undefined (anything unusual goes to Node). */
+  private parse(head: string): FastRequest | undefined {
+    const lineEnd = head.indexOf('\r\n');
+    const requestLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
+    const sp1 = requestLine.indexOf(' ');
+    const sp2 = requestLine.indexOf(' ', sp1 + 1);
+    if (sp2 < 0 || requestLine.slice(sp2 + 1) !== 'HTTP/1.1') return undefined;
+    const method = requestLine.slice(0, sp1);
+    const target = requestLine.slice(sp1 + 1, sp2);
+    if ((method !== 'GET' && method !== 'HEAD') || target.includes(' ')) return undefined;
+    let host = false;
+    let hop = false;
+    let onlyIfCached = false;
+    let ua = '';
+    if (lineEnd >= 0) {
+      for (const line of head.slice(lineEnd + 2).split('\r\n')) {
+        const colon = line.indexOf(':');
+        if (colon <= 0) return undefined;
+        const name = line.slice(0, colon).toLowerCase();
+        if (!TOKEN.test(name) || line.includes('\n') || line.includes('\r')) return undefined;
+        const value = line.slice(colon + 1).trim();
+        switch (name) {
+          case 'host':
+            host = true;
+            break;
+          case 'user-agent':
+            ua = value;
+            break;
+          case 'cache-control':
+            onlyIfCached = value.includes('only-if-cached');
+            break;
+          case 'x-ringcast-hop':
+            hop = value === '1';
+            break;
+          case 'connection':
+            if (!/^keep-alive$/i.test(value)) return undefined;
+            break;
+          case 'range':
+          case 'if-none-match':
+          case 'content-length':
+          case 'transfer-encoding':
+          case 'expect':
+          case 'upgrade':
+            return undefined;
+        }
+      }
+    }
+    if (!host) return undefined;
+    const q = target.indexOf('?');
+    return {
+      head: method === 'HEAD',
+      pathname: q < 0 ? target : target.slice(0, q),
+      query: q < 0 ? '' : target.slice(q + 1),
+      hop,
+      onlyIfCached,
+      session: () => {
+        if (this.ua !== ua) {
+          this.ua = ua;
+          this.uaSession = `${this.socket.remoteAddress}|${ua}`;
+        }
+        return this.uaSession;
+      },
+    };
+  }
+
+  private respond(req: FastRequest, routed: { entry: CacheEntry; result: CacheResult } | RingcastError): void {
+    if (routed instanceof RingcastError) {
+      this.socket.write(this.fast.errorBytes(routed));
+      return;
+    }
+    const { entry, result } = routed;
+    if (entry.state === 'complete') this.writeComplete(req, entry, result);
+    else if (entry.state === 'failed') this.socket.write(this.fast.errorBytes(entry.error));
+    else this.follow(req, entry, result);
+  }
+
+  private writeComplete(req: FastRequest, entry: CacheEntry, result: CacheResult): void {
+    const { socket, fast } = this;
+    if (entry.status !== 200) {
+      socket.write(
+        fast.errorBytes(new RingcastError('RC_NOT_FOUND', `upstream has no ${entry.path.relPath}`)),
+      );
+      return;
+    }
+    const body = entry.body!;
+    let head: Buffer;
+    let full: Buffer | undefined;
+    if (result === 'HIT') ({ head, full } = fast.hitHead(entry, Date.now()));
+    else {
+      const playlist = entry.path.kind === 'playlist' || entry.path.kind === 'master';
+      const age = Math.floor((Date.now() - entry.completedAt) / 1000);
+      head = Buffer.from(
+        fast.headBytes(200, fast.deps.headers(entry, result), playlist ? `age: ${age}\r\n` : ''),
+        'latin1',
+      );
+    }
+    if (req.head) socket.write(head);
+    else {
+      if (full) socket.write(full);
+      else {
+        socket.cork();
+        socket.write(head);
+        socket.write(body);
+        socket.uncork();
+      }
+      fast.deps.served(body.length);
+    }
+  }
+
+  /** Cut-through: the head once status and length are known, then bytes as they arrive. */
+  private follow(req: FastRequest, entry: CacheEntry, result: CacheResult): void {
+    const { socket, fast } = this;
+    this.busy = true;
+    fast.deps.pin(entry);
+    let started = false;
+    let chunked = false;
+    const write = (chunk: Buffer) => {
+      if (chunked) {
+        socket.cork();
+        socket.write(`${chunk.length.toString(16)}\r\n`);
+        socket.write(chunk);
+        socket.write('\r\n');
+        socket.uncork();
+      } else socket.write(chunk);
+    };
+    const finish = () => {
+      this.cancel?.();
+      this.cancel = undefined;
+      this.busy = false;
+      // Not from inside the entry's listener loop: the next request may follow the same entry.
+      process.nextTick(() => this.drive());
+    };
+    const begin = () => {
+      if (started || entry.status !== 200) return;
+      started = true;
+      const lines = fast.deps.headers(entry, result);
+      chunked = entry.contentLength === undefined && !req.head;
+      const playlist = entry.path.kind === 'playlist' || entry.path.kind === 'master';
+      const extra = (playlist ? 'age: 0\r\n' : '') + (chunked ? 'transfer-encoding: chunked\r\n' : '');
+      socket.write(fast.headBytes(200, lines, extra), 'latin1');
+      if (req.head) return finish();
+      for (const chunk of entry.received()) write(chunk);
+    };
+    const unsubscribe = entry.subscribe({
+      onStart: begin,
+      onData: (chunk) => {
+        if (started) write(chunk);
+      },
+      onEnd: () => {
+        if (!started) this.writeComplete(req, entry, result);
+        else {
+          if (chunked) socket.write('0\r\n\r\n');
+          fast.deps.served(entry.size);
+        }
+        finish();
+      },
+      onError: (err) => {
+        // Started: a short body must never pass for a whole one.
+        if (started) socket.destroy();
+        else socket.write(fast.errorBytes(err));
+        finish();
+      },
+    });
+    this.cancel = () => {
+      unsubscribe();
+      fast.deps.unpin(entry);
+    };
+    if (entry.state === 'streaming') begin();
+  }
+
+  /** Gives the connection, with what it sent that is not answered yet, to Node's http server. */
+  private handOff(): void {
+    const { socket } = this;
+    this.gone = true;
+    socket.removeListener('data', this.onData);
+    socket.removeListener('timeout', this.onTimeout);
+    socket.removeListener('error', this.onError);
+    socket.removeListener('end', this.onEnd);
+    socket.removeListener('close', this.onClose);
+    socket.setTimeout(0);
+    this.fast.forget(this);
+    if (this.ended) {
+      // The client already half-closed: Node's parser would never see the end. Rare (raw clients only).
+      socket.destroy();
+      return;
+    }
+    socket.pause();
+    if (this.pending) socket.unshift(this.pending);
+    this.pending = undefined;
+    this.fast.deps.handOff(socket);
+    socket.resume();
+  }
+}
+
+/** True while `buf` may still be the start of `GET /live/…` or `HEAD /live/…`. */
+function couldBeFast(buf: Buffer): boolean {
+  const prefix = buf[0] === 0x48 ? HEAD_PREFIX : GET_PREFIX;
+  const n = Math.min(prefix.length, buf.length);
+  return buf.compare(prefix, 0, n, 0, n) === 0;
+}
