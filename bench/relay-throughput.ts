@@ -1,7 +1,10 @@
 /**
  * Relay against nginx: the same 1 MB segment and the same media playlist, one relay process and one
- * nginx worker pinned to core 0, wrk on core 1, in one run. Writes docs/benchmarks.md.
- *   npm run bench:relay [-- --seconds 10 --connections 32]
+ * nginx worker pinned to core 0, wrk on core 1, in one run. A second relay with `--fast-path false`
+ * (Node's http for everything) shows what the raw-socket fast path buys. Runs alternate (nginx,
+ * relay, relay without fast path) for `rounds` rounds and the medians are reported: on a shared
+ * 2-core VM a single 10 s run varies by ±15%. Writes docs/benchmarks.md.
+ *   npm run bench:relay [-- --seconds 5 --rounds 3 --connections 32]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,9 +19,14 @@ import { pin, type WrkResult, wrk } from './lib/processes.ts';
 import { table, writeSection } from './lib/report.ts';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' } },
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+  },
 });
 const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
 const connections = Number(values.connections);
 
 const SEGMENT = randomBytes(1024 * 1024);
@@ -62,65 +70,95 @@ async function main(): Promise<void> {
       targetDuration: 2,
     },
   });
-  const relay = await spawnPart({
-    part: 'relay',
-    args: ['--port', '0', '--coordinator-url', coordinator.url],
-    env: { ...env, RINGCAST_LOG_LEVEL: 'info' },
-  });
-  pin(relay.child.pid!, 0);
+  const startRelay = async (fastPath: boolean) => {
+    const part = await spawnPart({
+      part: 'relay',
+      args: ['--port', '0', '--coordinator-url', coordinator.url, '--fast-path', String(fastPath)],
+      env: { ...env, RINGCAST_LOG_LEVEL: 'info' },
+    });
+    pin(part.child.pid!, 0);
+    return part;
+  };
+  const relay = await startRelay(true);
+  const nodeRelay = await startRelay(false);
   const nginx = await startNginx(dir, root, 0);
 
-  const results: { target: string; object: string; r: WrkResult }[] = [];
+  const results: { target: Target; object: string; r: WrkResult }[] = [];
   try {
-    for (const [object, path] of [
-      ['1 MB segment', '/live/bench/720p/100.m4s'],
-      ['playlist (~700 B)', '/live/bench/720p/index.m3u8'],
-    ] as const) {
-      for (const [target, base] of [
-        ['nginx', nginx.url],
-        ['relay', relay.url],
-      ] as const) {
-        const warm = await fetch(base + path);
-        if (!warm.ok) throw new Error(`${target} ${path}: ${warm.status}`);
-        await warm.arrayBuffer();
-        const r = await wrk(base + path, { core: 1, seconds, connections });
-        process.stdout.write(
-          `${target.padEnd(6)} ${object.padEnd(18)} ${r.requestsPerSec.toFixed(0)} req/s\n`,
-        );
-        results.push({ target, object, r });
+    for (let round = 1; round <= rounds; round++) {
+      for (const [object, path] of OBJECTS) {
+        for (const [target, base] of [
+          ['nginx', nginx.url],
+          ['relay', relay.url],
+          ['node', nodeRelay.url],
+        ] as const) {
+          const warm = await fetch(base + path);
+          if (!warm.ok) throw new Error(`${target} ${path}: ${warm.status}`);
+          await warm.arrayBuffer();
+          const r = await wrk(base + path, { core: 1, seconds, connections });
+          process.stdout.write(
+            `round ${round} ${target.padEnd(6)} ${object.padEnd(18)} ${r.requestsPerSec.toFixed(0)} req/s\n`,
+          );
+          results.push({ target, object, r });
+        }
       }
     }
   } finally {
     nginx.stop();
     await stopPart(relay, 3000);
+    await stopPart(nodeRelay, 3000);
     await stopPart(coordinator, 3000);
     origin.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  const rows = ['1 MB segment', 'playlist (~700 B)'].map((object) => {
-    const n = results.find((x) => x.object === object && x.target === 'nginx')!.r;
-    const rl = results.find((x) => x.object === object && x.target === 'relay')!.r;
-    return [
-      object,
-      n.requestsPerSec.toFixed(0),
-      rl.requestsPerSec.toFixed(0),
-      `${(rl.requestsPerSec / n.requestsPerSec).toFixed(2)}×`,
-      `${n.latencyP99} / ${rl.latencyP99}`,
-      `${n.non2xx + rl.non2xx}`,
-    ];
-  });
+  const runs = (object: string, target: Target) =>
+    results.filter((x) => x.object === object && x.target === target);
+  const rps = (object: string, target: Target) => median(runs(object, target).map((x) => x.r.requestsPerSec));
+  // The ratio of each round's pair, then the median: a slow round slows both sides of its pair.
+  const ratio = (object: string, target: Target) => {
+    const n = runs(object, 'nginx');
+    return median(runs(object, target).map((x, i) => x.r.requestsPerSec / n[i]!.r.requestsPerSec));
+  };
+  const p99 = (object: string, target: Target) => runs(object, target).at(-1)!.r.latencyP99;
+  const rows = OBJECTS.map(([object]) => [
+    object,
+    rps(object, 'nginx').toFixed(0),
+    rps(object, 'relay').toFixed(0),
+    `**${ratio(object, 'relay').toFixed(2)}×**`,
+    rps(object, 'node').toFixed(0),
+    `${ratio(object, 'node').toFixed(2)}×`,
+    `${p99(object, 'nginx')} / ${p99(object, 'relay')}`,
+    `${results.filter((x) => x.object === object).reduce((n, x) => n + x.r.non2xx, 0)}`,
+  ]);
+  for (const r of rows) process.stdout.write(`${r.join('  ')}\n`);
   writeSection(
     'relay-throughput',
     `## Relay throughput against nginx
 
-\`npm run bench:relay\` (${seconds} s per run, wrk \`-t1 -c${connections}\` on core 1; one relay process and one
-nginx worker (Debian's nginx, sendfile on) pinned to core 0; both answer from a warm cache: the relay
-from memory, nginx from the page cache). Run on ${new Date().toISOString().slice(0, 10)}.
+\`npm run bench:relay -- --seconds ${seconds} --rounds ${rounds}\` (wrk \`-t1 -c${connections}\` on core 1 for ${seconds} s
+per run; one relay process and one nginx worker (Debian's nginx, sendfile on) pinned to core 0; all
+answer from a warm cache: the relays from memory, nginx from the page cache). Runs alternate nginx,
+relay, relay with \`--fast-path false\` for ${rounds} rounds; req/s are medians, ratios the median of
+each round's ratio. Run on ${new Date().toISOString().slice(0, 10)}.
 
-${table(['object', 'nginx req/s', 'relay req/s', 'relay / nginx', 'p99 latency nginx / relay', 'non-2xx'], rows)}
+${table(['object', 'nginx req/s', 'relay req/s', 'relay / nginx', 'relay, Node http only, req/s', 'Node http only / nginx', 'p99 latency nginx / relay (last round)', 'non-2xx'], rows)}
 
-Targets: segments at or above 1.0×, playlists at 0.8× or better.`,
+Targets: segments at or above 1.0×, playlists at 0.8× or better. The relay answers plain keep-alive
+GETs on its raw-socket fast path (docs/relay.md, Fast path); "Node http only" is the same relay
+with that path off, every request through Node's \`http\` server.`,
   );
+}
+
+type Target = 'nginx' | 'relay' | 'node';
+
+const OBJECTS = [
+  ['1 MB segment', '/live/bench/720p/100.m4s'],
+  ['playlist (~700 B)', '/live/bench/720p/index.m3u8'],
+] as const;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 await main();

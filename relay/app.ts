@@ -6,9 +6,9 @@ import type { Logger } from '../common/log.ts';
 import { sendMetrics } from '../common/metrics.ts';
 import { type LivePath, parseLivePath } from '../common/names.ts';
 import { HOP_HEADER, RELAY_HEADER, type StreamInfo } from '../common/types.ts';
+import type { CacheEntry } from './cache-entry.ts';
 import type { ClusterChange, ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
-import type { CacheEntry } from './cache-entry.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { FastHttp, type FastRequest } from './fast-http.ts';
 import { Filler } from './filler.ts';
@@ -191,7 +191,10 @@ export class Relay {
       pin: (entry) => this.cache.pin(entry),
       unpin: (entry) => this.cache.unpin(entry),
       served: (bytes) => this.metrics.served(bytes),
-      handOff: (socket) => nodeConnection.call(server, socket),
+      handOff: (socket) => {
+        this.metrics.handOffs.inc();
+        nodeConnection.call(server, socket);
+      },
       keepAliveMs: KEEP_ALIVE_MS,
       stallMs: STALL_MS,
     });

@@ -226,17 +226,24 @@ class FastConnection {
         return;
       }
       const buf = this.pending;
-      if (!couldBeFast(buf)) return this.handOff();
+      if (!couldBeFast(buf)) {
+        this.handOff();
+        return;
+      }
       const end = buf.indexOf(HEAD_END);
       if (end < 0) {
-        if (buf.length > MAX_HEAD || buf.includes(BARE_LF) || Date.now() - this.pendingSince > HEAD_WAIT_MS)
-          return this.handOff();
+        if (buf.length > MAX_HEAD || buf.includes(BARE_LF) || Date.now() - this.pendingSince > HEAD_WAIT_MS) {
+          this.handOff();
+          return;
+        }
         break;
       }
       const req = this.parse(buf.toString('latin1', 0, end));
-      if (!req) return this.handOff();
-      const routed = this.fast.deps.route(req);
-      if (routed === undefined) return this.handOff();
+      const routed = req && this.fast.deps.route(req);
+      if (!req || routed === undefined) {
+        this.handOff();
+        return;
+      }
       if (end + 4 < buf.length) {
         this.pending = buf.subarray(end + 4);
         this.pendingSince = Date.now();
@@ -312,7 +319,10 @@ class FastConnection {
     };
   }
 
-  private respond(req: FastRequest, routed: { entry: CacheEntry; result: CacheResult } | RingcastError): void {
+  private respond(
+    req: FastRequest,
+    routed: { entry: CacheEntry; result: CacheResult } | RingcastError,
+  ): void {
     if (routed instanceof RingcastError) {
       this.socket.write(this.fast.errorBytes(routed));
       return;
@@ -387,7 +397,10 @@ class FastConnection {
       const playlist = entry.path.kind === 'playlist' || entry.path.kind === 'master';
       const extra = (playlist ? 'age: 0\r\n' : '') + (chunked ? 'transfer-encoding: chunked\r\n' : '');
       socket.write(fast.headBytes(200, lines, extra), 'latin1');
-      if (req.head) return finish();
+      if (req.head) {
+        finish();
+        return;
+      }
       for (const chunk of entry.received()) write(chunk);
     };
     const unsubscribe = entry.subscribe({

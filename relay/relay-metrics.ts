@@ -19,6 +19,8 @@ export class RelayMetrics {
   readonly prefetches: Counter<'source'>;
   /** Same as the bytes-served counter, readable synchronously for heartbeats. */
   bytesServedTotal = 0;
+  /** Connections the fast path handed to Node's http (see fast-http.ts). */
+  readonly handOffs: Counter;
   /** Object requests by cache result: plain integers on the hot path, moved into `requests` on scrape. */
   readonly requestCounts = { hit: 0, miss: 0, coalesced: 0 };
 
@@ -71,6 +73,11 @@ export class RelayMetrics {
       name: 'ringcast_relay_prefetches_total',
       help: 'Segment fills started by an announcement, by intended source (origin, peer)',
       labelNames: ['source'],
+      registers,
+    });
+    this.handOffs = new Counter({
+      name: 'ringcast_relay_fast_path_handoffs_total',
+      help: "Viewer connections the raw-socket fast path handed to Node's http (ranges, conditional requests, other paths, unusual syntax)",
       registers,
     });
     this.addGauges(gauges, registers);

@@ -1,6 +1,6 @@
 /** Test doubles for relay tests: a scriptable upstream server, an HTTP client, a relay starter. */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, request, type ServerResponse } from 'node:http';
+import { Agent, createServer, type IncomingHttpHeaders, request, type ServerResponse } from 'node:http';
 import { loadConfig } from '../../common/config.ts';
 import { closeServer, listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
@@ -102,6 +102,12 @@ export class FakeUpstream {
   }
 }
 
+/**
+ * Keep-alive, as players use: plain GETs then reach the relay's fast path (fast-http.ts). The files
+ * under `node-path.test.ts` run the same tests with the fast path off (RINGCAST_TEST_NODE_PATH=1).
+ */
+const keepAlive = new Agent({ keepAlive: true });
+
 export interface Got {
   status: number;
   headers: IncomingHttpHeaders;
@@ -121,7 +127,7 @@ export function get(
   // rawPath goes out byte for byte: URL parsing would resolve `..` before the relay sees it.
   const target = { hostname: u.hostname, port: u.port, path: opts.rawPath ?? u.pathname + u.search };
   return new Promise((resolve, reject) => {
-    const req = request({ ...target, agent: false, headers, method: opts.method ?? 'GET' }, (res) => {
+    const req = request({ ...target, agent: keepAlive, headers, method: opts.method ?? 'GET' }, (res) => {
       const chunks: Buffer[] = [];
       let ended = false;
       res.on('data', (c: Buffer) => {
@@ -181,6 +187,7 @@ export function relayConfig(overrides: Partial<Record<keyof RelayConfig, unknown
       firstByteTimeoutMs: 3000,
       idleTimeoutMs: 3000,
       drainMs: 0,
+      fastPath: process.env.RINGCAST_TEST_NODE_PATH !== '1',
       ...overrides,
     },
   );
