@@ -57,8 +57,8 @@ class RawClient {
   /** The next response; `head` when it answers a HEAD request (no body follows). */
   async response(opts: { head?: boolean } = {}): Promise<Answer> {
     const deadline = Date.now() + 5000;
-    let end: number;
-    while ((end = this.buf.indexOf('\r\n\r\n')) < 0) await this.more(deadline);
+    while (this.buf.indexOf('\r\n\r\n') < 0) await this.more(deadline);
+    const end = this.buf.indexOf('\r\n\r\n');
     const lines = this.buf.toString('latin1', 0, end).split('\r\n');
     const status = Number(lines[0]!.split(' ')[1]);
     const headers = new Map<string, string>();
@@ -74,8 +74,8 @@ class RawClient {
       if (headers.get('transfer-encoding') === 'chunked') {
         const parts: Buffer[] = [];
         for (;;) {
-          let nl: number;
-          while ((nl = this.buf.indexOf('\r\n', rest)) < 0) await this.more(deadline);
+          while (this.buf.indexOf('\r\n', rest) < 0) await this.more(deadline);
+          const nl = this.buf.indexOf('\r\n', rest);
           const size = Number.parseInt(this.buf.toString('latin1', rest, nl), 16);
           while (this.buf.length < nl + 2 + size + 2) await this.more(deadline);
           parts.push(this.buf.subarray(nl + 2, nl + 2 + size));
