@@ -177,7 +177,7 @@ export class Origin {
   private streamFor(streamId: string): LiveStream {
     let stream = this.streams.get(streamId);
     if (!stream) {
-      // Segment numbers restart with the process: files of an earlier run must not be served as new ones.
+      // Files of an earlier process must not be served as new ones (numbers below are clock-based).
       if (streamId !== this.config.streamId)
         rmSync(join(this.dataDir, streamId), { recursive: true, force: true });
       stream = this.createStream(this.originUrl, streamId);
@@ -198,6 +198,9 @@ export class Origin {
       segmentSeconds: c.segmentSeconds,
       windowSegments: c.windowSegments,
       retainSegments: c.retainSegments,
+      // Numbered from the wall clock (Unix seconds): a restarted origin never reuses a number that
+      // relays, CDNs or browsers hold as an immutable object (unless segments averaged under 1 s).
+      firstMsn: Math.floor(Date.now() / 1000),
       dir: join(this.dataDir, streamId),
       endGraceMs: c.endGraceMs,
       ffmpegPath: c.ffmpegPath,

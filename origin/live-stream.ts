@@ -34,6 +34,8 @@ export interface LiveStreamOptions {
   segmentSeconds: number;
   windowSegments: number;
   retainSegments: number;
+  /** Number of every rendition's first segment (default 0; the origin uses Unix seconds, see app.ts). */
+  firstMsn?: number;
   /** `<dataDir>/<streamId>`. */
   dir: string;
   endGraceMs: number;
@@ -108,6 +110,7 @@ export class LiveStream {
           dir: join(opts.dir, r.name),
           windowSegments: opts.windowSegments,
           retainSegments: opts.retainSegments,
+          firstMsn: opts.firstMsn,
           log: opts.log,
           onInit: () => this.onInit(),
           onSegment: (s) => {

@@ -14,6 +14,8 @@ export interface PackagerOptions {
   dir: string;
   windowSegments: number;
   retainSegments: number;
+  /** Number of the first segment (default 0). */
+  firstMsn?: number;
   log: Logger;
   onInit?: (init: InitSection) => void;
   /** A segment is on disk (announce it). */
@@ -49,7 +51,7 @@ export class RenditionPackager {
   readonly rendition: string;
   private readonly opts: PackagerOptions;
   private run: Run | undefined;
-  private nextMsn = 0;
+  private nextMsn: number;
   private discontinuitySequence = 0;
   private runs = 0;
   private writes: Promise<void> = Promise.resolve();
@@ -61,6 +63,7 @@ export class RenditionPackager {
   constructor(opts: PackagerOptions) {
     this.opts = opts;
     this.rendition = opts.rendition;
+    this.nextMsn = opts.firstMsn ?? 0;
   }
 
   /** Starts a transcoder run; fragments of older runs are ignored from now on. */

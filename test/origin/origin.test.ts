@@ -212,6 +212,8 @@ test.serial(
     type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
     const media = async () => HLS.parse(await getText(`${url}/live/demo/180p/index.m3u8`)) as Media;
     const lastMsn = (await media()).segments.at(-1)!.mediaSequenceNumber;
+    // Numbered from the wall clock at stream creation: a restarted origin never reuses a number.
+    t.true(lastMsn > Date.parse('2025-01-01') / 1000 && lastMsn <= Date.now() / 1000, `${lastMsn}`);
     for (const p of publishers) p.kill();
     await Promise.all(publishers.map((p) => p.exited));
     publish(`${rtmpUrl}/${KEY}`);
