@@ -157,7 +157,12 @@ export function loadConfig<S extends ConfigSpec>(
     const fromEnv = env[envName(key)];
     if (fromEnv !== undefined && fromEnv !== '') value = convert(key, def, fromEnv, problems);
     if (flags.has(key)) value = convert(key, def, flags.get(key)!, problems);
-    if (key in overrides && overrides[key] !== undefined) value = overrides[key];
+    if (key in overrides && overrides[key] !== undefined) {
+      value = overrides[key];
+      // A list given as one string (`'http://a,http://b'`) is read as a flag would be.
+      if (typeof value === 'string' && (def.type === 'urls' || def.type === 'list'))
+        value = convert(key, def, value, problems);
+    }
     if (value !== undefined) validate(key, def, value, problems);
     out[key] = value;
   }

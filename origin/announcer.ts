@@ -1,9 +1,11 @@
+import { CoordinatorBases } from '../common/coordinator-bases.ts';
 import { callJson, type RetryPolicy, retryDelayMs } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import type { SegmentAnnouncement, StreamInfo } from '../common/types.ts';
 
 export interface AnnouncerOptions {
-  coordinatorUrl: string;
+  /** One coordinator, or several sharing state (tried in turn when one fails). */
+  coordinatorUrl: string | readonly string[];
   secret: string;
   log: Logger;
   retry: RetryPolicy;
@@ -22,6 +24,7 @@ type Job = { kind: 'stream'; info: StreamInfo } | { kind: 'segment'; segment: Se
  */
 export class Announcer {
   private readonly opts: AnnouncerOptions;
+  private readonly bases: CoordinatorBases;
   private readonly queue: Job[] = [];
   private readonly streams = new Map<string, StreamInfo>();
   private running = false;
@@ -31,6 +34,9 @@ export class Announcer {
 
   constructor(opts: AnnouncerOptions) {
     this.opts = opts;
+    this.bases = new CoordinatorBases(
+      typeof opts.coordinatorUrl === 'string' ? [opts.coordinatorUrl] : opts.coordinatorUrl,
+    );
   }
 
   start(): void {
@@ -109,8 +115,11 @@ export class Announcer {
     }
   }
 
-  private async send(job: Job): Promise<void> {
-    const base = this.opts.coordinatorUrl;
+  private send(job: Job): Promise<void> {
+    return this.bases.call((base) => this.sendTo(base, job));
+  }
+
+  private async sendTo(base: string, job: Job): Promise<void> {
     if (job.kind === 'stream') {
       const { id, ...body } = job.info;
       await callJson(`${base}/api/v1/streams/${encodeURIComponent(id)}`, {

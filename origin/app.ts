@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CoordinatorBases } from '../common/coordinator-bases.ts';
 import { closeServer, listen, type RetryPolicy } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import type { StreamInfo, StreamState } from '../common/types.ts';
@@ -12,7 +13,7 @@ import { createOriginHandler } from './http-server.ts';
 import { IngestServer } from './ingest-server.ts';
 import { LiveStream } from './live-stream.ts';
 import { OriginMetrics } from './origin-metrics.ts';
-import { checkPublishKey } from './publish-auth.ts';
+import { checkPublishKey, type KeyCheck } from './publish-auth.ts';
 import { type PublishAuthResult, RtmpIngest } from './rtmp-ingest.ts';
 
 export interface OriginDeps {
@@ -45,10 +46,12 @@ export class Origin {
   private ownsDataDir = false;
   private originUrl = '';
   private keyRecheck: NodeJS.Timeout | undefined;
+  private readonly coordinators: CoordinatorBases;
 
   constructor(config: OriginConfig, deps: OriginDeps) {
     this.config = config;
     this.log = deps.log.child({ part: 'origin' });
+    this.coordinators = new CoordinatorBases(config.coordinatorUrl);
   }
 
   /** Starts every server (idempotent); resolves with the public URL and the RTMP URL (`rtmp://…/live`). */
@@ -104,9 +107,9 @@ export class Origin {
       '//127.0.0.1',
     );
     const url = c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : bound;
-    if (c.coordinatorUrl) {
+    if (this.coordinators.size > 0) {
       this.announcer = new Announcer({
-        coordinatorUrl: c.coordinatorUrl,
+        coordinatorUrl: this.coordinators.order(),
         secret: c.clusterSecret,
         log: this.log.child({ component: 'announcer' }),
         retry: ANNOUNCE_RETRY,
@@ -123,7 +126,7 @@ export class Origin {
       streamKey: c.streamKey,
       streamId: c.streamId,
       acceptPublishers: c.source === 'rtmp',
-      authorize: c.coordinatorUrl ? (key) => this.authorize(key) : undefined,
+      authorize: this.coordinators.size > 0 ? (key) => this.authorize(key) : undefined,
       log: this.log.child({ component: 'rtmp' }),
       onPublishStart: (p) => void this.publishStarted(p.streamId),
       onPublishEnd: (p) => this.streams.get(p.streamId)?.sourceStopped(),
@@ -131,7 +134,7 @@ export class Origin {
     });
     const rtmpPort = await this.rtmp.start();
     if (c.source === 'testsrc') own?.sourceStarted();
-    if (c.coordinatorUrl) {
+    if (this.coordinators.size > 0) {
       this.keyRecheck = setInterval(() => void this.recheckKeys(), c.keyRecheckMs);
       this.keyRecheck.unref();
     }
@@ -148,10 +151,23 @@ export class Origin {
     this.streamFor(streamId).sourceStarted(source);
   }
 
+  /** Asks the coordinators about a key, in turn until one can answer. */
+  private async checkKey(key: string): Promise<KeyCheck> {
+    let result: KeyCheck = { refused: 'no coordinator configured', unreachable: true };
+    for (const base of this.coordinators.order()) {
+      result = await checkPublishKey(base, this.config.clusterSecret, key);
+      if (!result.unreachable) {
+        this.coordinators.prefer(base);
+        break;
+      }
+    }
+    return result;
+  }
+
   /** Asks the coordinator about a key; the configured stream's id is not for coordinator keys to take. */
   private async authorize(key: string): Promise<PublishAuthResult> {
     const c = this.config;
-    const result = await checkPublishKey(c.coordinatorUrl, c.clusterSecret, key);
+    const result = await this.checkKey(key);
     if ('streamId' in result && result.streamId === c.streamId && c.streamKey)
       return { refused: `stream '${c.streamId}' is this origin's own (--stream-key)` };
     return result;
@@ -166,7 +182,7 @@ export class Origin {
     const c = this.config;
     for (const { streamId, key } of this.rtmp?.liveKeys() ?? []) {
       if (key === c.streamKey) continue;
-      const result = await checkPublishKey(c.coordinatorUrl, c.clusterSecret, key);
+      const result = await this.checkKey(key);
       if (result.unreachable) continue;
       if ('refused' in result || result.streamId !== streamId)
         this.rtmp?.disconnect(streamId, 'its key was revoked or rotated');

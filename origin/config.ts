@@ -82,7 +82,11 @@ export const ORIGIN_CONFIG = {
     check: (v: unknown) =>
       v === '' || /^https?:\/\/[^/]+/.test(String(v)) ? undefined : 'must be an http(s) URL',
   },
-  coordinatorUrl: { type: 'url', default: '', doc: "coordinator base URL; '' = do not announce" },
+  coordinatorUrl: {
+    type: 'urls',
+    default: [] as string[],
+    doc: "coordinator base URL, or several separated by commas to fail over between; '' = do not announce",
+  },
   clusterSecret: { type: 'string', default: '', doc: 'shared secret for calls to the coordinator' },
   dataDir: { type: 'string', default: '', doc: "where segments are written; '' = a fresh temp dir" },
   source: {
@@ -164,7 +168,7 @@ export type OriginConfig = ConfigOf<typeof ORIGIN_CONFIG>;
 /** Checks that span keys; returns one message per problem. */
 export function crossCheck(config: OriginConfig): string[] {
   const problems: string[] = [];
-  if (config.source === 'rtmp' && !config.streamKey && !config.coordinatorUrl) {
+  if (config.source === 'rtmp' && !config.streamKey && config.coordinatorUrl.length === 0) {
     problems.push(
       "'streamKey' is required when source is rtmp and no coordinatorUrl checks keys (--stream-key)",
     );

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { type PartProcess, spawnPart, stopPart } from '../../cli/part-process.ts';
+import { SseParser } from '../../common/sse.ts';
 import type { ClusterView } from '../../common/types.ts';
 import { TEST_LADDER, waitForStream } from '../helpers/cluster.ts';
 import { readHls } from '../helpers/hls-reader.ts';
@@ -10,7 +11,7 @@ import { parseMaster } from '../helpers/master.ts';
 import { TestRedis } from '../helpers/redis.ts';
 import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
 
-// Two coordinators sharing one Redis, two relays that know both, an origin; then one coordinator dies.
+// Two coordinators sharing one Redis, two relays and an origin that know both; then one coordinator dies.
 const dir = mkdtempSync(join(tmpdir(), 'ringcast-coordinators-'));
 const env = { RINGCAST_CLUSTER_SECRET: `secret-${process.pid}`, RINGCAST_LOG_LEVEL: 'info' };
 const parts: PartProcess[] = [];
@@ -47,7 +48,16 @@ test.before(async () => {
   parts.push(...relays);
   origin = await spawnPart({
     part: 'origin',
-    args: ['--port', '0', '--rtmp-port', '0', '--coordinator-url', a.url, '--source', 'testsrc'],
+    args: [
+      '--port',
+      '0',
+      '--rtmp-port',
+      '0',
+      '--coordinator-url',
+      `${a.url},${b.url}`,
+      '--source',
+      'testsrc',
+    ],
     env: { ...env, RINGCAST_LADDER: TEST_LADDER, RINGCAST_FPS: '15', RINGCAST_TESTSRC_SIZE: '320x180' },
     logFile: join(dir, 'origin.log'),
   });
@@ -80,7 +90,19 @@ test.serial('killing one coordinator leaves playback through the relays working'
   );
   const start = await published();
   await waitFor(async () => (await published()) >= start + 2, { timeoutMs: 20_000, what: 'two segments' });
+  // Segment events the surviving coordinator sends after the kill: the origin must announce through it.
+  let eventsAfterKill = 0;
+  let killed = false;
+  const events = await fetch(`${b.url}/api/v1/events`, { signal: controller.signal });
+  const sse = new SseParser((event) => {
+    if (event === 'segment' && killed) eventsAfterKill++;
+  });
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of events.body!) sse.push(decoder.decode(chunk as Uint8Array, { stream: true }));
+  })().catch(() => {});
   a.child.kill('SIGKILL');
+  killed = true;
   const killedAt = Date.now();
   // Past the relay timeout (3 s): the relays must have moved their heartbeats to B, or B drops them.
   await waitFor(async () => (await published()) >= start + 8, {
@@ -92,6 +114,7 @@ test.serial('killing one coordinator leaves playback through the relays working'
   t.is(view.ring.relays.length, 2, 'both relays still in the ring of the surviving coordinator');
   const master = parseMaster(await getText(`${b.url}/live/demo/master.m3u8?session=late-viewer`));
   t.true(master.variants.length >= 2, 'a new viewer gets a master from the surviving coordinator');
+  t.true(eventsAfterKill >= 4, `segment events through the surviving coordinator: ${eventsAfterKill}`);
   controller.abort();
   for (const s of await Promise.all(readers)) {
     t.is(s.errors, 0, s.lastError);

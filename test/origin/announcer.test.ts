@@ -40,6 +40,30 @@ async function coordinator(script: number[]) {
 
 const RETRY = { maxNumRetry: 5, retryDelayMs: 10, maxRetryDelayMs: 50 };
 
+test('several coordinators: a failing one is passed over, the one that answered keeps the traffic', async (t) => {
+  const down = await coordinator([503]);
+  const up = await coordinator([]);
+  t.teardown(() => Promise.all([down.close(), up.close()]));
+  const a = new Announcer({
+    coordinatorUrl: [down.url, up.url],
+    secret: 's3',
+    log: silentLogger(),
+    retry: RETRY,
+    intervalMs: 60_000,
+  });
+  a.stream(STREAM);
+  a.segment(segment(0));
+  a.segment(segment(1));
+  await waitFor(() => up.calls.length === 3);
+  await a.close();
+  t.deepEqual(down.calls, ['PUT /api/v1/streams/demo 503 Bearer s3']);
+  t.deepEqual(up.calls, [
+    'PUT /api/v1/streams/demo 200 Bearer s3',
+    'POST /api/v1/streams/demo/segments 200 Bearer s3',
+    'POST /api/v1/streams/demo/segments 200 Bearer s3',
+  ]);
+});
+
 test('announcements go out in order, retried after failures, with the secret', async (t) => {
   const c = await coordinator([503, 500]);
   t.teardown(c.close);
