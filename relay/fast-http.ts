@@ -2,11 +2,14 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { RingcastError, toRingcastError } from '../common/errors.ts';
 import type { CacheEntry } from './cache-entry.ts';
-import type { CacheResult } from './responder.ts';
+import { type CacheResult, etagMatches, parseRange } from './responder.ts';
 
 /** A `/live/` GET or HEAD the fast path parsed. */
 export interface FastRequest {
   head: boolean;
+  /** `Range` and `If-None-Match`, when sent: the answer waits for the whole object. */
+  range?: string;
+  ifNoneMatch?: string;
   pathname: string;
   query: string;
   hop: boolean;
@@ -57,9 +60,10 @@ const fastHeads = new WeakMap<CacheEntry, FastHead>();
 /**
  * The relay's hot path on raw sockets: simple keep-alive HTTP/1.1 GET and HEAD requests for `/live/`
  * objects are parsed and answered here with prebuilt bytes (one write per cache hit), so the hit
- * path costs a fraction of Node's http machinery. Anything else (other paths and methods, bodies,
- * ranges, conditional requests, `Connection: close`, HTTP/1.0, odd syntax) hands the connection,
- * with the bytes read so far, to the Node http server for the rest of its life.
+ * path costs a fraction of Node's http machinery; ranges and `If-None-Match` are answered here too,
+ * as responder.ts does. Anything else (other paths and methods, bodies, `Connection: close`,
+ * HTTP/1.0, odd syntax) hands the connection, with the bytes read so far, to the Node http server
+ * for the rest of its life.
  */
 export class FastHttp {
   private readonly connections = new Set<FastConnection>();
@@ -268,6 +272,8 @@ class FastConnection {
     let hop = false;
     let onlyIfCached = false;
     let ua = '';
+    let range: string | undefined;
+    let ifNoneMatch: string | undefined;
     if (lineEnd >= 0) {
       for (const line of head.slice(lineEnd + 2).split('\r\n')) {
         const colon = line.indexOf(':');
@@ -292,7 +298,13 @@ class FastConnection {
             if (!/^keep-alive$/i.test(value)) return undefined;
             break;
           case 'range':
+            if (range !== undefined) return undefined;
+            range = value;
+            break;
           case 'if-none-match':
+            if (ifNoneMatch !== undefined) return undefined;
+            ifNoneMatch = value;
+            break;
           case 'content-length':
           case 'transfer-encoding':
           case 'expect':
@@ -305,6 +317,8 @@ class FastConnection {
     const q = target.indexOf('?');
     return {
       head: method === 'HEAD',
+      range,
+      ifNoneMatch,
       pathname: q < 0 ? target : target.slice(0, q),
       query: q < 0 ? '' : target.slice(q + 1),
       hop,
@@ -342,6 +356,10 @@ class FastConnection {
       return;
     }
     const body = entry.body!;
+    if (req.range !== undefined || req.ifNoneMatch !== undefined) {
+      this.writePartial(req, entry, result);
+      return;
+    }
     let head: Buffer;
     let full: Buffer | undefined;
     if (result === 'HIT') ({ head, full } = fast.hitHead(entry, Date.now()));
@@ -364,6 +382,50 @@ class FastConnection {
       }
       fast.deps.served(body.length);
     }
+  }
+
+  /** 304 for a matching `If-None-Match`, 206 or 416 for a single `Range`, else the whole object (as responder.ts). */
+  private writePartial(req: FastRequest, entry: CacheEntry, result: CacheResult): void {
+    const { socket, fast } = this;
+    const body = entry.body!;
+    const lines = fast.deps.headers(entry, result);
+    const without = (...names: string[]) => {
+      const out: string[] = [];
+      for (let i = 0; i < lines.length; i += 2)
+        if (!names.includes(lines[i]!)) out.push(lines[i]!, lines[i + 1]!);
+      return out;
+    };
+    const etag = lines[lines.indexOf('etag') + 1] ?? '';
+    if (req.ifNoneMatch !== undefined && etagMatches(req.ifNoneMatch, etag)) {
+      socket.write(fast.headBytes(304, without('content-length', 'content-type')), 'latin1');
+      return;
+    }
+    const r = req.range === undefined ? undefined : parseRange(req.range, body.length);
+    if (r === 'unsatisfiable') {
+      const extra = `content-length: 0\r\ncontent-range: bytes */${body.length}\r\n`;
+      socket.write(fast.headBytes(416, without('content-length'), extra), 'latin1');
+      return;
+    }
+    let status = 200;
+    let extra = '';
+    let slice = body;
+    if (r) {
+      const [start, end] = r;
+      status = 206;
+      slice = body.subarray(start, end + 1);
+      extra = `content-length: ${slice.length}\r\ncontent-range: bytes ${start}-${end}/${body.length}\r\n`;
+    } else {
+      extra = `content-length: ${body.length}\r\n`;
+      if (entry.path.kind === 'playlist' || entry.path.kind === 'master')
+        extra += `age: ${Math.floor((Date.now() - entry.completedAt) / 1000)}\r\n`;
+    }
+    socket.cork();
+    socket.write(fast.headBytes(status, without('content-length'), extra), 'latin1');
+    if (!req.head) {
+      socket.write(slice);
+      fast.deps.served(slice.length);
+    }
+    socket.uncork();
   }
 
   /** Cut-through: the head once status and length are known, then bytes as they arrive. */
@@ -389,8 +451,10 @@ class FastConnection {
       // Not from inside the entry's listener loop: the next request may follow the same entry.
       process.nextTick(() => this.drive());
     };
+    // Range and conditional requests need the ETag and length: they wait for the whole object.
+    const whole = req.range !== undefined || req.ifNoneMatch !== undefined;
     const begin = () => {
-      if (started || entry.status !== 200) return;
+      if (started || whole || entry.status !== 200) return;
       started = true;
       const lines = fast.deps.headers(entry, result);
       chunked = entry.contentLength === undefined && !req.head;
