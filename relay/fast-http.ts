@@ -55,6 +55,8 @@ const SMALL_BODY = 16 * 1024;
 const GET_PREFIX = Buffer.from('GET /live/');
 const HEAD_PREFIX = Buffer.from('HEAD /live/');
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Characters Node's parser refuses in a header value. */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const fastHeads = new WeakMap<CacheEntry, FastHead>();
 
 /**
@@ -124,7 +126,8 @@ export class FastHttp {
     return f;
   }
 
-  errorBytes(err: unknown): Buffer {
+  /** A JSON error response; for a HEAD request the head alone (its body would desync the connection). */
+  errorBytes(err: unknown, head: boolean): Buffer {
     const e = toRingcastError(err);
     const text = JSON.stringify(e.toJSON());
     const lines = [
@@ -136,7 +139,7 @@ export class FastHttp {
       'cache-control',
       'no-store',
     ];
-    return Buffer.from(this.headBytes(e.status, lines) + text);
+    return Buffer.from(this.headBytes(e.status, lines) + (head ? '' : text));
   }
 }
 
@@ -150,7 +153,7 @@ class FastConnection {
   private ended = false;
   private cancel: (() => void) | undefined;
   private stalled = 0;
-  private lastWritten = 0;
+  private lastStallAt = 0;
   private ua: string | undefined;
   private uaSession = '';
 
@@ -183,12 +186,14 @@ class FastConnection {
 
   private readonly onTimeout = (): void => {
     const { socket } = this;
+    const { keepAliveMs, stallMs } = this.fast.deps;
     if (socket.writableLength > 0) {
-      // A response in flight: it may stall for stallMs in all before it is cut.
-      if (socket.bytesWritten !== this.lastWritten) {
-        this.lastWritten = socket.bytesWritten;
-        this.stalled = 0;
-      } else if (++this.stalled * this.fast.deps.keepAliveMs >= this.fast.deps.stallMs) {
+      // A response in flight made no write progress for keepAliveMs (Node's timer counts progress).
+      // Only consecutive timeouts add up: progress in between re-armed the timer later.
+      const now = Date.now();
+      if (now - this.lastStallAt > keepAliveMs * 1.5) this.stalled = 0;
+      this.lastStallAt = now;
+      if (++this.stalled * keepAliveMs >= stallMs) {
         socket.destroy();
         return;
       }
@@ -197,8 +202,8 @@ class FastConnection {
       socket.destroy();
       return;
     }
-    // Waiting on upstream: the filler's own timeouts end the wait.
-    socket.setTimeout(this.fast.deps.keepAliveMs);
+    // Waiting on upstream (the filler's own timeouts end the wait), or a slow reader within stallMs.
+    socket.setTimeout(keepAliveMs);
   };
 
   private readonly onError = (): void => {
@@ -267,7 +272,8 @@ class FastConnection {
     if (sp2 < 0 || requestLine.slice(sp2 + 1) !== 'HTTP/1.1') return undefined;
     const method = requestLine.slice(0, sp1);
     const target = requestLine.slice(sp1 + 1, sp2);
-    if ((method !== 'GET' && method !== 'HEAD') || target.includes(' ')) return undefined;
+    // Only visible ASCII in the target; anything else is Node's to refuse (400).
+    if ((method !== 'GET' && method !== 'HEAD') || /[^\x21-\x7e]/.test(target)) return undefined;
     let host = false;
     let hop = false;
     let onlyIfCached = false;
@@ -281,6 +287,7 @@ class FastConnection {
         const name = line.slice(0, colon).toLowerCase();
         if (!TOKEN.test(name) || line.includes('\n') || line.includes('\r')) return undefined;
         const value = line.slice(colon + 1).trim();
+        if (CONTROL.test(value)) return undefined;
         switch (name) {
           case 'host':
             host = true;
@@ -338,12 +345,12 @@ class FastConnection {
     routed: { entry: CacheEntry; result: CacheResult } | RingcastError,
   ): void {
     if (routed instanceof RingcastError) {
-      this.socket.write(this.fast.errorBytes(routed));
+      this.socket.write(this.fast.errorBytes(routed, req.head));
       return;
     }
     const { entry, result } = routed;
     if (entry.state === 'complete') this.writeComplete(req, entry, result);
-    else if (entry.state === 'failed') this.socket.write(this.fast.errorBytes(entry.error));
+    else if (entry.state === 'failed') this.socket.write(this.fast.errorBytes(entry.error, req.head));
     else this.follow(req, entry, result);
   }
 
@@ -351,7 +358,7 @@ class FastConnection {
     const { socket, fast } = this;
     if (entry.status !== 200) {
       socket.write(
-        fast.errorBytes(new RingcastError('RC_NOT_FOUND', `upstream has no ${entry.path.relPath}`)),
+        fast.errorBytes(new RingcastError('RC_NOT_FOUND', `upstream has no ${entry.path.relPath}`), req.head),
       );
       return;
     }
@@ -436,6 +443,7 @@ class FastConnection {
     let started = false;
     let chunked = false;
     const write = (chunk: Buffer) => {
+      if (chunk.length === 0) return;
       if (chunked) {
         socket.cork();
         socket.write(`${chunk.length.toString(16)}\r\n`);
@@ -483,7 +491,7 @@ class FastConnection {
       onError: (err) => {
         // Started: a short body must never pass for a whole one.
         if (started) socket.destroy();
-        else socket.write(fast.errorBytes(err));
+        else socket.write(fast.errorBytes(err, req.head));
         finish();
       },
     });

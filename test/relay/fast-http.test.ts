@@ -4,9 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { closeServer, listen } from '../../common/http.ts';
+import { parseLivePath } from '../../common/names.ts';
+import { CacheEntry } from '../../relay/cache-entry.ts';
+import { FastHttp } from '../../relay/fast-http.ts';
 import { clusterWith, FakeUpstream, get, metric, startRelay } from './helpers.ts';
 
 interface Answer {
@@ -367,4 +370,109 @@ test('close ends idle fast-path connections at once', async (t) => {
   t.true(await c.closedByServer());
   // Busy connections get 2 s to finish; an idle one is not made to wait for that.
   t.true(Date.now() - started < 1500, `${Date.now() - started} ms`);
+});
+
+test('HEAD gets no body with an error either: the next response on the connection stays in step', async (t) => {
+  const s = await setup(t);
+  const c = s.client();
+  const head = (path: string) => `HEAD ${path} HTTP/1.1\r\nHost: relay\r\n\r\n`;
+  c.send(head('/live/nosuch/720p/1.m4s') + head('/live/demo/720p/404.m4s') + req('/live/demo/720p/1.m4s'));
+  const unknown = await c.response({ head: true });
+  t.is(unknown.status, 404);
+  const missing = await c.response({ head: true });
+  t.is(missing.status, 404);
+  t.true(Number(missing.headers.get('content-length')) > 0, 'the length of the GET body, as Node says');
+  const next = await c.response();
+  t.is(next.status, 200);
+  t.deepEqual(next.body, s.body);
+});
+
+test('control characters in the target or a header value go to Node, which refuses them', async (t) => {
+  const s = await setup(t);
+  for (const input of [
+    req('/live/demo/720p/1.m4s?a\x00b'),
+    req('/live/demo/720p/1.m4s?a\x7fb'),
+    req('/live/demo/720p/1.m4s', 'X-A: a\x00b\r\n'),
+    req('/live/demo/720p/1.m4s', 'X-A: a\x01b\r\n'),
+  ]) {
+    const c = s.client();
+    c.send(input);
+    t.is((await c.response()).status, 400, JSON.stringify(input));
+  }
+  t.is(await s.handOffs(), 4);
+});
+
+/** FastHttp alone with short timeouts, serving one complete object of `size` bytes. */
+async function fastAlone(t: ExecutionContext, size: number) {
+  const body = Buffer.alloc(size, 7);
+  const entry = new CacheEntry('demo/720p/1.m4s', parseLivePath('/live/demo/720p/1.m4s'), false);
+  entry.start(200, size);
+  entry.push(body);
+  entry.complete('0'.repeat(64));
+  const fast = new FastHttp({
+    route: () => ({ entry, result: 'HIT' }),
+    headers: () => ['content-length', String(size)],
+    errorHeaders: () => [],
+    pin: () => {},
+    unpin: () => {},
+    served: () => {},
+    handOff: (socket) => socket.destroy(),
+    keepAliveMs: 200,
+    stallMs: 1000,
+  });
+  // When the server side of each connection closed (ms after it was accepted), in accept order.
+  const closedAfter: (number | undefined)[] = [];
+  const server = createNetServer((socket) => {
+    const i = closedAfter.push(undefined) - 1;
+    const accepted = Date.now();
+    socket.on('close', () => {
+      closedAfter[i] = Date.now() - accepted;
+    });
+    fast.attach(socket);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const sockets: Socket[] = [];
+  t.teardown(() => {
+    for (const x of sockets) x.destroy();
+    server.close();
+  });
+  const open = async () => {
+    const socket = connect((server.address() as { port: number }).port, '127.0.0.1');
+    socket.on('error', () => {});
+    sockets.push(socket);
+    socket.write(req('/live/demo/720p/1.m4s'));
+    const n = closedAfter.length;
+    while (closedAfter.length === n) await new Promise((r) => setTimeout(r, 5));
+    return socket;
+  };
+  return { open, closedAfter };
+}
+
+test('a viewer that reads slowly but steadily is not cut; one that stops reading is, after stallMs', async (t) => {
+  const { open, closedAfter } = await fastAlone(t, 64 * 1024 * 1024);
+  // Reads in short bursts every 300 ms: gaps longer than keepAliveMs (200), never stallMs (1000).
+  const slow = await open();
+  let slowGot = 0;
+  slow.on('data', (d: Buffer) => {
+    slowGot += d.length;
+  });
+  slow.pause();
+  const bursts = setInterval(() => {
+    slow.resume();
+    setTimeout(() => slow.pause(), 2);
+  }, 300);
+  t.teardown(() => clearInterval(bursts));
+  // Reads the first bytes, then nothing.
+  const stuck = await open();
+  stuck.once('data', () => stuck.pause());
+  const deadline = Date.now() + 5000;
+  while (closedAfter[1] === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const stuckAfter = closedAfter[1];
+  t.true(
+    stuckAfter !== undefined && stuckAfter >= 900,
+    `a reader that stopped was cut after ${stuckAfter} ms`,
+  );
+  while (Date.now() < deadline - 2000) await new Promise((r) => setTimeout(r, 50));
+  t.is(closedAfter[0], undefined, `the slow reader was cut after ${slowGot} bytes`);
+  t.true(slowGot > 0);
 });
