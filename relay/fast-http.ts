@@ -56,6 +56,7 @@ const GET_PREFIX = Buffer.from('GET /live/');
 const HEAD_PREFIX = Buffer.from('HEAD /live/');
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Characters Node's parser refuses in a header value. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const fastHeads = new WeakMap<CacheEntry, FastHead>();
 
