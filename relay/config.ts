@@ -46,6 +46,12 @@ export const RELAY_CONFIG = {
   peerAttempts: { type: 'int', default: 2, min: 0, max: 16, doc: 'ring peers tried before the origin' },
   heartbeatIntervalMs: { type: 'int', default: 1000, min: 50, doc: 'heartbeat period to the coordinator' },
   drainMs: { type: 'int', default: 5000, min: 0, doc: 'time to keep serving after SIGTERM' },
+  originBreakerMs: {
+    type: 'int',
+    default: 5000,
+    min: 0,
+    doc: 'after a failed origin fetch (connect error, reset, timeout), owner fills try the next ring member first for this long; 0 = off',
+  },
   fastPath: {
     type: 'bool',
     default: true,

@@ -53,6 +53,13 @@ export interface FillRequest {
 export class Filler {
   private readonly aborts = new Set<() => void>();
   private closed = false;
+  /**
+   * Circuit breaker per origin base URL: until when this relay's link to it is taken as broken (a
+   * connect error, reset or timeout). Meanwhile owner fills go to the next ring member first and hop
+   * requests fail at once, so nobody waits out a timeout per fill; the first fill after that tries
+   * the origin again.
+   */
+  private readonly originDownUntil = new Map<string, number>();
 
   constructor(private readonly deps: FillerDeps) {}
 
@@ -61,10 +68,17 @@ export class Filler {
     const sources = this.sources(req);
     // An owner's fill may fall back to a peer, but only as a hop, which never waits on another peer:
     // a hop request may still join it without a loop.
-    const entry = new CacheEntry(req.cacheKey, req.path, sources[0]!.kind === 'origin');
+    const entry = new CacheEntry(
+      req.cacheKey,
+      req.path,
+      sources.length === 0 || sources[0]!.kind === 'origin',
+    );
     if (cached) this.deps.cache.add(entry);
     this.deps.cache.pin(entry);
-    this.attempt(entry, req, sources, 0, undefined);
+    // No source: a hop request while our origin link is failing (see originDownUntil).
+    const why =
+      sources.length === 0 ? new RingcastError('RC_UPSTREAM_FAILED', 'origin link failing') : undefined;
+    this.attempt(entry, req, sources, 0, why);
     return entry;
   }
 
@@ -75,7 +89,9 @@ export class Filler {
       id: 'origin',
       base: req.stream.originUrl.replace(/\/+$/, ''),
     };
-    if (req.hop) return [origin];
+    const down = this.originDown(origin.base);
+    // A peer asks us because its own way failed: answering "no" at once beats a timeout.
+    if (req.hop) return down ? [] : [origin];
     const self = this.deps.selfId();
     const ring = this.deps.cluster.ring();
     const candidates = ring.candidates(req.path.ringKey, this.deps.config.peerAttempts + 1);
@@ -86,8 +102,28 @@ export class Filler {
       .map((r): FillSource => ({ kind: 'peer', id: r.id, base: r.url.replace(/\/+$/, '') }));
     // The owner fills from the origin; if its own link to the origin fails (refused, hung, 5xx), the
     // next ring member fills for it over that member's link (a hop request: origin only, never back).
-    if (candidates[0]!.id === self) return [origin, ...peers.slice(0, 1)];
+    if (candidates[0]!.id === self)
+      return down ? [...peers.slice(0, 1), origin] : [origin, ...peers.slice(0, 1)];
     return [...peers, origin];
+  }
+
+  private originDown(base: string): boolean {
+    const until = this.originDownUntil.get(base);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.originDownUntil.delete(base);
+    return false;
+  }
+
+  /** Notes how a fill from the origin went: a link failure opens the breaker, success closes it. */
+  private originOutcome(base: string, outcome: string): void {
+    const ms = this.deps.config.originBreakerMs;
+    if (outcome === 'ok' || outcome === 'not_found') this.originDownUntil.delete(base);
+    else if ((outcome === 'timeout' || outcome === 'error') && ms > 0) {
+      if (!this.originDownUntil.has(base))
+        this.deps.log.warn({ origin: base, forMs: ms }, 'origin link failing: ring peers first for a while');
+      this.originDownUntil.set(base, Date.now() + ms);
+    }
   }
 
   /** Aborts every running fill (their viewers see errors); used at close. */
@@ -132,7 +168,10 @@ export class Filler {
       this.attempt(entry, req, sources, index + 1, lastError);
       return;
     }
-    const fetched = (outcome: string) => metrics.upstreamFetches.inc({ source: source.kind, outcome });
+    const fetched = (outcome: string) => {
+      metrics.upstreamFetches.inc({ source: source.kind, outcome });
+      if (source.kind === 'origin') this.originOutcome(source.base, outcome);
+    };
     const failed = (err: RingcastError, outcome: string) => {
       fetched(outcome);
       metrics.upstreamErrors.inc({ source: source.kind, code: err.code });

@@ -187,3 +187,56 @@ test('a peer segment that is never announced is not taken unverified: the origin
   t.is(peer.count(key), 0);
   t.is(origin.count(key), 1);
 });
+
+test('a failing origin link opens the breaker: owner fills try the next member first, hop requests fail at once', async (t) => {
+  const origin = await new FakeUpstream().start();
+  // Relay A's way to the origin: accepts and never answers (a hung link).
+  const hungLink = await new FakeUpstream().start();
+  const clusterA = clusterWith(hungLink.url);
+  const clusterB = clusterWith(origin.url);
+  const a = await startRelay(clusterA, { id: 'relay-a', firstByteTimeoutMs: 300, originBreakerMs: 1500 });
+  const b = await startRelay(clusterB, { id: 'relay-b' });
+  t.teardown(() => Promise.all([a.relay.close(), b.relay.close(), origin.close(), hungLink.close()]));
+  const ring = { version: 1, relays: [member(a.id, a.url), member(b.id, b.url)] };
+  clusterA.setRing(ring);
+  clusterB.setRing(ring);
+  const [k1, k2, k3, k4] = [0, 1, 2, 3].reduce<string[]>(
+    (keys) => [
+      ...keys,
+      keyOwnedBy(clusterA, 'relay-a', keys.length ? Number.parseInt(keys.at(-1)!.split('/')[2]!, 10) + 1 : 0),
+    ],
+    [],
+  );
+  const bodies = new Map<string, Buffer>();
+  for (const key of [k1!, k2!, k3!, k4!]) {
+    bodies.set(key, randomBytes(2000));
+    hungLink.behaviour.set(key, 'hang');
+    origin.objects.set(key, bodies.get(key)!);
+  }
+  // Announced (size and digest) so A may take a segment from B; the announcement also starts A's
+  // prefetch of a key it owns, so each is announced only when the test gets to it.
+  const publish = (key: string) => announceKey(clusterA, key, bodies.get(key)!);
+  // First fill: the hung origin costs the first-byte timeout, then the next member fills it.
+  let started = Date.now();
+  publish(k1!);
+  t.is((await get(`${a.url}/live/${k1}`)).status, 200);
+  t.true(Date.now() - started >= 300);
+  // Breaker open: the next member first, no wait, the hung link untouched.
+  started = Date.now();
+  publish(k2!);
+  const second = await get(`${a.url}/live/${k2}`);
+  t.is(second.status, 200);
+  t.true(Date.now() - started < 300, `${Date.now() - started} ms`);
+  t.is(hungLink.count(k2!), 0);
+  // A peer's hop request cannot be served from a failing link: refused at once.
+  started = Date.now();
+  const hop = await get(`${a.url}/live/${k3}`, { 'x-ringcast-hop': '1' });
+  t.is(hop.status, 502);
+  t.true(Date.now() - started < 300);
+  t.is(hungLink.count(k3!), 0);
+  // The breaker is timed (originBreakerMs): afterwards the origin is tried again.
+  await new Promise((r) => setTimeout(r, 1600));
+  publish(k4!);
+  t.is((await get(`${a.url}/live/${k4}`)).status, 200);
+  t.is(hungLink.count(k4!), 1);
+});
