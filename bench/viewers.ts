@@ -165,7 +165,7 @@ async function main(): Promise<void> {
       const r = await runLevel(c, n);
       results.push(r);
       process.stdout.write(`${JSON.stringify(r)}\n`);
-      if (r.stalls > 0 || r.errors > 0) break;
+      if (r.stalls > 0 || r.errors > 0 || !keepingUp(r, results)) break;
       n += Number(values.step);
     }
   } finally {
@@ -174,8 +174,22 @@ async function main(): Promise<void> {
   await report(results);
 }
 
+const perViewerKbps = (r: LevelResult) => (r.relayEgressMbps * 1000) / r.viewers;
+
+/**
+ * Whether the viewers of a level still received their streams in full: relay egress per viewer within
+ * 80% of the best level's. Below that, the simulator (sharing the 2 cores) no longer keeps its viewers
+ * fed, so "no stalls" there says nothing about the relays.
+ */
+function keepingUp(r: LevelResult, all: LevelResult[]): boolean {
+  return perViewerKbps(r) >= 0.8 * Math.max(...all.map(perViewerKbps));
+}
+
 /** Where the ramp stopped, and whose CPU it was. */
 function limitNote(results: LevelResult[]): string {
+  const behind = results.find((r) => !keepingUp(r, results));
+  if (behind)
+    return `\nAt ${behind.viewers} viewers relay egress per viewer fell to ${perViewerKbps(behind).toFixed(0)} kbit/s (best level: ${Math.max(...results.map(perViewerKbps)).toFixed(0)}) with the simulator at ${behind.simulatorCpu.toFixed(2)} CPU s/s and the ${RELAYS} relays at ${((behind.relayCpuPer1000 * behind.viewers) / 1000).toFixed(2)}: the simulated viewers no longer fetched their streams in full, so levels from there on measure the simulator, not the relays (their "no stalls" is not counted). Relays on cores of their own would hold more; the relay throughput section above gives one relay's ceiling.\n`;
   const first = results.find((r) => r.stalls > 0 || r.errors > 0);
   if (!first) return '';
   const relays = (first.relayCpuPer1000 * first.viewers) / 1000;
@@ -183,7 +197,7 @@ function limitNote(results: LevelResult[]): string {
 }
 
 async function report(results: LevelResult[]): Promise<void> {
-  const clean = results.filter((r) => r.stalls === 0 && r.errors === 0);
+  const clean = results.filter((r) => r.stalls === 0 && r.errors === 0 && keepingUp(r, results));
   const most = clean.length ? Math.max(...clean.map((r) => r.viewers)) : 0;
   const rows = results.map((r) => [
     r.viewers === most ? `**${r.viewers}** (most without stalls)` : r.viewers,
@@ -197,6 +211,7 @@ async function report(results: LevelResult[]): Promise<void> {
     r.relayCpuPer1000.toFixed(2),
     `${r.relayRssMb.toFixed(0)} (+${Math.max(0, r.relayRssGrowthMbPer1000).toFixed(0)} per 1,000)`,
     `${r.originEgressMbps.toFixed(2)} / ${r.relayEgressMbps.toFixed(1)}`,
+    `${perViewerKbps(r).toFixed(0)}${keepingUp(r, results) ? '' : ' (behind)'}`,
     r.simulatorCpu.toFixed(2),
   ]);
   const png = fileURLToPath(new URL('../docs/viewers.png', import.meta.url));
@@ -238,6 +253,7 @@ ${table(
     'relay CPU s/s per 1,000 viewers',
     'relay RSS MB, all 4 (growth per 1,000 viewers)',
     'origin / relay egress Mbit/s',
+    'relay egress per viewer, kbit/s',
     'simulator CPU s/s',
   ],
   rows,
@@ -249,7 +265,9 @@ stall is a segment that arrived after the simulated playhead needed it; a failed
 or segment request that did not answer 200 with its full body. Origin egress is origin segment requests
 times the mean segment size the viewers received (the origin has no bytes-served counter); relay egress
 is the relays' \`ringcast_relay_bytes_served_total\` (viewers and peer fills). Relay CPU is the relays'
-process CPU seconds per wall second, divided by viewers, times 1,000. The simulator (viewers in
+process CPU seconds per wall second, divided by viewers, times 1,000. Relay egress per viewer is the
+streams' mean bitrate while the viewers keep up; a level where it is under 80% of the best level's is
+marked behind and does not count as "without stalls". The simulator (viewers in
 ${PER_WORKER}-viewer worker processes) shares the 2 cores with the cluster: its own CPU is the last
 column, and where the sum of relay and simulator CPU nears 2.0 the machine, not the relays, is the limit.
 ${limitNote(results)}${
