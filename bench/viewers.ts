@@ -70,6 +70,7 @@ async function sample(c: TestCluster) {
     at: performance.now(),
     published: sumMetric(origin, 'ringcast_origin_segments_published_total'),
     requested: sumMetric(origin, 'ringcast_origin_segment_requests_total'),
+    originBytes: sumMetric(origin, 'ringcast_origin_bytes_served_total'),
     relays,
   };
 }
@@ -119,10 +120,6 @@ function summarise(
   const cpu = after.relays.reduce((n, r, i) => n + r.cpu - before.relays[i]!.cpu, 0) / elapsed;
   const rss = after.relays.reduce((n, r) => n + r.rss, 0);
   const relayBytes = after.relays.reduce((n, r, i) => n + r.bytes - before.relays[i]!.bytes, 0);
-  // The origin has no bytes-served counter: its egress is its segment requests times the mean
-  // segment size the viewers saw (both renditions are watched equally).
-  const segs = run.viewers.reduce((n, v) => n + v.segments, 0);
-  const meanSegment = segs ? run.viewers.reduce((n, v) => n + v.bytes, 0) / segs : 0;
   for (const v of run.viewers) if (v.lastError) lastErrors.add(v.lastError);
   return {
     viewers,
@@ -139,7 +136,7 @@ function summarise(
     relayCpuPer1000: (cpu / viewers) * 1000,
     relayRssMb: rss / 1024 / 1024,
     relayRssGrowthMbPer1000: ((rss - baselineRss) / 1024 / 1024 / viewers) * 1000,
-    originEgressMbps: (requested * meanSegment * 8) / elapsed / 1e6,
+    originEgressMbps: ((after.originBytes - before.originBytes) * 8) / elapsed / 1e6,
     relayEgressMbps: (relayBytes * 8) / elapsed / 1e6,
     simulatorCpu: run.simulatorCpu,
   };
@@ -262,8 +259,8 @@ ${table(
 How to read it: origin requests per published segment is the ring's effect (target 1.0; a cluster of
 plain caches without the ring would show one origin request per relay per segment, ${RELAYS}.0 here). A
 stall is a segment that arrived after the simulated playhead needed it; a failed request is any playlist
-or segment request that did not answer 200 with its full body. Origin egress is origin segment requests
-times the mean segment size the viewers received (the origin has no bytes-served counter); relay egress
+or segment request that did not answer 200 with its full body. Origin egress is the origin's
+\`ringcast_origin_bytes_served_total\` (segments, init sections and playlists to the relays); relay egress
 is the relays' \`ringcast_relay_bytes_served_total\` (viewers and peer fills). Relay CPU is the relays'
 process CPU seconds per wall second, divided by viewers, times 1,000. Relay egress per viewer is the
 streams' mean bitrate while the viewers keep up; a level where it is under 80% of the best level's is

@@ -55,7 +55,10 @@ async function handle(deps: OriginHttpDeps, req: IncomingMessage, res: ServerRes
   const path = parseLivePath(pathname);
   const stream = deps.streams.get(path.streamId);
   if (!stream) throw new RingcastError('RC_STREAM_NOT_FOUND');
-  if (path.kind === 'master') return sendPlaylist(req, res, stream.masterPlaylist());
+  const served = (bytes: number) => {
+    if (req.method === 'GET') deps.metrics.bytesServed.inc({ stream: path.streamId }, bytes);
+  };
+  if (path.kind === 'master') return sendPlaylist(req, res, stream.masterPlaylist(), served);
   if (!path.rendition || !stream.hasRendition(path.rendition)) throw new RingcastError('RC_NOT_FOUND');
   if (path.kind === 'playlist') {
     if (path.file !== 'index.m3u8') throw new RingcastError('RC_NOT_FOUND');
@@ -68,10 +71,10 @@ async function handle(deps: OriginHttpDeps, req: IncomingMessage, res: ServerRes
         throw new RingcastError('RC_BAD_REQUEST', '_HLS_skip must be YES or v2');
       skip = skipText !== null;
     }
-    return sendPlaylist(req, res, stream.mediaPlaylist(path.rendition, skip));
+    return sendPlaylist(req, res, stream.mediaPlaylist(path.rendition, skip), served);
   }
-  if (isPartFile(path.file)) return sendPart(req, res, stream, path);
-  return sendFile(deps, req, res, stream, path);
+  if (isPartFile(path.file)) return sendPart(req, res, stream, path, served);
+  return sendFile(deps, req, res, stream, path, served);
 }
 
 /** How long a blocking request is held: three target durations, as the LL-HLS spec suggests. */
@@ -113,7 +116,13 @@ function partsAhead(stream: LiveStream, rendition: string, msn: number, part: nu
 }
 
 /** An LL-HLS part from memory; the next one (the preload hint) is held until it is complete. */
-async function sendPart(req: IncomingMessage, res: ServerResponse, stream: LiveStream, path: LivePath) {
+async function sendPart(
+  req: IncomingMessage,
+  res: ServerResponse,
+  stream: LiveStream,
+  path: LivePath,
+  served: (bytes: number) => void,
+) {
   const [msn, index] = path.file.split('.').map(Number) as [number, number];
   const rendition = path.rendition!;
   let part = stream.part(rendition, msn, index);
@@ -132,9 +141,15 @@ async function sendPart(req: IncomingMessage, res: ServerResponse, stream: LiveS
     'cache-control': IMMUTABLE,
   });
   res.end(req.method === 'HEAD' ? undefined : part.data);
+  served(part.data.length);
 }
 
-function sendPlaylist(req: IncomingMessage, res: ServerResponse, text: string | undefined): void {
+function sendPlaylist(
+  req: IncomingMessage,
+  res: ServerResponse,
+  text: string | undefined,
+  served: (bytes: number) => void,
+): void {
   if (text === undefined) throw new RingcastError('RC_NOT_FOUND', 'playlist has no segments yet');
   res.writeHead(200, {
     'content-type': PLAYLIST_TYPE,
@@ -143,6 +158,7 @@ function sendPlaylist(req: IncomingMessage, res: ServerResponse, text: string | 
     'cache-control': 'max-age=1',
   });
   res.end(req.method === 'HEAD' ? undefined : text);
+  served(Buffer.byteLength(text));
 }
 
 async function sendFile(
@@ -151,6 +167,7 @@ async function sendFile(
   res: ServerResponse,
   stream: LiveStream,
   path: LivePath,
+  served: (bytes: number) => void,
 ) {
   // A segment is visible once complete; until its file is written it is served from memory.
   let body = stream.memoryFile(path.rendition!, path.file);
@@ -170,4 +187,5 @@ async function sendFile(
     'cache-control': IMMUTABLE,
   });
   res.end(req.method === 'HEAD' ? undefined : body);
+  served(body.length);
 }

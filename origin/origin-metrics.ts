@@ -6,6 +6,7 @@ export class OriginMetrics {
   readonly registry: Registry;
   readonly segmentsPublished: Counter<'stream' | 'rendition'>;
   readonly segmentRequests: Counter<'stream' | 'rendition'>;
+  readonly bytesServed: Counter<'stream'>;
   readonly ffmpegExits: Counter<'stream' | 'reason'>;
   readonly publishRefused: Counter<'reason'>;
 
@@ -21,6 +22,12 @@ export class OriginMetrics {
       name: 'ringcast_origin_segment_requests_total',
       help: 'Media segment GETs served',
       labelNames: ['stream', 'rendition'],
+      registers: [this.registry],
+    });
+    this.bytesServed = new Counter({
+      name: 'ringcast_origin_bytes_served_total',
+      help: 'Body bytes of /live/ GETs served (segments, parts, init sections, playlists)',
+      labelNames: ['stream'],
       registers: [this.registry],
     });
     this.ffmpegExits = new Counter({

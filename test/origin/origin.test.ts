@@ -176,6 +176,8 @@ test.serial('the right key is accepted: segments, playlists with PDT, announceme
   const metrics = await getText(`${url}/metrics`);
   t.true(sumMetric(metrics, 'ringcast_origin_segments_published_total', { rendition: '90p' }) >= before);
   t.true(sumMetric(metrics, 'ringcast_origin_segment_requests_total', { rendition: '180p' }) >= 1);
+  // At least the segment, the init section and the playlists this test read (HEADs send no body).
+  t.true(sumMetric(metrics, 'ringcast_origin_bytes_served_total', { stream: 'demo' }) > bytes.length);
 });
 
 test.serial('bad paths are 400 before any file is read; health and CORS', async (t) => {
