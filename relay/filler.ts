@@ -8,11 +8,17 @@ import type { ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
 import type { SegmentCache } from './segment-cache.ts';
-import { SourceAttempt } from './source-attempt.ts';
+import { type Expected, SourceAttempt } from './source-attempt.ts';
 import { requestUpstream, type UpstreamTimeouts } from './upstream-request.ts';
 
 /** How long a peer fill of a not-yet-announced segment waits for the announcement. */
 const ANNOUNCEMENT_WAIT_MS = 1000;
+
+/** An init section from a peer must hash to the digest prefix in its name (`init-1a2b3c4d.mp4`). */
+function initDigest(file: string): Expected | undefined {
+  const m = /^init-([0-9a-f]{8})\.mp4$/.exec(file);
+  return m ? { sha256Prefix: m[1] } : undefined;
+}
 
 /** One place a fill may come from. */
 export interface FillSource {
@@ -152,10 +158,12 @@ export class Filler {
     }
     const { metrics, log } = this.deps;
     const { path } = req;
-    const announced =
-      source.kind === 'peer' && path.rendition && path.kind !== 'playlist'
-        ? this.deps.cluster.announcement(path.streamId, path.rendition, path.file)
-        : undefined;
+    const announced: Expected | undefined =
+      source.kind !== 'peer' || !path.rendition || path.kind === 'playlist'
+        ? undefined
+        : path.kind === 'init'
+          ? initDigest(path.file)
+          : this.deps.cluster.announcement(path.streamId, path.rendition, path.file);
     // A peer's segment is only taken when it can be verified: a segment asked for before its announcement
     // reached us (it is listed a moment before it is announced) waits for the announcement, briefly; then
     // the peer is skipped, so one bad relay can never hand unverified bytes to our viewers.

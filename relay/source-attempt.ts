@@ -1,9 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { RingcastError } from '../common/errors.ts';
-import type { SegmentAnnouncement } from '../common/types.ts';
 import type { CacheEntry } from './cache-entry.ts';
 import type { UpstreamHandlers } from './upstream-request.ts';
+
+/**
+ * What a peer's bytes must match: a segment's announcement (size and SHA-256), or the SHA-256 prefix an
+ * init section's name carries (`init-<8 hex>.mp4`).
+ */
+export interface Expected {
+  size?: number;
+  sha256?: string;
+  sha256Prefix?: string;
+}
 
 /** How one attempt ended, told back to the Filler. */
 export interface AttemptReport {
@@ -31,7 +40,7 @@ export class SourceAttempt implements UpstreamHandlers {
     private readonly entry: CacheEntry,
     private readonly sourceId: string,
     private readonly isPeer: boolean,
-    private readonly announced: SegmentAnnouncement | undefined,
+    private readonly announced: Expected | undefined,
     private readonly report: AttemptReport,
   ) {}
 
@@ -39,7 +48,7 @@ export class SourceAttempt implements UpstreamHandlers {
     const declared = headers['content-length'];
     const length = declared === undefined ? undefined : Number(declared);
     if (status === 200) {
-      if (this.announced && length !== undefined && length !== this.announced.size) {
+      if (this.announced?.size !== undefined && length !== undefined && length !== this.announced.size) {
         this.mismatch(`size ${length}, announced ${this.announced.size}`);
         return false;
       }
@@ -75,11 +84,13 @@ export class SourceAttempt implements UpstreamHandlers {
     const announced = this.announced;
     if (announced) {
       const why =
-        this.heldBytes !== announced.size
+        announced.size !== undefined && this.heldBytes !== announced.size
           ? `size ${this.heldBytes}, announced ${announced.size}`
-          : sha256 !== announced.sha256
+          : announced.sha256 !== undefined && sha256 !== announced.sha256
             ? 'sha256 differs from the announcement'
-            : undefined;
+            : announced.sha256Prefix !== undefined && !sha256.startsWith(announced.sha256Prefix)
+              ? 'sha256 differs from the digest in its name'
+              : undefined;
       if (why) {
         this.mismatch(why);
         return;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { Ring } from '../../common/ring.ts';
 import type { RelayInfo } from '../../common/types.ts';
@@ -123,6 +123,28 @@ test('a peer serving corrupt bytes is dropped and the origin is used', async (t)
   cluster.addSegment(announce(rendition, nextFile, good));
   t.true((await get(`${b.url}/live/${next}`)).body.equals(good));
   t.is(metric(await metrics(b.url), 'ringcast_relay_verification_failures_total'), 2);
+});
+
+test('an init section from a peer must hash to the digest in its name, or the origin fills it', async (t) => {
+  const { origin, peer, cluster, b } = await relayAndFakePeer(t);
+  // An init section (named by its digest, as the origin names them) whose ring owner is the fake peer.
+  let good = randomBytes(3000);
+  let key = '';
+  for (;;) {
+    key = `demo/720p/init-${createHash('sha256').update(good).digest('hex').slice(0, 8)}.mp4`;
+    if (cluster.ring().owner(key)?.id === 'peer') break;
+    good = randomBytes(3000);
+  }
+  const bad = Buffer.from(good);
+  bad[10] ^= 0xff;
+  origin.objects.set(key, good);
+  peer.objects.set(key, bad);
+  const got = await get(`${b.url}/live/${key}`);
+  t.is(got.status, 200);
+  t.true(got.body.equals(good));
+  t.is(peer.count(key), 1);
+  t.is(origin.count(key), 1);
+  t.is(metric(await metrics(b.url), 'ringcast_relay_verification_failures_total'), 1);
 });
 
 test('a dead owner is skipped for the origin', async (t) => {
