@@ -66,6 +66,14 @@ export class Filler {
    * the origin again.
    */
   private readonly originDownUntil = new Map<string, number>();
+  /**
+   * A process that was frozen (SIGSTOP, a long GC, a starved VM) sees every running upstream timer
+   * expire at once when it wakes: those timeouts say nothing about the link. A 250 ms tick notes when
+   * the event loop last ran late by over a second.
+   */
+  private lastTick = Date.now();
+  private frozenAt = 0;
+  private readonly ticker = setInterval(() => this.tick(), 250).unref();
 
   constructor(private readonly deps: FillerDeps) {}
 
@@ -126,14 +134,24 @@ export class Filler {
     const ms = this.deps.config.originBreakerMs;
     if (outcome === 'ok' || outcome === 'not_found') this.originDownUntil.delete(base);
     else if ((outcome === 'timeout' || outcome === 'error') && ms > 0) {
+      // Woken from a freeze (the tick has not run yet, or ran late just now): not the link's fault.
+      this.tick();
+      if (Date.now() - this.frozenAt < 2000) return;
       if (!this.originDownUntil.has(base))
         this.deps.log.warn({ origin: base, forMs: ms }, 'origin link failing: ring peers first for a while');
       this.originDownUntil.set(base, Date.now() + ms);
     }
   }
 
+  private tick(): void {
+    const now = Date.now();
+    if (now - this.lastTick > 1250) this.frozenAt = now;
+    this.lastTick = now;
+  }
+
   /** Aborts every running fill (their viewers see errors); used at close. */
   abortAll(): void {
+    clearInterval(this.ticker);
     this.closed = true;
     for (const abort of [...this.aborts]) abort();
   }

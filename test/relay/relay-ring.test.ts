@@ -262,3 +262,41 @@ test('a failing origin link opens the breaker: owner fills try the next member f
   t.is((await get(`${a.url}/live/${k4}`)).status, 200);
   t.is(hungLink.count(k4!), 1);
 });
+
+test.serial('timeouts that expire while the relay process was frozen do not open the breaker', async (t) => {
+  const origin = await new FakeUpstream().start();
+  const hungLink = await new FakeUpstream().start();
+  const clusterA = clusterWith(hungLink.url);
+  const clusterB = clusterWith(origin.url);
+  const a = await startRelay(clusterA, { id: 'relay-a', firstByteTimeoutMs: 300, originBreakerMs: 60_000 });
+  const b = await startRelay(clusterB, { id: 'relay-b' });
+  t.teardown(() => Promise.all([a.relay.close(), b.relay.close(), origin.close(), hungLink.close()]));
+  const ring = { version: 1, relays: [member(a.id, a.url), member(b.id, b.url)] };
+  clusterA.setRing(ring);
+  clusterB.setRing(ring);
+  const k1 = keyOwnedBy(clusterA, 'relay-a');
+  const k2 = keyOwnedBy(clusterA, 'relay-a', Number.parseInt(k1.split('/')[2]!, 10) + 1);
+  for (const key of [k1, k2]) {
+    const body = randomBytes(2000);
+    hungLink.behaviour.set(key, 'hang');
+    origin.objects.set(key, body);
+    announceKey(clusterA, key, body);
+  }
+  // The announcement started A's prefetch of both keys from its (hung) origin link; freeze this
+  // process (relays included) past the first-byte timeout, as SIGSTOP would. Serial: the freeze
+  // would stop the other tests' relays too.
+  await waitFor(() => hungLink.count(k1) === 1 && hungLink.count(k2) === 1, 5000, 'prefetches under way');
+  const until = Date.now() + 1500;
+  while (Date.now() < until) {
+    // busy: nothing else runs
+  }
+  t.is((await get(`${a.url}/live/${k1}`)).status, 200);
+  // The breaker stayed closed: a new key is tried on the origin first again.
+  const k3 = keyOwnedBy(clusterA, 'relay-a', Number.parseInt(k2.split('/')[2]!, 10) + 1);
+  const body3 = randomBytes(2000);
+  hungLink.behaviour.set(k3, 'hang');
+  origin.objects.set(k3, body3);
+  announceKey(clusterA, k3, body3);
+  t.is((await get(`${a.url}/live/${k3}`)).status, 200);
+  t.is(hungLink.count(k3), 1);
+});
