@@ -69,7 +69,7 @@ export class Filler {
   /**
    * A process that was frozen (SIGSTOP, a long GC, a starved VM) sees every running upstream timer
    * expire at once when it wakes: those timeouts say nothing about the link. A 250 ms tick notes when
-   * the event loop last ran late by over a second.
+   * the event loop last ran 2.5 s late (load alone rarely does that).
    */
   private lastTick = Date.now();
   private frozenAt = 0;
@@ -145,7 +145,7 @@ export class Filler {
 
   private tick(): void {
     const now = Date.now();
-    if (now - this.lastTick > 1250) this.frozenAt = now;
+    if (now - this.lastTick > 2500) this.frozenAt = now;
     this.lastTick = now;
   }
 
