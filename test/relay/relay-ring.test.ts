@@ -286,7 +286,7 @@ test.serial('timeouts that expire while the relay process was frozen do not open
   // process (relays included) past the first-byte timeout, as SIGSTOP would. Serial: the freeze
   // would stop the other tests' relays too.
   await waitFor(() => hungLink.count(k1) === 1 && hungLink.count(k2) === 1, 5000, 'prefetches under way');
-  const until = Date.now() + 1500;
+  const until = Date.now() + 3000;
   while (Date.now() < until) {
     // busy: nothing else runs
   }
