@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { RingcastError, toRingcastError } from '../common/errors.ts';
 import type { CacheEntry } from './cache-entry.ts';
-import { type CacheResult, etagMatches, parseRange } from './responder.ts';
+import { ageSeconds, type CacheResult, etagMatches, isPlaylist, parseRange } from './responder.ts';
 
 /** A `/live/` GET or HEAD the fast path parsed. */
 export interface FastRequest {
@@ -110,8 +110,8 @@ export class FastHttp {
   /** The HIT bytes of a complete entry, rebuilt when the second (Date) or the Age changes. */
   hitHead(entry: CacheEntry, now: number): FastHead {
     const sec = Math.floor(now / 1000);
-    const playlist = entry.path.kind === 'playlist' || entry.path.kind === 'master';
-    const age = playlist ? Math.floor((now - entry.completedAt) / 1000) : 0;
+    const playlist = isPlaylist(entry);
+    const age = playlist ? ageSeconds(entry, now) : 0;
     let f = fastHeads.get(entry);
     if (f && f.sec === sec && f.age === age) return f;
     const lines = this.deps.headers(entry, 'HIT');
@@ -372,10 +372,12 @@ class FastConnection {
     let full: Buffer | undefined;
     if (result === 'HIT') ({ head, full } = fast.hitHead(entry, Date.now()));
     else {
-      const playlist = entry.path.kind === 'playlist' || entry.path.kind === 'master';
-      const age = Math.floor((Date.now() - entry.completedAt) / 1000);
       head = Buffer.from(
-        fast.headBytes(200, fast.deps.headers(entry, result), playlist ? `age: ${age}\r\n` : ''),
+        fast.headBytes(
+          200,
+          fast.deps.headers(entry, result),
+          isPlaylist(entry) ? `age: ${ageSeconds(entry)}\r\n` : '',
+        ),
         'latin1',
       );
     }
@@ -424,8 +426,7 @@ class FastConnection {
       extra = `content-length: ${slice.length}\r\ncontent-range: bytes ${start}-${end}/${body.length}\r\n`;
     } else {
       extra = `content-length: ${body.length}\r\n`;
-      if (entry.path.kind === 'playlist' || entry.path.kind === 'master')
-        extra += `age: ${Math.floor((Date.now() - entry.completedAt) / 1000)}\r\n`;
+      if (isPlaylist(entry)) extra += `age: ${ageSeconds(entry)}\r\n`;
     }
     socket.cork();
     socket.write(fast.headBytes(status, without('content-length'), extra), 'latin1');
@@ -467,8 +468,8 @@ class FastConnection {
       started = true;
       const lines = fast.deps.headers(entry, result);
       chunked = entry.contentLength === undefined && !req.head;
-      const playlist = entry.path.kind === 'playlist' || entry.path.kind === 'master';
-      const extra = (playlist ? 'age: 0\r\n' : '') + (chunked ? 'transfer-encoding: chunked\r\n' : '');
+      const extra =
+        (isPlaylist(entry) ? 'age: 0\r\n' : '') + (chunked ? 'transfer-encoding: chunked\r\n' : '');
       socket.write(fast.headBytes(200, lines, extra), 'latin1');
       if (req.head) {
         finish();

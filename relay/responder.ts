@@ -166,14 +166,18 @@ export class Responder {
       entry.headers ??= this.completeHeaders(entry);
       return entry.headers.raw[result];
     }
-    const headers = this.baseHeaders(entry, result);
-    if (entry.contentLength !== undefined) headers['content-length'] = entry.contentLength;
-    return flat(headers);
+    return flat(this.fillingHeaders(entry, result));
   }
 
   private streamingHeaders(entry: CacheEntry, result: CacheResult): OutgoingHttpHeaders {
-    const headers = this.baseHeaders(entry, result);
+    const headers = this.fillingHeaders(entry, result);
     if (isPlaylist(entry)) headers.age = '0';
+    return headers;
+  }
+
+  /** Headers of an entry still filling: no ETag yet, the length when upstream declared one. */
+  private fillingHeaders(entry: CacheEntry, result: CacheResult): OutgoingHttpHeaders {
+    const headers = this.baseHeaders(entry, result);
     if (entry.contentLength !== undefined) headers['content-length'] = entry.contentLength;
     return headers;
   }
@@ -209,9 +213,13 @@ function flat(headers: OutgoingHttpHeaders): string[] {
   return out;
 }
 
-const isPlaylist = (entry: CacheEntry) => entry.path.kind === 'playlist' || entry.path.kind === 'master';
+/** Playlists (media and master) are cached briefly and carry `Age`; everything else is immutable. */
+export const isPlaylist = (entry: CacheEntry) =>
+  entry.path.kind === 'playlist' || entry.path.kind === 'master';
 /** Whole seconds since a cached entry completed. */
-const ageOf = (entry: CacheEntry) => String(Math.floor((Date.now() - entry.completedAt) / 1000));
+export const ageSeconds = (entry: CacheEntry, now = Date.now()) =>
+  Math.floor((now - entry.completedAt) / 1000);
+const ageOf = (entry: CacheEntry) => String(ageSeconds(entry));
 
 /** True when an If-None-Match value names `etag` (weak or strong) or is `*`. */
 export function etagMatches(header: string, etag: string): boolean {
