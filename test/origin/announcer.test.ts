@@ -40,17 +40,15 @@ async function coordinator(script: number[]) {
 
 const RETRY = { maxNumRetry: 5, retryDelayMs: 10, maxRetryDelayMs: 50 };
 
+/** An announcer with the test retry policy; re-announcing every minute unless `intervalMs` says. */
+const announcer = (coordinatorUrl: string | string[], secret: string, intervalMs = 60_000) =>
+  new Announcer({ coordinatorUrl, secret, log: silentLogger(), retry: RETRY, intervalMs });
+
 test('several coordinators: a failing one is passed over, the one that answered keeps the traffic', async (t) => {
   const down = await coordinator([503]);
   const up = await coordinator([]);
   t.teardown(() => Promise.all([down.close(), up.close()]));
-  const a = new Announcer({
-    coordinatorUrl: [down.url, up.url],
-    secret: 's3',
-    log: silentLogger(),
-    retry: RETRY,
-    intervalMs: 60_000,
-  });
+  const a = announcer([down.url, up.url], 's3');
   a.stream(STREAM);
   a.segment(segment(0));
   a.segment(segment(1));
@@ -67,13 +65,7 @@ test('several coordinators: a failing one is passed over, the one that answered 
 test('announcements go out in order, retried after failures, with the secret', async (t) => {
   const c = await coordinator([503, 500]);
   t.teardown(c.close);
-  const a = new Announcer({
-    coordinatorUrl: c.url,
-    secret: 's3',
-    log: silentLogger(),
-    retry: RETRY,
-    intervalMs: 60_000,
-  });
+  const a = announcer(c.url, 's3');
   a.stream(STREAM);
   a.segment(segment(0));
   a.segment(segment(1));
@@ -91,13 +83,7 @@ test('announcements go out in order, retried after failures, with the secret', a
 test('a 404 on a segment (coordinator lost the stream) re-sends the stream first', async (t) => {
   const c = await coordinator([200, 404]);
   t.teardown(c.close);
-  const a = new Announcer({
-    coordinatorUrl: c.url,
-    secret: 's',
-    log: silentLogger(),
-    retry: RETRY,
-    intervalMs: 60_000,
-  });
+  const a = announcer(c.url, 's');
   a.stream(STREAM);
   a.segment(segment(7));
   await waitFor(() => c.calls.length === 4);
@@ -116,24 +102,12 @@ test('a 404 on a segment (coordinator lost the stream) re-sends the stream first
 test('the stream is re-announced periodically; a dead coordinator never blocks the caller', async (t) => {
   const c = await coordinator([]);
   t.teardown(c.close);
-  const a = new Announcer({
-    coordinatorUrl: c.url,
-    secret: 's',
-    log: silentLogger(),
-    retry: RETRY,
-    intervalMs: 50,
-  });
+  const a = announcer(c.url, 's', 50);
   a.start();
   a.stream(STREAM);
   await waitFor(() => c.calls.filter((x) => x.startsWith('PUT')).length >= 3);
   await a.close();
-  const dead = new Announcer({
-    coordinatorUrl: 'http://127.0.0.1:9',
-    secret: 's',
-    log: silentLogger(),
-    retry: RETRY,
-    intervalMs: 60_000,
-  });
+  const dead = announcer('http://127.0.0.1:9', 's');
   const started = Date.now();
   for (let i = 0; i < 100; i++) dead.segment(segment(i));
   t.true(Date.now() - started < 50, 'enqueueing is synchronous');

@@ -210,34 +210,41 @@ test('a peer segment that is never announced is not taken unverified: the origin
   t.is(origin.count(key), 1);
 });
 
-test('a failing origin link opens the breaker: owner fills try the next member first, hop requests fail at once', async (t) => {
+/**
+ * Relays A and B on one ring, A reaching the origin through a link that accepts and never answers
+ * (a hung link), B through a working one. `stage(n)` makes n keys owned by A: hung on A's link,
+ * served by the origin; `publish(key)` announces one (A then may take it from B, and prefetches it).
+ */
+async function hungLinkPair(t: ExecutionContext, originBreakerMs: number) {
   const origin = await new FakeUpstream().start();
-  // Relay A's way to the origin: accepts and never answers (a hung link).
   const hungLink = await new FakeUpstream().start();
   const clusterA = clusterWith(hungLink.url);
   const clusterB = clusterWith(origin.url);
-  const a = await startRelay(clusterA, { id: 'relay-a', firstByteTimeoutMs: 300, originBreakerMs: 1500 });
+  const a = await startRelay(clusterA, { id: 'relay-a', firstByteTimeoutMs: 300, originBreakerMs });
   const b = await startRelay(clusterB, { id: 'relay-b' });
   t.teardown(() => Promise.all([a.relay.close(), b.relay.close(), origin.close(), hungLink.close()]));
   const ring = { version: 1, relays: [member(a.id, a.url), member(b.id, b.url)] };
   clusterA.setRing(ring);
   clusterB.setRing(ring);
-  const [k1, k2, k3, k4] = [0, 1, 2, 3].reduce<string[]>(
-    (keys) => [
-      ...keys,
-      keyOwnedBy(clusterA, 'relay-a', keys.length ? Number.parseInt(keys.at(-1)!.split('/')[2]!, 10) + 1 : 0),
-    ],
-    [],
-  );
   const bodies = new Map<string, Buffer>();
-  for (const key of [k1!, k2!, k3!, k4!]) {
-    bodies.set(key, randomBytes(2000));
-    hungLink.behaviour.set(key, 'hang');
-    origin.objects.set(key, bodies.get(key)!);
-  }
-  // Announced (size and digest) so A may take a segment from B; the announcement also starts A's
-  // prefetch of a key it owns, so each is announced only when the test gets to it.
+  let next = 0;
+  const stage = (n: number): string[] =>
+    Array.from({ length: n }, () => {
+      const key = keyOwnedBy(clusterA, 'relay-a', next);
+      next = Number.parseInt(key.split('/')[2]!, 10) + 1;
+      bodies.set(key, randomBytes(2000));
+      hungLink.behaviour.set(key, 'hang');
+      origin.objects.set(key, bodies.get(key)!);
+      return key;
+    });
   const publish = (key: string) => announceKey(clusterA, key, bodies.get(key)!);
+  return { a, hungLink, stage, publish };
+}
+
+test('a failing origin link opens the breaker: owner fills try the next member first, hop requests fail at once', async (t) => {
+  const { a, hungLink, stage, publish } = await hungLinkPair(t, 1500);
+  // Each key is announced only when the test gets to it: the announcement starts A's prefetch.
+  const [k1, k2, k3, k4] = stage(4);
   // First fill: the hung origin costs the first-byte timeout, then the next member fills it.
   let started = Date.now();
   publish(k1!);
@@ -264,24 +271,10 @@ test('a failing origin link opens the breaker: owner fills try the next member f
 });
 
 test.serial('timeouts that expire while the relay process was frozen do not open the breaker', async (t) => {
-  const origin = await new FakeUpstream().start();
-  const hungLink = await new FakeUpstream().start();
-  const clusterA = clusterWith(hungLink.url);
-  const clusterB = clusterWith(origin.url);
-  const a = await startRelay(clusterA, { id: 'relay-a', firstByteTimeoutMs: 300, originBreakerMs: 60_000 });
-  const b = await startRelay(clusterB, { id: 'relay-b' });
-  t.teardown(() => Promise.all([a.relay.close(), b.relay.close(), origin.close(), hungLink.close()]));
-  const ring = { version: 1, relays: [member(a.id, a.url), member(b.id, b.url)] };
-  clusterA.setRing(ring);
-  clusterB.setRing(ring);
-  const k1 = keyOwnedBy(clusterA, 'relay-a');
-  const k2 = keyOwnedBy(clusterA, 'relay-a', Number.parseInt(k1.split('/')[2]!, 10) + 1);
-  for (const key of [k1, k2]) {
-    const body = randomBytes(2000);
-    hungLink.behaviour.set(key, 'hang');
-    origin.objects.set(key, body);
-    announceKey(clusterA, key, body);
-  }
+  const { a, hungLink, stage, publish } = await hungLinkPair(t, 60_000);
+  const [k1, k2] = stage(2) as [string, string];
+  publish(k1);
+  publish(k2);
   // The announcement started A's prefetch of both keys from its (hung) origin link; freeze this
   // process (relays included) past the first-byte timeout, as SIGSTOP would. Serial: the freeze
   // would stop the other tests' relays too.
@@ -292,11 +285,8 @@ test.serial('timeouts that expire while the relay process was frozen do not open
   }
   t.is((await get(`${a.url}/live/${k1}`)).status, 200);
   // The breaker stayed closed: a new key is tried on the origin first again.
-  const k3 = keyOwnedBy(clusterA, 'relay-a', Number.parseInt(k2.split('/')[2]!, 10) + 1);
-  const body3 = randomBytes(2000);
-  hungLink.behaviour.set(k3, 'hang');
-  origin.objects.set(k3, body3);
-  announceKey(clusterA, k3, body3);
+  const [k3] = stage(1) as [string];
+  publish(k3);
   t.is((await get(`${a.url}/live/${k3}`)).status, 200);
   t.is(hungLink.count(k3), 1);
 });
