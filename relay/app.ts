@@ -69,6 +69,7 @@ export class Relay {
       cacheBytes: () => this.cache.bytes,
       cacheEntries: () => this.cache.size,
       viewersByStream: () => this.viewers.counts(Date.now()),
+      originLinksDown: () => this.filler.originLinksDown(),
     });
     if (deps.cluster) this.cluster = deps.cluster;
     else {

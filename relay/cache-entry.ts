@@ -61,8 +61,11 @@ export class CacheEntry {
   constructor(
     readonly key: string,
     readonly path: LivePath,
-    /** True when this fill goes to the origin only (a hop request may join it without a loop). */
-    readonly originOnly: boolean,
+    /**
+     * True while this fill waits on the origin only (its first source, or the peers before it
+     * failed): a hop request may join it without a loop.
+     */
+    public originOnly: boolean,
   ) {}
 
   /** Bytes received so far, in order (for a late joiner). */

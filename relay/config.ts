@@ -48,9 +48,9 @@ export const RELAY_CONFIG = {
   drainMs: { type: 'int', default: 5000, min: 0, doc: 'time to keep serving after SIGTERM' },
   originBreakerMs: {
     type: 'int',
-    default: 5000,
+    default: 1000,
     min: 0,
-    doc: 'after a failed origin fetch (connect error, reset, timeout), owner fills try the next ring member first for this long; 0 = off',
+    doc: 'after a failed origin fetch (connect error, reset, timeout), owner fills try the next ring member first until a probe of the origin (every this many ms) answers; 0 = off',
   },
   fastPath: {
     type: 'bool',

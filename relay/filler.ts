@@ -60,12 +60,13 @@ export class Filler {
   private readonly aborts = new Set<() => void>();
   private closed = false;
   /**
-   * Circuit breaker per origin base URL: until when this relay's link to it is taken as broken (a
+   * Circuit breaker per origin base URL, open while this relay's link to it is taken as broken (a
    * connect error, reset or timeout). Meanwhile owner fills go to the next ring member first and hop
-   * requests fail at once, so nobody waits out a timeout per fill; the first fill after that tries
-   * the origin again.
+   * requests fail at once, so nobody waits out a timeout per fill. No viewer's fill tests the link
+   * again: every `originBreakerMs` a probe (`GET /healthz`, any HTTP answer counts) does, and its
+   * answer closes the breaker. The value is the pending probe's timer.
    */
-  private readonly originDownUntil = new Map<string, number>();
+  private readonly originDown = new Map<string, NodeJS.Timeout>();
   /**
    * A process that was frozen (SIGSTOP, a long GC, a starved VM) sees every running upstream timer
    * expire at once when it wakes: those timeouts say nothing about the link. A 250 ms tick notes when
@@ -89,7 +90,7 @@ export class Filler {
     );
     if (cached) this.deps.cache.add(entry);
     this.deps.cache.pin(entry);
-    // No source: a hop request while our origin link is failing (see originDownUntil).
+    // No source: a hop request while our origin link is failing (see originDown).
     const why =
       sources.length === 0 ? new RingcastError('RC_UPSTREAM_FAILED', 'origin link failing') : undefined;
     this.attempt(entry, req, sources, 0, why);
@@ -103,44 +104,80 @@ export class Filler {
       id: 'origin',
       base: req.stream.originUrl.replace(/\/+$/, ''),
     };
-    const down = this.originDown(origin.base);
+    const down = this.originDown.has(origin.base);
     // A peer asks us because its own way failed: answering "no" at once beats a timeout.
     if (req.hop) return down ? [] : [origin];
     const self = this.deps.selfId();
     const ring = this.deps.cluster.ring();
     const candidates = ring.candidates(req.path.ringKey, this.deps.config.peerAttempts + 1);
     if (candidates.length === 0) return [origin];
-    const peers = candidates
-      .filter((r) => r.id !== self)
-      .slice(0, this.deps.config.peerAttempts)
-      .map((r): FillSource => ({ kind: 'peer', id: r.id, base: r.url.replace(/\/+$/, '') }));
+    const peer = (r: { id: string; url: string }): FillSource => ({
+      kind: 'peer',
+      id: r.id,
+      base: r.url.replace(/\/+$/, ''),
+    });
     // The owner fills from the origin; if its own link to the origin fails (refused, hung, 5xx), the
     // next ring member fills for it over that member's link (a hop request: origin only, never back).
-    if (candidates[0]!.id === self)
-      return down ? [...peers.slice(0, 1), origin] : [origin, ...peers.slice(0, 1)];
-    return [...peers, origin];
-  }
-
-  private originDown(base: string): boolean {
-    const until = this.originDownUntil.get(base);
-    if (until === undefined) return false;
-    if (Date.now() < until) return true;
-    this.originDownUntil.delete(base);
-    return false;
+    if (candidates[0]!.id === self) {
+      const next = candidates[1] ? [peer(candidates[1])] : [];
+      return down ? [...next, origin] : [origin, ...next];
+    }
+    // Others ask the ring members before them in the key's order, then the origin: the next member
+    // after a failing owner goes to the origin itself, the one after that asks it first, and so on,
+    // so every relay lands on the same fill instead of each fetching for another.
+    const mine = candidates.findIndex((r) => r.id === self);
+    const before = mine < 0 ? candidates : candidates.slice(0, mine);
+    return [...before.slice(0, this.deps.config.peerAttempts).map(peer), origin];
   }
 
   /** Notes how a fill from the origin went: a link failure opens the breaker, success closes it. */
   private originOutcome(base: string, outcome: string): void {
     const ms = this.deps.config.originBreakerMs;
-    if (outcome === 'ok' || outcome === 'not_found') this.originDownUntil.delete(base);
-    else if ((outcome === 'timeout' || outcome === 'error') && ms > 0) {
+    if (outcome === 'ok' || outcome === 'not_found') this.closeBreaker(base);
+    else if ((outcome === 'timeout' || outcome === 'error') && ms > 0 && !this.originDown.has(base)) {
       // Woken from a freeze (the tick has not run yet, or ran late just now): not the link's fault.
       this.tick();
-      if (Date.now() - this.frozenAt < 2000) return;
-      if (!this.originDownUntil.has(base))
-        this.deps.log.warn({ origin: base, forMs: ms }, 'origin link failing: ring peers first for a while');
-      this.originDownUntil.set(base, Date.now() + ms);
+      if (Date.now() - this.frozenAt < 2000 || this.closed) return;
+      this.deps.log.warn(
+        { origin: base, probeMs: ms },
+        'origin link failing: ring peers first until it answers',
+      );
+      this.scheduleProbe(base);
     }
+  }
+
+  private scheduleProbe(base: string): void {
+    const { config } = this.deps;
+    const timer = setTimeout(() => {
+      const timeoutMs = config.connectTimeoutMs + config.firstByteTimeoutMs;
+      fetch(`${base}/healthz`, {
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: { 'user-agent': 'ringcast-relay' },
+      }).then(
+        async (res) => {
+          await res.body?.cancel();
+          this.closeBreaker(base);
+        },
+        () => {
+          if (this.originDown.get(base) === timer && !this.closed) this.scheduleProbe(base);
+        },
+      );
+    }, config.originBreakerMs);
+    timer.unref();
+    this.originDown.set(base, timer);
+  }
+
+  private closeBreaker(base: string): void {
+    const timer = this.originDown.get(base);
+    if (!timer) return;
+    clearTimeout(timer);
+    this.originDown.delete(base);
+    this.deps.log.info({ origin: base }, 'origin link answers again');
+  }
+
+  /** Origin links this relay currently takes as broken (the breaker is open). */
+  originLinksDown(): number {
+    return this.originDown.size;
   }
 
   private tick(): void {
@@ -153,6 +190,8 @@ export class Filler {
   abortAll(): void {
     clearInterval(this.ticker);
     this.closed = true;
+    for (const timer of this.originDown.values()) clearTimeout(timer);
+    this.originDown.clear();
     for (const abort of [...this.aborts]) abort();
   }
 
@@ -194,6 +233,8 @@ export class Filler {
       this.attempt(entry, req, sources, index + 1, lastError);
       return;
     }
+    // While this fill waits on the origin only, a hop request may join it without a loop.
+    entry.originOnly = source.kind === 'origin';
     const fetched = (outcome: string) => {
       metrics.upstreamFetches.inc({ source: source.kind, outcome });
       if (source.kind === 'origin') this.originOutcome(source.base, outcome);

@@ -6,6 +6,7 @@ export interface RelayGaugeSource {
   cacheBytes(): number;
   cacheEntries(): number;
   viewersByStream(): Map<string, number>;
+  originLinksDown(): number;
 }
 
 /** The relay's Prometheus metrics (`ringcast_relay_*`), one registry per Relay instance. */
@@ -104,6 +105,14 @@ export class RelayMetrics {
       registers,
       collect() {
         this.set(gauges.cacheEntries());
+      },
+    });
+    new Gauge({
+      name: 'ringcast_relay_origin_links_down',
+      help: 'Origin links taken as broken (breaker open: fills go through ring peers until a probe answers)',
+      registers,
+      collect() {
+        this.set(gauges.originLinksDown());
       },
     });
     new Gauge({

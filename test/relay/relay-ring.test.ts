@@ -180,6 +180,69 @@ test('the owner prefetches an announced segment; a relay with viewers prefetches
   t.is((await peerFills()) - before, 1);
 });
 
+/** A key whose first three ring candidates are `ids`, in that order. */
+function keyWithCandidates(cluster: ClusterState, ids: string[]): string {
+  for (let n = 0; n < 5000; n++) {
+    const key = `demo/720p/${n}.m4s`;
+    const got = cluster
+      .ring()
+      .candidates(key, ids.length)
+      .map((r) => r.id);
+    if (got.join() === ids.join()) return key;
+  }
+  throw new Error(`no key with candidates ${ids.join()}`);
+}
+
+test('after a failing owner the next member fills from the origin itself; the one after it asks that member first', async (t) => {
+  const origin = await new FakeUpstream().start();
+  const second = await new FakeUpstream().start();
+  const cluster = clusterWith(origin.url);
+  const b = await startRelay(cluster, { id: 'relay-b' });
+  t.teardown(() => Promise.all([b.relay.close(), origin.close(), second.close()]));
+  // The owner refuses connections; the other fake member serves what it is asked.
+  cluster.setRing({
+    version: 1,
+    relays: [member('dead', 'http://127.0.0.1:1'), member('other', second.url), member(b.id, b.url)],
+  });
+  const put = (key: string) => {
+    const body = randomBytes(3000);
+    origin.objects.set(key, body);
+    second.objects.set(key, body);
+    announceKey(cluster, key, body);
+  };
+  // relay-b right after the owner: its own origin fetch, not a detour through a member after it.
+  const next = keyWithCandidates(cluster, ['dead', 'relay-b', 'other']);
+  put(next);
+  t.is((await get(`${b.url}/live/${next}`)).status, 200);
+  t.is(second.count(next), 0);
+  t.is(origin.count(next), 1);
+  // relay-b after both: the member before it fills, the origin is not asked.
+  const later = keyWithCandidates(cluster, ['dead', 'other', 'relay-b']);
+  put(later);
+  t.is((await get(`${b.url}/live/${later}`)).status, 200);
+  t.is(second.count(later), 1);
+  t.is(origin.count(later), 0);
+});
+
+test('a hop request joins a fill that has moved on to the origin: one origin request for both', async (t) => {
+  const { origin, cluster, b } = await relayAndFakePeer(t, 'http://127.0.0.1:1');
+  const key = keyOwnedBy(cluster, 'peer');
+  origin.objects.set(key, randomBytes(3000));
+  origin.behaviour.set(key, 'held');
+  // A viewer's miss: the (dead) owner first, then the origin, which holds the answer.
+  const viewer = get(`${b.url}/live/${key}`);
+  await waitFor(() => origin.count(key) === 1, 5000, 'the fill reached the origin');
+  const hop = get(`${b.url}/live/${key}`, { 'x-ringcast-hop': '1' });
+  await waitFor(
+    async () => metric(await metrics(b.url), 'ringcast_relay_requests_total', 'cache="coalesced"') === 1,
+    5000,
+    'the hop request joined the fill',
+  );
+  origin.release();
+  t.deepEqual([(await viewer).status, (await hop).status], [200, 200]);
+  t.is(origin.count(key), 1);
+});
+
 test('ring helpers agree: candidates start with the owner', (t) => {
   const ring = new Ring({ version: 1, relays: [member('x', 'http://x'), member('y', 'http://y')] });
   t.is(ring.candidates('demo/720p/1.m4s')[0]!.id, ring.owner('demo/720p/1.m4s')!.id);
@@ -241,8 +304,11 @@ async function hungLinkPair(t: ExecutionContext, originBreakerMs: number) {
   return { a, hungLink, stage, publish };
 }
 
-test('a failing origin link opens the breaker: owner fills try the next member first, hop requests fail at once', async (t) => {
-  const { a, hungLink, stage, publish } = await hungLinkPair(t, 1500);
+test('a failing origin link opens the breaker: owner fills try the next member first, hop requests fail at once, a probe closes it', async (t) => {
+  const { a, hungLink, stage, publish } = await hungLinkPair(t, 200);
+  // The link's health probe hangs too, until the link is mended below.
+  hungLink.behaviour.set('/healthz', 'hang');
+  const linksDown = async () => metric(await metrics(a.url), 'ringcast_relay_origin_links_down');
   // Each key is announced only when the test gets to it: the announcement starts A's prefetch.
   const [k1, k2, k3, k4] = stage(4);
   // First fill: the hung origin costs the first-byte timeout, then the next member fills it.
@@ -250,6 +316,7 @@ test('a failing origin link opens the breaker: owner fills try the next member f
   publish(k1!);
   t.is((await get(`${a.url}/live/${k1}`)).status, 200);
   t.true(Date.now() - started >= 300);
+  t.is(await linksDown(), 1);
   // Breaker open: the next member first, no wait, the hung link untouched.
   started = Date.now();
   publish(k2!);
@@ -263,8 +330,15 @@ test('a failing origin link opens the breaker: owner fills try the next member f
   t.is(hop.status, 502);
   t.true(Date.now() - started < 300);
   t.is(hungLink.count(k3!), 0);
-  // The breaker is timed (originBreakerMs): afterwards the origin is tried again.
-  await new Promise((r) => setTimeout(r, 1600));
+  // Probes (every 200 ms, each waiting out its timeout) keep it open while the link hangs; no fill
+  // is spent on testing the link.
+  await waitFor(() => hungLink.count('/healthz') >= 2, 5000, 'a second probe');
+  t.is(await linksDown(), 1);
+  t.is(hungLink.count(k2!) + hungLink.count(k3!), 0);
+  // The link answers again: the next probe closes the breaker and the origin comes first again (k4
+  // itself still hangs there, so the next member serves it after the timeout).
+  hungLink.behaviour.delete('/healthz');
+  await waitFor(async () => (await linksDown()) === 0, 5000, 'the breaker closed');
   publish(k4!);
   t.is((await get(`${a.url}/live/${k4}`)).status, 200);
   t.is(hungLink.count(k4!), 1);
