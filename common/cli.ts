@@ -6,12 +6,12 @@ import { createLogger, type Logger } from './log.ts';
  * a bad value prints one message naming every bad key and exits 2.
  */
 export function exitOnConfigError<S extends ConfigSpec>(part: string, spec: S, argv: string[]): ConfigOf<S> {
-  return loadOrExit(part, spec, argv, (a) => loadConfig(spec, a));
+  return loadOrExit(part, spec, argv, (a) => loadConfig(spec, a, process.env, {}, part));
 }
 
 function loadOrExit<C>(part: string, spec: ConfigSpec, argv: string[], load: (argv: string[]) => C): C {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`usage: ringcast ${part} [options]\n\n${describeConfig(spec)}\n`);
+    process.stdout.write(`usage: ringcast ${part} [options]\n\n${describeConfig(spec, part)}\n`);
     process.exit(0);
   }
   try {

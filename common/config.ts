@@ -45,9 +45,13 @@ export function flagName(key: string): string {
   return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
-/** `listenPort` → `RINGCAST_LISTEN_PORT`. */
-export function envName(key: string): string {
-  return `RINGCAST_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+/**
+ * `listenPort` → `RINGCAST_LISTEN_PORT`; with a part, `RINGCAST_RELAY_LISTEN_PORT`: that one applies to
+ * that part only and wins over the shared name.
+ */
+export function envName(key: string, part?: string): string {
+  const snake = key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+  return part ? `RINGCAST_${part.toUpperCase()}_${snake}` : `RINGCAST_${snake}`;
 }
 
 function parseFlags(argv: readonly string[], spec: ConfigSpec, problems: string[]): Map<string, string> {
@@ -142,20 +146,26 @@ function validate(key: string, def: ConfigKey, value: unknown, problems: string[
   if (msg) problems.push(`'${key}' ${msg}`);
 }
 
-/** Loads a config from defaults, environment and flags; throws ConfigError naming every bad key. */
+/**
+ * Loads a config from defaults, environment (`RINGCAST_KEY`, then `RINGCAST_<PART>_KEY` when `part` is
+ * given) and flags; throws ConfigError naming every bad key.
+ */
 export function loadConfig<S extends ConfigSpec>(
   spec: S,
   argv: readonly string[] = [],
   env: NodeJS.ProcessEnv = process.env,
   overrides: Partial<Record<keyof S, unknown>> = {},
+  part?: string,
 ): ConfigOf<S> {
   const problems: string[] = [];
   const flags = parseFlags(argv, spec, problems);
   const out: Record<string, unknown> = {};
   for (const [key, def] of Object.entries(spec)) {
     let value: unknown = def.default;
-    const fromEnv = env[envName(key)];
-    if (fromEnv !== undefined && fromEnv !== '') value = convert(key, def, fromEnv, problems);
+    for (const name of part ? [envName(key), envName(key, part)] : [envName(key)]) {
+      const fromEnv = env[name];
+      if (fromEnv !== undefined && fromEnv !== '') value = convert(key, def, fromEnv, problems);
+    }
     if (flags.has(key)) value = convert(key, def, flags.get(key)!, problems);
     if (key in overrides && overrides[key] !== undefined) {
       value = overrides[key];
@@ -170,12 +180,12 @@ export function loadConfig<S extends ConfigSpec>(
   return Object.freeze(out) as ConfigOf<S>;
 }
 
-/** `--help` text for a spec. */
-export function describeConfig(spec: ConfigSpec): string {
+/** `--help` text for a spec (with a part, its own variable names: the shared ones work too). */
+export function describeConfig(spec: ConfigSpec, part?: string): string {
   return Object.entries(spec)
     .map(
       ([k, d]) =>
-        `  ${flagName(k).padEnd(26)} ${envName(k).padEnd(34)} ${d.doc} (default: ${JSON.stringify(d.default)})`,
+        `  ${flagName(k).padEnd(26)} ${envName(k, part).padEnd(40)} ${d.doc} (default: ${JSON.stringify(d.default)})`,
     )
     .join('\n');
 }

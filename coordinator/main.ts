@@ -9,7 +9,7 @@ export function runCoordinator(argv: string[]): Promise<void> {
     part: 'coordinator',
     spec: COORDINATOR_CONFIG,
     argv,
-    load: (a) => loadConfig(COORDINATOR_CONFIG, a),
+    load: (a) => loadConfig(COORDINATOR_CONFIG, a, process.env, {}, 'coordinator'),
     create: (config, log) => new Coordinator(config, { log }),
   });
 }

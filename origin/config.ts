@@ -191,7 +191,7 @@ export function loadOriginConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: Partial<Record<keyof typeof ORIGIN_CONFIG, unknown>> = {},
 ): OriginConfig {
-  const config = loadConfig(ORIGIN_CONFIG, argv, env, overrides);
+  const config = loadConfig(ORIGIN_CONFIG, argv, env, overrides, 'origin');
   const problems = crossCheck(config);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

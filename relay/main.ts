@@ -10,7 +10,7 @@ export function runRelay(argv: string[]): Promise<void> {
     spec: RELAY_CONFIG,
     argv,
     load: (a) => {
-      const config = loadConfig(RELAY_CONFIG, a);
+      const config = loadConfig(RELAY_CONFIG, a, process.env, {}, 'relay');
       if (config.coordinatorUrl.length === 0)
         throw new ConfigError(["'coordinatorUrl' is required (--coordinator-url)"]);
       return config;

@@ -1,5 +1,9 @@
 import test from 'ava';
+import { DEMO_CONFIG } from '../../cli/demo.ts';
 import { ConfigError, envName, flagName, loadConfig } from '../../common/config.ts';
+import { COORDINATOR_CONFIG } from '../../coordinator/config.ts';
+import { ORIGIN_CONFIG } from '../../origin/config.ts';
+import { RELAY_CONFIG } from '../../relay/config.ts';
 
 const SPEC = {
   port: { type: 'int', default: 8080, min: 0, max: 65535, doc: 'port' },
@@ -20,6 +24,32 @@ test('defaults, then environment, then flags', (t) => {
   t.is(loadConfig(SPEC, ['--port=9200']).port, 9200);
   t.true(loadConfig(SPEC, ['--low-latency']).lowLatency);
   t.true(Object.isFrozen(loadConfig(SPEC)));
+});
+
+test("a part's own variable (RINGCAST_RELAY_PORT) wins over the shared one for that part only; flags win over both", (t) => {
+  const env = { RINGCAST_PORT: '9000', RINGCAST_RELAY_PORT: '9001' };
+  t.is(envName('coordinatorUrl', 'relay'), 'RINGCAST_RELAY_COORDINATOR_URL');
+  t.is(loadConfig(SPEC, [], env, {}, 'relay').port, 9001);
+  t.is(loadConfig(SPEC, [], env, {}, 'coordinator').port, 9000);
+  t.is(loadConfig(SPEC, [], env).port, 9000);
+  t.is(loadConfig(SPEC, ['--port', '9100'], env, {}, 'relay').port, 9100);
+  // A bad value in the part's variable is named like any other.
+  t.throws(() => loadConfig(SPEC, [], { RINGCAST_RELAY_PORT: 'x' }, {}, 'relay'), {
+    message: /'port' must be a whole number/,
+  });
+});
+
+test("no part's own variable name is also a shared name of some part's key (one name, one meaning)", (t) => {
+  const specs = {
+    coordinator: COORDINATOR_CONFIG,
+    origin: ORIGIN_CONFIG,
+    relay: RELAY_CONFIG,
+    demo: DEMO_CONFIG,
+  };
+  const shared = new Set(Object.values(specs).flatMap((spec) => Object.keys(spec).map((k) => envName(k))));
+  for (const [part, spec] of Object.entries(specs)) {
+    for (const key of Object.keys(spec)) t.false(shared.has(envName(key, part)), `${part}.${key}`);
+  }
 });
 
 test('one error names every bad key', (t) => {

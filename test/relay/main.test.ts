@@ -29,6 +29,18 @@ test('bad configuration prints every problem and exits 2', async (t) => {
   t.regex(p.err(), /'coordinatorUrl'/);
 });
 
+test("the relay's own variables apply to it (RINGCAST_RELAY_*), and a bad one is named", async (t) => {
+  const p = run([], {
+    RINGCAST_PORT: '0',
+    RINGCAST_RELAY_PORT: 'eighty',
+    RINGCAST_RELAY_COORDINATOR_URL: 'http://127.0.0.1:1',
+  });
+  const [code] = await p.exited;
+  t.is(code, 2);
+  t.regex(p.err(), /'port' must be a whole number/);
+  t.notRegex(p.err(), /coordinatorUrl/);
+});
+
 test('listens, logs one line, drains on SIGTERM and leaves the ring', async (t) => {
   const coord = await new FakeCoordinator().start();
   t.teardown(() => coord.close());
