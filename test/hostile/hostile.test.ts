@@ -463,8 +463,12 @@ test.serial(
         },
         { what: 'the real relay sees the fake one in its ring' },
       );
+      // Every bad answer fails its peer fill: cut or short bodies as upstream errors, flipped or extra bytes
+      // as verification failures (counted among the peer's upstream errors too).
       const failures = async () =>
-        sumMetric(await getText(`${relay}/metrics`), 'ringcast_relay_verification_failures_total');
+        sumMetric(await getText(`${relay}/metrics`), 'ringcast_relay_upstream_errors_total', {
+          source: 'peer',
+        });
       for (const m of ['flip', 'truncate', 'short', 'extra'] as const) {
         mode = m;
         const v0 = await failures();
@@ -507,6 +511,7 @@ test.serial(
           ok,
         });
         t.is(mismatched, 0, `${m}: viewers got only origin bytes`);
+        t.true((await failures()) > v0, `${m}: the bad peer fills were counted`);
       }
     } finally {
       clearInterval(heart);
