@@ -53,8 +53,14 @@ export class ViewerBalancer {
     }
   }
 
-  /** Places or refreshes a session; `relayIds` is empty when no relay is active. */
-  assign(session: string, nowMs: number): Assignment {
+  /**
+   * Places or refreshes a session; `relayIds` is empty when no relay is active. `current` is the relay
+   * the player is on (its `_HLS_pathway`): a session this coordinator has no relay for takes that one,
+   * when it is active, instead of a place of its own. Coordinators sharing viewers behind one address
+   * then agree with whichever of them placed the session first, and a player never moves only because
+   * its steering request reached another coordinator (or one that restarted).
+   */
+  assign(session: string, nowMs: number, current?: string): Assignment {
     const order = this.ring ? this.ring.candidates(session).map((r) => r.id) : [];
     let s = this.sessions.get(session);
     if (!s) {
@@ -65,7 +71,7 @@ export class ViewerBalancer {
     s.lastSeenMs = nowMs;
     let created = false;
     if (s.primary === undefined && order.length > 0) {
-      s.primary = this.pick(order);
+      s.primary = current !== undefined && this.weights.has(current) ? current : this.pick(order);
       this.count(s.primary, 1);
       created = true;
     }

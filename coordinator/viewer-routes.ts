@@ -29,10 +29,13 @@ function sessionOf(query: URLSearchParams): string {
   return s;
 }
 
-/** The session's relays (primary first), only those still in the ring and active. */
-function relaysFor(deps: ViewerDeps, stream: StreamInfo, session: string): RelayInfo[] {
+/**
+ * The session's relays (primary first), only those still in the ring and active. `current`: the pathway
+ * the player reports being on, adopted by a session this coordinator has not placed.
+ */
+function relaysFor(deps: ViewerDeps, stream: StreamInfo, session: string, current?: string): RelayInfo[] {
   const ring = deps.state.ringView();
-  const a = deps.balancer.assign(session, Date.now());
+  const a = deps.balancer.assign(session, Date.now(), current);
   if (a.created) deps.metrics.sessionsAssigned.inc();
   const byId = new Map(ring.relays.map((r) => [r.id, r]));
   const relays = a.relayIds.map((id) => byId.get(id)).filter((r): r is RelayInfo => r?.state === 'active');
@@ -82,8 +85,9 @@ export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
   router.add('GET', '/steer/:streamId', ({ req, res, params, query }: RouteContext) => {
     const session = sessionOf(query);
     const stream = knownStream(deps, params.streamId!);
-    const relays = relaysFor(deps, stream, session);
-    const basePathway = deps.balancer.basePathway(session) ?? hintedPathway(query) ?? relays[0]!.id;
+    const onPathway = hintedPathway(query);
+    const relays = relaysFor(deps, stream, session, onPathway);
+    const basePathway = deps.balancer.basePathway(session) ?? onPathway ?? relays[0]!.id;
     deps.balancer.setBasePathway(session, basePathway);
     const reloadUri = steeringUrl(deps.publicUrl(req), stream.id, session);
     const manifest = buildSteeringManifest({

@@ -128,3 +128,38 @@ test.serial('a coordinator started while Redis is down serves degraded and recov
   t.is((await call(`${a.url}/healthz`)).body.status, 'ok');
   t.is(ids((await call(`${a.url}/api/v1/ring`)).body), 'r1');
 });
+
+test.serial(
+  'two coordinators behind one address: a steering request at the other one keeps the relay the player is on',
+  async (t) => {
+    const redis = await TestRedis.create();
+    t.teardown(() => redis.destroy());
+    const a = await startCoordinator({ redisUrl: redis.url });
+    t.teardown(() => a.close());
+    const b = await startCoordinator({ redisUrl: redis.url });
+    t.teardown(() => b.close());
+    for (let i = 1; i <= 3; i++) await registerRelay(a.url, `r${i}`, `http://127.0.0.${i}:${9000 + i}`);
+    await putStream(a.url, 'demo');
+    await waitFor(
+      async () => {
+        const view = (await call(`${b.url}/api/v1/cluster`)).body;
+        return view.streams.length === 1 && ids(view.ring) === 'r1,r2,r3';
+      },
+      { timeoutMs: 5000, what: 'B sees the relays and the stream' },
+    );
+    // B has viewers of its own that A never saw, so the two coordinators' loads differ.
+    for (let i = 0; i < 10; i++) await fetch(`${b.url}/live/demo/master.m3u8?session=b-only-${i}`);
+    const steered: string[] = [];
+    const placed: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const text = await (await fetch(`${a.url}/live/demo/master.m3u8?session=v${i}`)).text();
+      const pathway = /PATHWAY-ID="([^"]+)"/.exec(text)![1]!;
+      placed.push(pathway);
+      // The player's next steering reload reaches B, naming the pathway it plays from.
+      const m = (await call(`${b.url}/steer/demo?session=v${i}&_HLS_pathway=${pathway}`)).body;
+      steered.push(m['PATHWAY-PRIORITY'][0]);
+    }
+    t.deepEqual(steered, placed);
+    t.is(new Set(placed).size, 3, 'A spread the sessions over all relays');
+  },
+);

@@ -102,3 +102,23 @@ test('the number of sessions is bounded; the oldest is forgotten first', (t) => 
   t.false(b.assign('s24', 1).created);
   t.true(b.assign('s0', 1).created);
 });
+
+test("a session this coordinator has not placed takes the player's current relay when it is active", (t) => {
+  const b = new ViewerBalancer({ loadFactor: 1.1, sessionTtlMs: 30_000 });
+  const rs = relays(4);
+  b.setRelays(rs);
+  const natural = b.assign('probe', 0).relayIds[0]!;
+  const other = rs.map((r) => r.id).find((id) => id !== natural)!;
+  // Another session with the same hash position would get `natural`; the player says it is on `other`.
+  const adopted = b.assign('elsewhere', 1, other);
+  t.true(adopted.created);
+  t.is(adopted.relayIds[0], other);
+  t.is(new Set(adopted.relayIds).size, 4);
+  t.is(b.loads().get(other), 1);
+  // Once placed, the session keeps its relay whatever pathway is reported.
+  t.is(b.assign('elsewhere', 2, natural).relayIds[0], other);
+  // An unknown or draining relay is not adopted.
+  t.not(b.assign('unknown-pathway', 3, 'relay-99').relayIds[0], 'relay-99');
+  b.setRelays(rs.map((r) => (r.id === other ? { ...r, state: 'draining' } : r)));
+  t.not(b.assign('on-draining', 4, other).relayIds[0], other);
+});
