@@ -162,10 +162,10 @@ export function loadConfig<S extends ConfigSpec>(
   const out: Record<string, unknown> = {};
   for (const [key, def] of Object.entries(spec)) {
     let value: unknown = def.default;
-    for (const name of part ? [envName(key), envName(key, part)] : [envName(key)]) {
-      const fromEnv = env[name];
-      if (fromEnv !== undefined && fromEnv !== '') value = convert(key, def, fromEnv, problems);
-    }
+    // The part's own variable, else the shared one: only the one that applies is read.
+    const own = part ? env[envName(key, part)] : undefined;
+    const fromEnv = own !== undefined && own !== '' ? own : env[envName(key)];
+    if (fromEnv !== undefined && fromEnv !== '') value = convert(key, def, fromEnv, problems);
     if (flags.has(key)) value = convert(key, def, flags.get(key)!, problems);
     if (key in overrides && overrides[key] !== undefined) {
       value = overrides[key];

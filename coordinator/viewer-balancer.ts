@@ -5,7 +5,10 @@ import type { RelayInfo } from '../common/types.ts';
 export interface Assignment {
   session: string;
   relayIds: string[];
-  /** True when this call placed the session (new session, or its relay left). */
+  /**
+   * True when this call placed the session (new session, or its relay left); not when it adopted the
+   * relay the player was already on.
+   */
   created: boolean;
 }
 
@@ -71,9 +74,10 @@ export class ViewerBalancer {
     s.lastSeenMs = nowMs;
     let created = false;
     if (s.primary === undefined && order.length > 0) {
-      s.primary = current !== undefined && this.weights.has(current) ? current : this.pick(order);
+      const adopt = current !== undefined && this.weights.has(current);
+      s.primary = adopt ? current : this.pick(order);
       this.count(s.primary, 1);
-      created = true;
+      created = !adopt;
     }
     const primary = s.primary;
     const relayIds = primary === undefined ? [] : [primary, ...order.filter((id) => id !== primary)];

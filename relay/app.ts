@@ -267,8 +267,9 @@ export class Relay {
       entry = this.filler.start(fill, true);
       result = 'MISS';
     } else if (entry.state === 'complete') result = 'HIT';
-    else if (hop && !entry.originOnly) {
-      // Joining a fill that waits on a peer could wait on ourselves: fetch from the origin aside.
+    else if (hop && (!entry.originOnly || this.filler.originLinkDown(stream.originUrl))) {
+      // Joining a fill that waits on a peer could wait on ourselves, and one that waits on a link we
+      // take as broken would hold the peer for a timeout: a fill of its own (origin only, or none).
       entry = this.filler.start(fill, false);
       result = 'MISS';
     } else result = 'COALESCED';

@@ -50,7 +50,7 @@ export const RELAY_CONFIG = {
     type: 'int',
     default: 1000,
     min: 0,
-    doc: 'after a failed origin fetch (connect error, reset, timeout), owner fills try the next ring member first until a probe of the origin (every this many ms) answers; 0 = off',
+    doc: 'after a failed origin fetch (connect error, reset, timeout), owner fills try the next ring member first until a probe of the origin answers; the wait before each probe; 0 = off',
   },
   fastPath: {
     type: 'bool',

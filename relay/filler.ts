@@ -6,6 +6,7 @@ import { HOP_HEADER, type StreamInfo } from '../common/types.ts';
 import { CacheEntry } from './cache-entry.ts';
 import type { ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
+import { OriginBreaker } from './origin-breaker.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
 import type { SegmentCache } from './segment-cache.ts';
 import { type Expected, SourceAttempt } from './source-attempt.ts';
@@ -59,14 +60,8 @@ export interface FillRequest {
 export class Filler {
   private readonly aborts = new Set<() => void>();
   private closed = false;
-  /**
-   * Circuit breaker per origin base URL, open while this relay's link to it is taken as broken (a
-   * connect error, reset or timeout). Meanwhile owner fills go to the next ring member first and hop
-   * requests fail at once, so nobody waits out a timeout per fill. No viewer's fill tests the link
-   * again: every `originBreakerMs` a probe (`GET /healthz`, any HTTP answer counts) does, and its
-   * answer closes the breaker. The value is the pending probe's timer.
-   */
-  private readonly originDown = new Map<string, NodeJS.Timeout>();
+  /** Origin links taken as broken: owner fills go to the next ring member first, hop requests fail. */
+  private readonly breaker: OriginBreaker;
   /**
    * A process that was frozen (SIGSTOP, a long GC, a starved VM) sees every running upstream timer
    * expire at once when it wakes: those timeouts say nothing about the link. A 250 ms tick notes when
@@ -76,7 +71,14 @@ export class Filler {
   private frozenAt = 0;
   private readonly ticker = setInterval(() => this.tick(), 250).unref();
 
-  constructor(private readonly deps: FillerDeps) {}
+  constructor(private readonly deps: FillerDeps) {
+    const { config, log } = deps;
+    this.breaker = new OriginBreaker({
+      probeAfterMs: config.originBreakerMs,
+      probeTimeoutMs: config.connectTimeoutMs + config.firstByteTimeoutMs,
+      log,
+    });
+  }
 
   /** Starts filling a new entry; `cached` entries go into the cache, others serve one request. */
   start(req: FillRequest, cached: boolean): CacheEntry {
@@ -90,7 +92,7 @@ export class Filler {
     );
     if (cached) this.deps.cache.add(entry);
     this.deps.cache.pin(entry);
-    // No source: a hop request while our origin link is failing (see originDown).
+    // No source: a hop request while our origin link is failing (see breaker).
     const why =
       sources.length === 0 ? new RingcastError('RC_UPSTREAM_FAILED', 'origin link failing') : undefined;
     this.attempt(entry, req, sources, 0, why);
@@ -104,80 +106,52 @@ export class Filler {
       id: 'origin',
       base: req.stream.originUrl.replace(/\/+$/, ''),
     };
-    const down = this.originDown.has(origin.base);
+    const down = this.breaker.isOpen(origin.base);
     // A peer asks us because its own way failed: answering "no" at once beats a timeout.
     if (req.hop) return down ? [] : [origin];
     const self = this.deps.selfId();
     const ring = this.deps.cluster.ring();
-    const candidates = ring.candidates(req.path.ringKey, this.deps.config.peerAttempts + 1);
+    const { peerAttempts } = this.deps.config;
+    const candidates = ring.candidates(req.path.ringKey, peerAttempts + 2);
     if (candidates.length === 0) return [origin];
     const peer = (r: { id: string; url: string }): FillSource => ({
       kind: 'peer',
       id: r.id,
       base: r.url.replace(/\/+$/, ''),
     });
-    // The owner fills from the origin; if its own link to the origin fails (refused, hung, 5xx), the
-    // next ring member fills for it over that member's link (a hop request: origin only, never back).
-    if (candidates[0]!.id === self) {
-      const next = candidates[1] ? [peer(candidates[1])] : [];
-      return down ? [...next, origin] : [origin, ...next];
-    }
-    // Others ask the ring members before them in the key's order, then the origin: the next member
-    // after a failing owner goes to the origin itself, the one after that asks it first, and so on,
-    // so every relay lands on the same fill instead of each fetching for another.
+    // Members before this relay in the key's order: the owner first. The owner has none and fills from
+    // the origin; every other relay asks those, then the origin. So after a failing owner the next member
+    // goes to the origin itself, the one after that asks it first, and so on: every relay lands on the
+    // same fill instead of each fetching for another.
     const mine = candidates.findIndex((r) => r.id === self);
-    const before = mine < 0 ? candidates : candidates.slice(0, mine);
-    return [...before.slice(0, this.deps.config.peerAttempts).map(peer), origin];
+    const ahead = (mine < 0 ? candidates : candidates.slice(0, mine)).slice(0, peerAttempts).map(peer);
+    // One member after us fills over its own link (a hop request, which never goes on to another peer)
+    // when our origin fetch fails, or first, while our link is taken as broken. Others only need it
+    // when the link is down: their own origin fetch was the last resort.
+    const next = candidates.find((r, i) => r.id !== self && (mine < 0 ? i >= ahead.length : i > mine));
+    const behind = next ? [peer(next)] : [];
+    if (mine === 0) return down ? [...behind, origin] : [origin, ...behind];
+    return down ? [...ahead, ...behind, origin] : [...ahead, origin];
+  }
+
+  /** Is this relay's link to the origin at `originUrl` taken as broken? */
+  originLinkDown(originUrl: string): boolean {
+    return this.breaker.isOpen(originUrl.replace(/\/+$/, ''));
   }
 
   /** Notes how a fill from the origin went: a link failure opens the breaker, success closes it. */
   private originOutcome(base: string, outcome: string): void {
-    const ms = this.deps.config.originBreakerMs;
-    if (outcome === 'ok' || outcome === 'not_found') this.closeBreaker(base);
-    else if ((outcome === 'timeout' || outcome === 'error') && ms > 0 && !this.originDown.has(base)) {
+    if (outcome === 'ok' || outcome === 'not_found') this.breaker.succeeded(base);
+    else if (outcome === 'timeout' || outcome === 'error') {
       // Woken from a freeze (the tick has not run yet, or ran late just now): not the link's fault.
       this.tick();
-      if (Date.now() - this.frozenAt < 2000 || this.closed) return;
-      this.deps.log.warn(
-        { origin: base, probeMs: ms },
-        'origin link failing: ring peers first until it answers',
-      );
-      this.scheduleProbe(base);
+      if (Date.now() - this.frozenAt >= 2000) this.breaker.failed(base);
     }
-  }
-
-  private scheduleProbe(base: string): void {
-    const { config } = this.deps;
-    const timer = setTimeout(() => {
-      const timeoutMs = config.connectTimeoutMs + config.firstByteTimeoutMs;
-      fetch(`${base}/healthz`, {
-        signal: AbortSignal.timeout(timeoutMs),
-        headers: { 'user-agent': 'ringcast-relay' },
-      }).then(
-        async (res) => {
-          await res.body?.cancel();
-          this.closeBreaker(base);
-        },
-        () => {
-          if (this.originDown.get(base) === timer && !this.closed) this.scheduleProbe(base);
-        },
-      );
-    }, config.originBreakerMs);
-    timer.unref();
-    this.originDown.set(base, timer);
-  }
-
-  private closeBreaker(base: string): void {
-    const timer = this.originDown.get(base);
-    if (!timer) return;
-    clearTimeout(timer);
-    this.originDown.delete(base);
-    this.deps.log.info({ origin: base }, 'origin link answers again');
   }
 
   /** Origin links this relay currently takes as broken (the breaker is open). */
   originLinksDown(): number {
-    return this.originDown.size;
+    return this.breaker.openCount;
   }
 
   private tick(): void {
@@ -190,8 +164,7 @@ export class Filler {
   abortAll(): void {
     clearInterval(this.ticker);
     this.closed = true;
-    for (const timer of this.originDown.values()) clearTimeout(timer);
-    this.originDown.clear();
+    this.breaker.close();
     for (const abort of [...this.aborts]) abort();
   }
 

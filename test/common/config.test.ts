@@ -37,6 +37,8 @@ test("a part's own variable (RINGCAST_RELAY_PORT) wins over the shared one for t
   t.throws(() => loadConfig(SPEC, [], { RINGCAST_RELAY_PORT: 'x' }, {}, 'relay'), {
     message: /'port' must be a whole number/,
   });
+  // A bad shared value the part's own variable replaces does not matter to that part.
+  t.is(loadConfig(SPEC, [], { RINGCAST_PORT: 'x', RINGCAST_RELAY_PORT: '9002' }, {}, 'relay').port, 9002);
 });
 
 test("no part's own variable name is also a shared name of some part's key (one name, one meaning)", (t) => {

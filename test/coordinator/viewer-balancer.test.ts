@@ -107,11 +107,15 @@ test("a session this coordinator has not placed takes the player's current relay
   const b = new ViewerBalancer({ loadFactor: 1.1, sessionTtlMs: 30_000 });
   const rs = relays(4);
   b.setRelays(rs);
-  const natural = b.assign('probe', 0).relayIds[0]!;
+  // Where this balancer would put the session by itself (a twin with the same state tells).
+  const twin = new ViewerBalancer({ loadFactor: 1.1, sessionTtlMs: 30_000 });
+  twin.setRelays(rs);
+  const natural = twin.assign('elsewhere', 0).relayIds[0]!;
   const other = rs.map((r) => r.id).find((id) => id !== natural)!;
-  // Another session with the same hash position would get `natural`; the player says it is on `other`.
+  // The player says it is on `other`: the session takes it. Another coordinator placed it, so it is not
+  // counted as placed here.
   const adopted = b.assign('elsewhere', 1, other);
-  t.true(adopted.created);
+  t.false(adopted.created);
   t.is(adopted.relayIds[0], other);
   t.is(new Set(adopted.relayIds).size, 4);
   t.is(b.loads().get(other), 1);

@@ -110,7 +110,9 @@ async function originSegment(url: string): Promise<Buffer> {
   let bytes = originBytes.get(url);
   if (!bytes) {
     checkOriginGets++;
-    bytes = Buffer.from(await (await fetch(url)).arrayBuffer());
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+    bytes = Buffer.from(await res.arrayBuffer());
     originBytes.set(url, bytes);
   }
   return bytes;

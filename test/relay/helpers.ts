@@ -12,9 +12,10 @@ import { RELAY_CONFIG, type RelayConfig } from '../../relay/config.ts';
 /** How the fake upstream answers one path. */
 /**
  * ok: whole body; slow: half, then the rest on release(); held: nothing until release() (an LL-HLS
- * blocking reload); die: half, then reset; 500; hang: never answers; reset-reused: resets a reused socket.
+ * blocking reload); die: half, then reset; 500; hang: never answers; reset-reused: resets a reused socket;
+ * redirect: 302 to `redirectTo`.
  */
-export type Behaviour = 'ok' | 'slow' | 'held' | 'die' | '500' | 'hang' | 'reset-reused';
+export type Behaviour = 'ok' | 'slow' | 'held' | 'die' | '500' | 'hang' | 'reset-reused' | 'redirect';
 
 /** A tiny origin (or peer) that serves byte objects by path after `/live/` and counts requests. */
 export class FakeUpstream {
@@ -23,6 +24,7 @@ export class FakeUpstream {
   readonly requests = new Map<string, number>();
   readonly hopHeaders: (string | undefined)[] = [];
   url = '';
+  redirectTo = '';
   private releaseSlow: (() => void) | undefined;
   private slowGate = new Promise<void>((r) => {
     this.releaseSlow = r;
@@ -48,6 +50,10 @@ export class FakeUpstream {
     }
     if (mode === 'hang') {
       this.hanging.add(res);
+      return;
+    }
+    if (mode === 'redirect') {
+      res.writeHead(302, { location: this.redirectTo }).end();
       return;
     }
     if (mode === '500') {

@@ -181,8 +181,8 @@ test('the owner prefetches an announced segment; a relay with viewers prefetches
 });
 
 /** A key whose first three ring candidates are `ids`, in that order. */
-function keyWithCandidates(cluster: ClusterState, ids: string[]): string {
-  for (let n = 0; n < 5000; n++) {
+function keyWithCandidates(cluster: ClusterState, ids: string[], from = 0): string {
+  for (let n = from; n < from + 5000; n++) {
     const key = `demo/720p/${n}.m4s`;
     const got = cluster
       .ring()
@@ -301,11 +301,11 @@ async function hungLinkPair(t: ExecutionContext, originBreakerMs: number) {
       return key;
     });
   const publish = (key: string) => announceKey(clusterA, key, bodies.get(key)!);
-  return { a, hungLink, stage, publish };
+  return { a, origin, hungLink, stage, publish };
 }
 
 test('a failing origin link opens the breaker: owner fills try the next member first, hop requests fail at once, a probe closes it', async (t) => {
-  const { a, hungLink, stage, publish } = await hungLinkPair(t, 200);
+  const { a, origin, hungLink, stage, publish } = await hungLinkPair(t, 200);
   // The link's health probe hangs too, until the link is mended below.
   hungLink.behaviour.set('/healthz', 'hang');
   const linksDown = async () => metric(await metrics(a.url), 'ringcast_relay_origin_links_down');
@@ -335,13 +335,61 @@ test('a failing origin link opens the breaker: owner fills try the next member f
   await waitFor(() => hungLink.count('/healthz') >= 2, 5000, 'a second probe');
   t.is(await linksDown(), 1);
   t.is(hungLink.count(k2!) + hungLink.count(k3!), 0);
-  // The link answers again: the next probe closes the breaker and the origin comes first again (k4
-  // itself still hangs there, so the next member serves it after the timeout).
-  hungLink.behaviour.delete('/healthz');
+  // The link answers again (with a redirect elsewhere, which the probe does not follow: any answer
+  // will do): the next probe closes the breaker and the origin comes first again (k4 itself still
+  // hangs there, so the next member serves it after the timeout).
+  hungLink.redirectTo = `${origin.url}/healthz`;
+  hungLink.behaviour.set('/healthz', 'redirect');
   await waitFor(async () => (await linksDown()) === 0, 5000, 'the breaker closed');
+  t.is(origin.count('/healthz'), 0);
   publish(k4!);
   t.is((await get(`${a.url}/live/${k4}`)).status, 200);
   t.is(hungLink.count(k4!), 1);
+});
+
+test('an open breaker no fill wants any more (its stream moved to another origin) is dropped', async (t) => {
+  const { a, hungLink, stage, publish } = await hungLinkPair(t, 100);
+  hungLink.behaviour.set('/healthz', 'hang');
+  const [k1] = stage(1) as [string];
+  publish(k1);
+  t.is((await get(`${a.url}/live/${k1}`)).status, 200);
+  const linksDown = async () => metric(await metrics(a.url), 'ringcast_relay_origin_links_down');
+  t.is(await linksDown(), 1);
+  // Nothing asks for that origin again: after 30 probe waits (3 s here) the relay stops probing it.
+  await waitFor(async () => (await linksDown()) === 0, 15_000, 'the unwanted breaker dropped');
+  const probes = hungLink.count('/healthz');
+  t.true(probes >= 1);
+  t.is(hungLink.count('/healthz'), probes);
+});
+
+test('the member right after a dead owner, its own origin link failing, asks the member after it', async (t) => {
+  const hungLink = await new FakeUpstream().start();
+  const after = await new FakeUpstream().start();
+  const cluster = clusterWith(hungLink.url);
+  const b = await startRelay(cluster, { id: 'relay-b', firstByteTimeoutMs: 300, originBreakerMs: 60_000 });
+  t.teardown(() => Promise.all([b.relay.close(), hungLink.close(), after.close()]));
+  cluster.setRing({
+    version: 1,
+    relays: [member('dead', 'http://127.0.0.1:1'), member(b.id, b.url), member('after', after.url)],
+  });
+  const first = keyWithCandidates(cluster, ['dead', 'relay-b', 'after']);
+  hungLink.behaviour.set(first, 'hang');
+  // The dead owner is refused, our origin link hangs: the breaker opens (this fill has nothing left).
+  t.not((await get(`${b.url}/live/${first}`)).status, 200);
+  t.is(metric(await metrics(b.url), 'ringcast_relay_origin_links_down'), 1);
+  // Next key: the dead owner, then the member after us over its own link, as a hop.
+  const n = Number.parseInt(first.split('/')[2]!, 10) + 1;
+  const [, , file] = keyWithCandidates(cluster, ['dead', 'relay-b', 'after'], n).split('/');
+  const key = `demo/720p/${file}`;
+  const body = randomBytes(3000);
+  after.objects.set(key, body);
+  announceKey(cluster, key, body);
+  const got = await get(`${b.url}/live/${key}`);
+  t.is(got.status, 200);
+  t.true(got.body.equals(body));
+  t.is(after.count(key), 1);
+  t.is(hungLink.count(key), 0);
+  t.is(after.hopHeaders.at(-1), '1');
 });
 
 test.serial('timeouts that expire while the relay process was frozen do not open the breaker', async (t) => {
