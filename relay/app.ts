@@ -267,9 +267,13 @@ export class Relay {
       entry = this.filler.start(fill, true);
       result = 'MISS';
     } else if (entry.state === 'complete') result = 'HIT';
-    else if (hop && (!entry.originOnly || this.filler.originLinkDown(stream.originUrl))) {
-      // Joining a fill that waits on a peer could wait on ourselves, and one that waits on a link we
-      // take as broken would hold the peer for a timeout: a fill of its own (origin only, or none).
+    else if (
+      hop &&
+      (this.filler.originLinkDown(stream.originUrl) || (!entry.originOnly && !this.filler.toOrigin(entry)))
+    ) {
+      // A fill waiting on a link we take as broken would hold the peer for a timeout, and one waiting
+      // on a peer that it cannot give up could wait on the very relay that asks: a fill of its own
+      // (origin only, or none while our link is broken).
       entry = this.filler.start(fill, false);
       result = 'MISS';
     } else result = 'COALESCED';

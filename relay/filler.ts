@@ -12,6 +12,12 @@ import type { SegmentCache } from './segment-cache.ts';
 import { type Expected, SourceAttempt } from './source-attempt.ts';
 import { requestUpstream, type UpstreamTimeouts } from './upstream-request.ts';
 
+/**
+ * A peer that refused a hop request (502: its origin link is failing) is skipped this long, so
+ * every relay's fill goes to the members after it at once, and they all meet on one origin fetch.
+ */
+const PEER_REFUSED_MS = 5000;
+
 /** How long a peer fill of a not-yet-announced segment waits for the announcement. */
 const ANNOUNCEMENT_WAIT_MS = 1000;
 
@@ -62,6 +68,10 @@ export class Filler {
   private closed = false;
   /** Origin links taken as broken: owner fills go to the next ring member first, hop requests fail. */
   private readonly breaker: OriginBreaker;
+  /** Fills now waiting on a peer, each with a way to give that peer up for the origin (see toOrigin). */
+  private readonly onPeer = new Map<CacheEntry, () => void>();
+  /** Peers that refused a hop request lately (see PEER_REFUSED_MS): until when they are skipped. */
+  private readonly refusedBy = new Map<string, number>();
   /**
    * A process that was frozen (SIGSTOP, a long GC, a starved VM) sees every running upstream timer
    * expire at once when it wakes: those timeouts say nothing about the link. A 250 ms tick notes when
@@ -124,14 +134,32 @@ export class Filler {
     // goes to the origin itself, the one after that asks it first, and so on: every relay lands on the
     // same fill instead of each fetching for another.
     const mine = candidates.findIndex((r) => r.id === self);
-    const ahead = (mine < 0 ? candidates : candidates.slice(0, mine)).slice(0, peerAttempts).map(peer);
+    const ahead = (mine < 0 ? candidates : candidates.slice(0, mine))
+      .filter((r) => !this.refusedLately(r.id))
+      .slice(0, peerAttempts)
+      .map(peer);
     // One member after us fills over its own link (a hop request, which never goes on to another peer)
     // when our origin fetch fails, or first, while our link is taken as broken. Others only need it
     // when the link is down: their own origin fetch was the last resort.
-    const next = candidates.find((r, i) => r.id !== self && (mine < 0 ? i >= ahead.length : i > mine));
+    const next = candidates.find(
+      (r, i) =>
+        r.id !== self &&
+        !this.refusedLately(r.id) &&
+        !ahead.some((a) => a.id === r.id) &&
+        (mine < 0 || i > mine),
+    );
     const behind = next ? [peer(next)] : [];
     if (mine === 0) return down ? [...behind, origin] : [origin, ...behind];
     return down ? [...ahead, ...behind, origin] : [...ahead, origin];
+  }
+
+  private refusedLately(peerId: string): boolean {
+    if (this.refusedBy.size === 0) return false;
+    const until = this.refusedBy.get(peerId);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.refusedBy.delete(peerId);
+    return false;
   }
 
   /** Is this relay's link to the origin at `originUrl` taken as broken? */
@@ -211,6 +239,8 @@ export class Filler {
     const fetched = (outcome: string) => {
       metrics.upstreamFetches.inc({ source: source.kind, outcome });
       if (source.kind === 'origin') this.originOutcome(source.base, outcome);
+      else if (outcome === 'refused') this.refusedBy.set(source.id, Date.now() + PEER_REFUSED_MS);
+      else if (outcome === 'ok') this.refusedBy.delete(source.id);
     };
     const failed = (err: RingcastError, outcome: string) => {
       fetched(outcome);
@@ -218,7 +248,12 @@ export class Filler {
       log.warn({ source: source.id, key: req.cacheKey, err: err.message }, 'upstream fetch failed');
     };
     let abort = () => {};
-    const settle = () => this.aborts.delete(abort);
+    let givenUp = false;
+    const originAfter = sources.findIndex((x, i) => i > index && x.kind === 'origin');
+    const settle = () => {
+      this.aborts.delete(abort);
+      this.onPeer.delete(entry);
+    };
     const attempt = new SourceAttempt(entry, source.id, source.kind === 'peer', announced, {
       done: (sha256) => {
         settle();
@@ -234,6 +269,11 @@ export class Filler {
       },
       next: (err, outcome, mismatch) => {
         settle();
+        if (givenUp) {
+          // Given up for the origin (see toOrigin), not failed.
+          this.attempt(entry, req, sources, originAfter, err);
+          return;
+        }
         if (mismatch) metrics.verificationFailures.inc();
         failed(err, outcome);
         this.attempt(entry, req, sources, index + 1, err);
@@ -255,6 +295,27 @@ export class Filler {
     );
     // Callbacks never run synchronously, so the abort is registered before any can remove it.
     this.aborts.add(abort);
+    if (source.kind === 'peer' && originAfter > index) {
+      this.onPeer.set(entry, () => {
+        givenUp = true;
+        abort();
+      });
+    }
+  }
+
+  /**
+   * A hop request wants `entry`, a fill now waiting on a peer. Joining it could wait on the very relay
+   * that asks, so the fill gives that peer (and any after it) up for the origin, and the hop request
+   * joins it there: one origin fetch for both. The peer that asked gave up on the relays before us
+   * already, so ours would most likely fail too. False when that cannot be done: bytes went to viewers,
+   * no origin comes after, or the fill is between sources.
+   */
+  toOrigin(entry: CacheEntry): boolean {
+    const giveUp = this.onPeer.get(entry);
+    if (!giveUp || entry.state !== 'pending') return false;
+    // The abort reports back synchronously and the fill starts on the origin before this returns.
+    giveUp();
+    return entry.originOnly;
   }
 
   private finish(entry: CacheEntry, err: RingcastError | undefined, sha256 = ''): void {

@@ -63,6 +63,11 @@ export class SourceAttempt implements UpstreamHandlers {
       // The origin held an LL-HLS blocking reload as long as it allows: asking it again through a peer
       // would only hold the viewers longer. They get the 503 (RFC 8216bis 6.2.5.2).
       this.report.failed(new RingcastError('RC_BLOCKING_TIMEOUT', 'the origin ended the blocking reload'));
+    } else if (status === 502 && this.isPeer) {
+      // A peer answers our (hop) request with 502 when its own origin fetch failed, or at once while it
+      // takes its origin link as broken.
+      const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} could not fill it (HTTP 502)`);
+      this.report.next(err, 'refused');
     } else {
       const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} answered HTTP ${status}`);
       this.report.next(err, 'bad_status');

@@ -12,10 +12,10 @@ import { RELAY_CONFIG, type RelayConfig } from '../../relay/config.ts';
 /** How the fake upstream answers one path. */
 /**
  * ok: whole body; slow: half, then the rest on release(); held: nothing until release() (an LL-HLS
- * blocking reload); die: half, then reset; 500; hang: never answers; reset-reused: resets a reused socket;
+ * blocking reload); die: half, then reset; 500; 502 (a peer refusing a hop); hang: never answers; reset-reused: resets a reused socket;
  * redirect: 302 to `redirectTo`.
  */
-export type Behaviour = 'ok' | 'slow' | 'held' | 'die' | '500' | 'hang' | 'reset-reused' | 'redirect';
+export type Behaviour = 'ok' | 'slow' | 'held' | 'die' | '500' | '502' | 'hang' | 'reset-reused' | 'redirect';
 
 /** A tiny origin (or peer) that serves byte objects by path after `/live/` and counts requests. */
 export class FakeUpstream {
@@ -56,8 +56,8 @@ export class FakeUpstream {
       res.writeHead(302, { location: this.redirectTo }).end();
       return;
     }
-    if (mode === '500') {
-      res.writeHead(500).end('boom');
+    if (mode === '500' || mode === '502') {
+      res.writeHead(Number(mode)).end('boom');
       return;
     }
     if (!body) {

@@ -304,6 +304,50 @@ async function hungLinkPair(t: ExecutionContext, originBreakerMs: number) {
   return { a, origin, hungLink, stage, publish };
 }
 
+test('a hop request for a fill waiting on a hung peer: the fill gives the peer up for the origin, both get it from one fetch', async (t) => {
+  const { origin, peer, cluster, b } = await relayAndFakePeer(t);
+  const key = keyOwnedBy(cluster, 'peer');
+  const body = randomBytes(3000);
+  origin.objects.set(key, body);
+  peer.objects.set(key, body);
+  peer.behaviour.set(key, 'hang');
+  announceKey(cluster, key, body);
+  const started = Date.now();
+  const viewer = get(`${b.url}/live/${key}`);
+  await waitFor(() => peer.count(key) === 1, 5000, 'the fill asked the (hung) owner');
+  const hop = await get(`${b.url}/live/${key}`, { 'x-ringcast-hop': '1' });
+  t.is(hop.status, 200);
+  t.true(hop.body.equals(body));
+  const seen = await viewer;
+  t.is(seen.status, 200);
+  t.true(seen.body.equals(body));
+  // Well within the first-byte timeout (3 s) the hung owner would have cost.
+  t.true(Date.now() - started < 2500, `${Date.now() - started} ms`);
+  t.is(origin.count(key), 1);
+});
+
+test('a peer that refuses a hop (502) is skipped for a while: the next keys go past it at once', async (t) => {
+  const { origin, peer, cluster, b } = await relayAndFakePeer(t);
+  const k1 = keyOwnedBy(cluster, 'peer');
+  const k2 = keyOwnedBy(cluster, 'peer', Number.parseInt(k1.split('/')[2]!, 10) + 1);
+  for (const key of [k1, k2]) {
+    const body = randomBytes(3000);
+    origin.objects.set(key, body);
+    peer.objects.set(key, body);
+    announceKey(cluster, key, body);
+  }
+  peer.behaviour.set(k1, '502');
+  t.is((await get(`${b.url}/live/${k1}`)).status, 200);
+  t.is(peer.count(k1), 1);
+  t.is(
+    metric(await metrics(b.url), 'ringcast_relay_upstream_fetches_total', 'source="peer",outcome="refused"'),
+    1,
+  );
+  t.is((await get(`${b.url}/live/${k2}`)).status, 200);
+  t.is(peer.count(k2), 0);
+  t.is(origin.count(k2), 1);
+});
+
 test('a failing origin link opens the breaker: owner fills try the next member first, hop requests fail at once, a probe closes it', async (t) => {
   const { a, origin, hungLink, stage, publish } = await hungLinkPair(t, 200);
   // The link's health probe hangs too, until the link is mended below.
