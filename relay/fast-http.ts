@@ -157,6 +157,16 @@ class FastConnection {
   private lastStallAt = 0;
   private ua: string | undefined;
   private uaSession = '';
+  /** The User-Agent of the request being routed (see session). */
+  private requestUa = '';
+  /** The current request's session: address and User-Agent, rebuilt only when the agent changes. */
+  private readonly session = (): string => {
+    if (this.ua !== this.requestUa) {
+      this.ua = this.requestUa;
+      this.uaSession = `${this.socket.remoteAddress}|${this.requestUa}`;
+    }
+    return this.uaSession;
+  };
 
   constructor(
     readonly socket: Socket,
@@ -322,6 +332,7 @@ class FastConnection {
       }
     }
     if (!host) return undefined;
+    this.requestUa = ua;
     const q = target.indexOf('?');
     return {
       head: method === 'HEAD',
@@ -331,13 +342,8 @@ class FastConnection {
       query: q < 0 ? '' : target.slice(q + 1),
       hop,
       onlyIfCached,
-      session: () => {
-        if (this.ua !== ua) {
-          this.ua = ua;
-          this.uaSession = `${this.socket.remoteAddress}|${ua}`;
-        }
-        return this.uaSession;
-      },
+      // One function per connection, not a closure per request: the route reads it at once.
+      session: this.session,
     };
   }
 
