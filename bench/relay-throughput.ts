@@ -145,10 +145,16 @@ ${table(['object', 'nginx req/s', 'relay req/s', 'relay / nginx', 'relay, Node h
 
 Targets: segments at or above 1.0×, playlists at 0.8× or better. The relay answers plain keep-alive
 GETs on its raw-socket fast path (docs/relay.md, Fast path); "Node http only" is the same relay
-with that path off, every request through Node's \`http\` server. For scale, a bare Node \`http\` server writing
-the same cached Buffer with the same headers measured 0.73–0.80× nginx on this machine while the fast
-path was built: Node's per-request work (IncomingMessage, ServerResponse, header validation and
-joining, timers) is the gap the fast path closes.`,
+with that path off, every request through Node's \`http\` server.
+
+The playlist ratio depends on the machine. On the VM where the fast path was built (2026-11-27, early),
+nginx served 63k playlists/s and the relay 65k (**1.07×**); a bare Node \`http\` server writing the
+same cached Buffer measured 0.73–0.80× there. On the VM of the later runs nginx serves 108–131k/s and
+the relay 68–91k/s (**0.64–0.72×**, below the 0.8× target), the code before this session's changes
+included (0.72×). There a bare \`net\` server writing one prebuilt response per read (no parsing, no
+cache) serves 157–184k/s and is limited by wrk, so Node can go faster: the relay's own per-request
+work (request parsing, routing, viewer tracking, the stream machinery) is what remains between it and
+nginx. Under load the relay's core is 97 % busy, about half of it in the \`write\` syscall.`,
   );
 }
 
