@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   RC_NO_RELAY: { status: 503, message: 'no relay is available' },
   RC_UPSTREAM_FAILED: { status: 502, message: 'every upstream failed' },
   RC_UPSTREAM_TIMEOUT: { status: 504, message: 'upstream timed out' },
+  RC_ORIGIN_LINK_DOWN: { status: 502, message: "this relay's link to the origin is failing: ask another" },
   RC_NOT_CACHED: { status: 504, message: "not in this relay's cache (only-if-cached)" },
   RC_BLOCKING_TIMEOUT: { status: 503, message: 'blocking playlist reload waited too long' },
   RC_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },

@@ -123,5 +123,7 @@ export const HOP_HEADER = 'x-ringcast-hop';
 export const RELAY_HEADER = 'x-ringcast-relay';
 /** HIT | MISS | COALESCED. */
 export const CACHE_HEADER = 'x-ringcast-cache';
+/** On a relay's error responses: the error's code (peers act on `RC_ORIGIN_LINK_DOWN`). */
+export const ERROR_HEADER = 'x-ringcast-error';
 /** Header carrying the cluster secret on mutating calls: `Authorization: Bearer <secret>`. */
 export const AUTH_HEADER = 'authorization';

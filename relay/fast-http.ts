@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { RingcastError, toRingcastError } from '../common/errors.ts';
+import { ERROR_HEADER } from '../common/types.ts';
 import type { CacheEntry } from './cache-entry.ts';
 import { ageSeconds, type CacheResult, etagMatches, isPlaylist, parseRange } from './responder.ts';
 
@@ -14,7 +15,10 @@ export interface FastRequest {
   query: string;
   hop: boolean;
   onlyIfCached: boolean;
-  /** The viewer session (computed only when needed). */
+  /**
+   * The viewer session (computed only when needed). Valid only while the request is routed: on the fast
+   * path it reads the connection's current request.
+   */
   session(): string;
 }
 
@@ -133,6 +137,8 @@ export class FastHttp {
     const text = JSON.stringify(e.toJSON());
     const lines = [
       ...this.deps.errorHeaders(),
+      ERROR_HEADER,
+      e.code,
       'content-type',
       'application/json; charset=utf-8',
       'content-length',

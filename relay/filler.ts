@@ -13,8 +13,9 @@ import { type Expected, SourceAttempt } from './source-attempt.ts';
 import { requestUpstream, type UpstreamTimeouts } from './upstream-request.ts';
 
 /**
- * A peer that refused a hop request (502: its origin link is failing) is skipped this long, so
- * every relay's fill goes to the members after it at once, and they all meet on one origin fetch.
+ * A peer that refused a hop request because its link to the origin is failing (502 with
+ * `X-Ringcast-Error: RC_ORIGIN_LINK_DOWN`) is skipped this long for that origin's streams, so every
+ * relay's fill goes to the members after it at once, and they all meet on one origin fetch.
  */
 const PEER_REFUSED_MS = 5000;
 
@@ -70,7 +71,10 @@ export class Filler {
   private readonly breaker: OriginBreaker;
   /** Fills now waiting on a peer, each with a way to give that peer up for the origin (see toOrigin). */
   private readonly onPeer = new Map<CacheEntry, () => void>();
-  /** Peers that refused a hop request lately (see PEER_REFUSED_MS): until when they are skipped. */
+  /**
+   * Peers that refused a hop request lately for lack of a link to an origin (`<peer id> <origin>`, see
+   * PEER_REFUSED_MS): until when they are skipped for that origin's streams.
+   */
   private readonly refusedBy = new Map<string, number>();
   /**
    * A process that was frozen (SIGSTOP, a long GC, a starved VM) sees every running upstream timer
@@ -103,8 +107,7 @@ export class Filler {
     if (cached) this.deps.cache.add(entry);
     this.deps.cache.pin(entry);
     // No source: a hop request while our origin link is failing (see breaker).
-    const why =
-      sources.length === 0 ? new RingcastError('RC_UPSTREAM_FAILED', 'origin link failing') : undefined;
+    const why = sources.length === 0 ? new RingcastError('RC_ORIGIN_LINK_DOWN') : undefined;
     this.attempt(entry, req, sources, 0, why);
     return entry;
   }
@@ -135,7 +138,7 @@ export class Filler {
     // same fill instead of each fetching for another.
     const mine = candidates.findIndex((r) => r.id === self);
     const ahead = (mine < 0 ? candidates : candidates.slice(0, mine))
-      .filter((r) => !this.refusedLately(r.id))
+      .filter((r) => !this.refusedLately(r.id, origin.base))
       .slice(0, peerAttempts)
       .map(peer);
     // One member after us fills over its own link (a hop request, which never goes on to another peer)
@@ -144,7 +147,7 @@ export class Filler {
     const next = candidates.find(
       (r, i) =>
         r.id !== self &&
-        !this.refusedLately(r.id) &&
+        !this.refusedLately(r.id, origin.base) &&
         !ahead.some((a) => a.id === r.id) &&
         (mine < 0 || i > mine),
     );
@@ -153,12 +156,14 @@ export class Filler {
     return down ? [...ahead, ...behind, origin] : [...ahead, origin];
   }
 
-  private refusedLately(peerId: string): boolean {
+  /** Did `peerId` refuse a hop for lack of a link to the origin at `originBase` lately? */
+  private refusedLately(peerId: string, originBase: string): boolean {
     if (this.refusedBy.size === 0) return false;
-    const until = this.refusedBy.get(peerId);
+    const key = `${peerId} ${originBase}`;
+    const until = this.refusedBy.get(key);
     if (until === undefined) return false;
     if (Date.now() < until) return true;
-    this.refusedBy.delete(peerId);
+    this.refusedBy.delete(key);
     return false;
   }
 
@@ -214,6 +219,9 @@ export class Filler {
       );
       return;
     }
+    // While this fill waits on the origin only, a hop request may join it without a loop (set before
+    // any wait below, so a hop never joins a fill about to go to a peer).
+    entry.originOnly = source.kind === 'origin';
     const { metrics, log } = this.deps;
     const { path } = req;
     const announced: Expected | undefined =
@@ -234,13 +242,12 @@ export class Filler {
       this.attempt(entry, req, sources, index + 1, lastError);
       return;
     }
-    // While this fill waits on the origin only, a hop request may join it without a loop.
-    entry.originOnly = source.kind === 'origin';
+    const refusalKey = `${source.id} ${req.stream.originUrl.replace(/\/+$/, '')}`;
     const fetched = (outcome: string) => {
       metrics.upstreamFetches.inc({ source: source.kind, outcome });
       if (source.kind === 'origin') this.originOutcome(source.base, outcome);
-      else if (outcome === 'refused') this.refusedBy.set(source.id, Date.now() + PEER_REFUSED_MS);
-      else if (outcome === 'ok') this.refusedBy.delete(source.id);
+      else if (outcome === 'refused') this.refusedBy.set(refusalKey, Date.now() + PEER_REFUSED_MS);
+      else if (outcome === 'ok') this.refusedBy.delete(refusalKey);
     };
     const failed = (err: RingcastError, outcome: string) => {
       fetched(outcome);
@@ -255,6 +262,8 @@ export class Filler {
       this.onPeer.delete(entry);
     };
     const attempt = new SourceAttempt(entry, source.id, source.kind === 'peer', announced, {
+      // The peer answered: it is not waiting on us, and its bytes are on their way; no giving up now.
+      responded: () => this.onPeer.delete(entry),
       done: (sha256) => {
         settle();
         fetched('ok');
@@ -307,8 +316,8 @@ export class Filler {
    * A hop request wants `entry`, a fill now waiting on a peer. Joining it could wait on the very relay
    * that asks, so the fill gives that peer (and any after it) up for the origin, and the hop request
    * joins it there: one origin fetch for both. The peer that asked gave up on the relays before us
-   * already, so ours would most likely fail too. False when that cannot be done: bytes went to viewers,
-   * no origin comes after, or the fill is between sources.
+   * already, so ours would most likely fail too. False when that cannot be done: the peer has answered
+   * already, no origin comes after, or the fill is between sources.
    */
   toOrigin(entry: CacheEntry): boolean {
     const giveUp = this.onPeer.get(entry);

@@ -28,7 +28,8 @@ const UNWANTED_PROBES = 30;
  */
 export class OriginBreaker {
   private readonly open = new Map<string, OpenLink>();
-  private readonly stopProbes = new AbortController();
+  /** Probes in flight, aborted at close. */
+  private readonly inFlight = new Set<AbortController>();
   private closed = false;
 
   constructor(private readonly o: OriginBreakerOptions) {}
@@ -71,7 +72,7 @@ export class OriginBreaker {
   /** Stops probing (probes in flight are aborted) and forgets every link. */
   close(): void {
     this.closed = true;
-    this.stopProbes.abort();
+    for (const probe of this.inFlight) probe.abort();
     for (const link of this.open.values()) clearTimeout(link.timer);
     this.open.clear();
   }
@@ -88,16 +89,22 @@ export class OriginBreaker {
       return;
     }
     let answered = false;
+    const probe = new AbortController();
+    const timer = setTimeout(() => probe.abort(), this.o.probeTimeoutMs);
+    this.inFlight.add(probe);
     try {
       const res = await fetch(`${base}/healthz`, {
         redirect: 'manual',
         headers: { 'user-agent': 'ringcast-relay' },
-        signal: AbortSignal.any([this.stopProbes.signal, AbortSignal.timeout(this.o.probeTimeoutMs)]),
+        signal: probe.signal,
       });
       answered = true;
       await res.body?.cancel().catch(() => undefined);
     } catch {
       // No answer: the link is still broken (or this relay is closing).
+    } finally {
+      clearTimeout(timer);
+      this.inFlight.delete(probe);
     }
     // Closed meanwhile, or closed and opened again on newer evidence: this probe has no say.
     if (this.open.get(base) !== link) return;

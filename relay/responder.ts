@@ -1,8 +1,8 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { RingcastError } from '../common/errors.ts';
+import { RingcastError, toRingcastError } from '../common/errors.ts';
 import { sendError } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
-import { CACHE_HEADER, RELAY_HEADER } from '../common/types.ts';
+import { CACHE_HEADER, ERROR_HEADER, RELAY_HEADER } from '../common/types.ts';
 import type { CacheEntry, EntryHeaders } from './cache-entry.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
 import type { SegmentCache } from './segment-cache.ts';
@@ -251,6 +251,7 @@ export function parseRange(header: string, size: number): [number, number] | 'un
 export function sendRelayError(res: ServerResponse, err: unknown, relayId: string): void {
   if (!res.headersSent) {
     res.setHeader(RELAY_HEADER, relayId);
+    res.setHeader(ERROR_HEADER, toRingcastError(err).code);
     for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
   }
   sendError(res, err);

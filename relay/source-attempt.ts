@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { RingcastError } from '../common/errors.ts';
+import { ERROR_HEADER } from '../common/types.ts';
 import type { CacheEntry } from './cache-entry.ts';
 import type { UpstreamHandlers } from './upstream-request.ts';
 
@@ -16,6 +17,8 @@ export interface Expected {
 
 /** How one attempt ended, told back to the Filler. */
 export interface AttemptReport {
+  /** The source sent its response head (any status). */
+  responded(): void;
   /** The whole body is in the entry. */
   done(sha256: string): void;
   /** The source answered 404 and has the last word on it (the origin). */
@@ -45,6 +48,7 @@ export class SourceAttempt implements UpstreamHandlers {
   ) {}
 
   onResponse(status: number, headers: IncomingHttpHeaders): boolean {
+    this.report.responded();
     const declared = headers['content-length'];
     const length = declared === undefined ? undefined : Number(declared);
     if (status === 200) {
@@ -63,10 +67,9 @@ export class SourceAttempt implements UpstreamHandlers {
       // The origin held an LL-HLS blocking reload as long as it allows: asking it again through a peer
       // would only hold the viewers longer. They get the 503 (RFC 8216bis 6.2.5.2).
       this.report.failed(new RingcastError('RC_BLOCKING_TIMEOUT', 'the origin ended the blocking reload'));
-    } else if (status === 502 && this.isPeer) {
-      // A peer answers our (hop) request with 502 when its own origin fetch failed, or at once while it
-      // takes its origin link as broken.
-      const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} could not fill it (HTTP 502)`);
+    } else if (this.isPeer && headers[ERROR_HEADER] === 'RC_ORIGIN_LINK_DOWN') {
+      // The peer refused our (hop) request at once: it takes its own link to the origin as broken.
+      const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} cannot reach the origin now`);
       this.report.next(err, 'refused');
     } else {
       const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} answered HTTP ${status}`);

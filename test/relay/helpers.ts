@@ -12,10 +12,21 @@ import { RELAY_CONFIG, type RelayConfig } from '../../relay/config.ts';
 /** How the fake upstream answers one path. */
 /**
  * ok: whole body; slow: half, then the rest on release(); held: nothing until release() (an LL-HLS
- * blocking reload); die: half, then reset; 500; 502 (a peer refusing a hop); hang: never answers; reset-reused: resets a reused socket;
+ * blocking reload); die: half, then reset; 500; 502; refuse: 502 RC_ORIGIN_LINK_DOWN (a peer refusing a
+ * hop); hang: never answers; reset-reused: resets a reused socket;
  * redirect: 302 to `redirectTo`.
  */
-export type Behaviour = 'ok' | 'slow' | 'held' | 'die' | '500' | '502' | 'hang' | 'reset-reused' | 'redirect';
+export type Behaviour =
+  | 'ok'
+  | 'slow'
+  | 'held'
+  | 'die'
+  | '500'
+  | '502'
+  | 'refuse'
+  | 'hang'
+  | 'reset-reused'
+  | 'redirect';
 
 /** A tiny origin (or peer) that serves byte objects by path after `/live/` and counts requests. */
 export class FakeUpstream {
@@ -54,6 +65,10 @@ export class FakeUpstream {
     }
     if (mode === 'redirect') {
       res.writeHead(302, { location: this.redirectTo }).end();
+      return;
+    }
+    if (mode === 'refuse') {
+      res.writeHead(502, { 'x-ringcast-error': 'RC_ORIGIN_LINK_DOWN' }).end();
       return;
     }
     if (mode === '500' || mode === '502') {

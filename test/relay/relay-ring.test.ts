@@ -326,26 +326,34 @@ test('a hop request for a fill waiting on a hung peer: the fill gives the peer u
   t.is(origin.count(key), 1);
 });
 
-test('a peer that refuses a hop (502) is skipped for a while: the next keys go past it at once', async (t) => {
+test('a peer that refuses a hop for lack of an origin link is skipped for a while; a plain 502 is not', async (t) => {
   const { origin, peer, cluster, b } = await relayAndFakePeer(t);
-  const k1 = keyOwnedBy(cluster, 'peer');
-  const k2 = keyOwnedBy(cluster, 'peer', Number.parseInt(k1.split('/')[2]!, 10) + 1);
-  for (const key of [k1, k2]) {
+  const keys: string[] = [];
+  for (let i = 0, from = 0; i < 4; i++) {
+    const key = keyOwnedBy(cluster, 'peer', from);
+    from = Number.parseInt(key.split('/')[2]!, 10) + 1;
     const body = randomBytes(3000);
     origin.objects.set(key, body);
     peer.objects.set(key, body);
     announceKey(cluster, key, body);
+    keys.push(key);
   }
+  const [k1, k2, k3, k4] = keys as [string, string, string, string];
+  const refused = async () =>
+    metric(await metrics(b.url), 'ringcast_relay_upstream_fetches_total', 'source="peer",outcome="refused"');
+  // A 502 about one object (the peer's origin answered 500, say): the next key still asks the peer.
   peer.behaviour.set(k1, '502');
   t.is((await get(`${b.url}/live/${k1}`)).status, 200);
-  t.is(peer.count(k1), 1);
-  t.is(
-    metric(await metrics(b.url), 'ringcast_relay_upstream_fetches_total', 'source="peer",outcome="refused"'),
-    1,
-  );
+  t.is(await refused(), 0);
   t.is((await get(`${b.url}/live/${k2}`)).status, 200);
-  t.is(peer.count(k2), 0);
-  t.is(origin.count(k2), 1);
+  t.is(peer.count(k2), 1);
+  // Refused for lack of an origin link: skipped, the next key goes past it at once.
+  peer.behaviour.set(k3, 'refuse');
+  t.is((await get(`${b.url}/live/${k3}`)).status, 200);
+  t.is(await refused(), 1);
+  t.is((await get(`${b.url}/live/${k4}`)).status, 200);
+  t.is(peer.count(k4), 0);
+  t.is(origin.count(k4), 1);
 });
 
 test('a failing origin link opens the breaker: owner fills try the next member first, hop requests fail at once, a probe closes it', async (t) => {
@@ -372,6 +380,7 @@ test('a failing origin link opens the breaker: owner fills try the next member f
   started = Date.now();
   const hop = await get(`${a.url}/live/${k3}`, { 'x-ringcast-hop': '1' });
   t.is(hop.status, 502);
+  t.is(hop.headers['x-ringcast-error'], 'RC_ORIGIN_LINK_DOWN');
   t.true(Date.now() - started < 300);
   t.is(hungLink.count(k3!), 0);
   // Probes (every 200 ms, each waiting out its timeout) keep it open while the link hangs; no fill
