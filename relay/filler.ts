@@ -280,6 +280,7 @@ export class Filler {
         settle();
         if (givenUp) {
           // Given up for the origin (see toOrigin), not failed.
+          metrics.upstreamFetches.inc({ source: source.kind, outcome: 'given_up' });
           this.attempt(entry, req, sources, originAfter, err);
           return;
         }

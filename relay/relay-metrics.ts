@@ -44,7 +44,7 @@ export class RelayMetrics {
     });
     this.upstreamFetches = new Counter({
       name: 'ringcast_relay_upstream_fetches_total',
-      help: 'Upstream fetches by source (origin, peer) and outcome (ok, not_found, error, timeout, bad_status, refused, mismatch)',
+      help: 'Upstream fetches by source (origin, peer) and outcome (ok, not_found, error, timeout, bad_status, refused, mismatch, given_up)',
       labelNames: ['source', 'outcome'],
       registers,
     });

@@ -324,6 +324,10 @@ test('a hop request for a fill waiting on a hung peer: the fill gives the peer u
   // Well within the first-byte timeout (3 s) the hung owner would have cost.
   t.true(Date.now() - started < 2500, `${Date.now() - started} ms`);
   t.is(origin.count(key), 1);
+  t.is(
+    metric(await metrics(b.url), 'ringcast_relay_upstream_fetches_total', 'source="peer",outcome="given_up"'),
+    1,
+  );
 });
 
 test('a peer that refuses a hop for lack of an origin link is skipped for a while; a plain 502 is not', async (t) => {
