@@ -1,10 +1,12 @@
 import { request } from 'node:http';
+import type { ExecutionContext } from 'ava';
 import { loadConfig } from '../../common/config.ts';
 import { type Logger, silentLogger } from '../../common/log.ts';
 import { SseParser } from '../../common/sse.ts';
 import { Coordinator } from '../../coordinator/app.ts';
 import { COORDINATOR_CONFIG, type CoordinatorConfig } from '../../coordinator/config.ts';
 import type { ClusterStore } from '../../coordinator/store.ts';
+import { TestRedis } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** Wire JSON, read loosely in tests (the shapes are asserted, not typed). */
@@ -30,6 +32,22 @@ export async function startCoordinator(
   const coordinator = new Coordinator(config, { log, store });
   const { url } = await coordinator.start();
   return { url, coordinator, config, close: () => coordinator.close() };
+}
+
+/** A redis-server of the test's own and `n` coordinators keeping their state in it, torn down with the test. */
+export async function coordinatorsOnRedis(
+  t: ExecutionContext,
+  n: number,
+): Promise<{ redis: TestRedis; coordinators: TestCoordinator[] }> {
+  const redis = await TestRedis.create();
+  t.teardown(() => redis.destroy());
+  const coordinators: TestCoordinator[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = await startCoordinator({ redisUrl: redis.url });
+    t.teardown(() => c.close());
+    coordinators.push(c);
+  }
+  return { redis, coordinators };
 }
 
 /** A JSON call; resolves with status and parsed body whatever the status. */

@@ -3,6 +3,7 @@ import { TestRedis } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
   call,
+  coordinatorsOnRedis,
   heartbeat,
   putStream,
   registerRelay,
@@ -30,12 +31,9 @@ function keepAlive(c: TestCoordinator, id: string, url: string): () => void {
 const ids = (ring: { relays: Array<{ id: string }> }) => ring.relays.map((r) => r.id).join(',');
 
 test.serial('two coordinators on one Redis share relays, streams and events', async (t) => {
-  const redis = await TestRedis.create();
-  t.teardown(() => redis.destroy());
-  const a = await startCoordinator({ redisUrl: redis.url });
-  t.teardown(() => a.close());
-  const b = await startCoordinator({ redisUrl: redis.url });
-  t.teardown(() => b.close());
+  const {
+    coordinators: [a, b],
+  } = await coordinatorsOnRedis(t, 2);
   t.is((await call(`${a.url}/healthz`)).body.store.kind, 'redis');
 
   const sseB = await SseClient.open(`${b.url}/api/v1/events`);
@@ -64,10 +62,10 @@ test.serial('two coordinators on one Redis share relays, streams and events', as
 test.serial(
   'Redis stops and restarts: last known ring served meanwhile, streams kept, cluster heals',
   async (t) => {
-    const redis = await TestRedis.create();
-    t.teardown(() => redis.destroy());
-    const a = await startCoordinator({ redisUrl: redis.url });
-    t.teardown(() => a.close());
+    const {
+      redis,
+      coordinators: [a],
+    } = await coordinatorsOnRedis(t, 1);
     const stopBeats = keepAlive(a, 'r1', 'http://127.0.0.1:9001');
     t.teardown(stopBeats);
     await registerRelay(a.url, 'r1', 'http://127.0.0.1:9001');
@@ -132,12 +130,9 @@ test.serial('a coordinator started while Redis is down serves degraded and recov
 test.serial(
   'two coordinators behind one address: a steering request at the other one keeps the relay the player is on',
   async (t) => {
-    const redis = await TestRedis.create();
-    t.teardown(() => redis.destroy());
-    const a = await startCoordinator({ redisUrl: redis.url });
-    t.teardown(() => a.close());
-    const b = await startCoordinator({ redisUrl: redis.url });
-    t.teardown(() => b.close());
+    const {
+      coordinators: [a, b],
+    } = await coordinatorsOnRedis(t, 2);
     for (let i = 1; i <= 3; i++) await registerRelay(a.url, `r${i}`, `http://127.0.0.${i}:${9000 + i}`);
     await putStream(a.url, 'demo');
     await waitFor(

@@ -3,9 +3,8 @@ import { Redis } from 'ioredis';
 import { silentLogger } from '../../common/log.ts';
 import { RedisStore } from '../../coordinator/redis-store.ts';
 import { keyDigest } from '../../coordinator/stream-registry.ts';
-import { TestRedis } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { call, startCoordinator } from './helpers.ts';
+import { call, coordinatorsOnRedis, startCoordinator } from './helpers.ts';
 
 const auth = (base: string, key: string) => call(`${base}/api/v1/publish-auth`, { body: { key } });
 const addStream = (base: string, id: string) => call(`${base}/api/v1/streams`, { body: { id } });
@@ -28,12 +27,10 @@ async function dumpRedis(url: string): Promise<string> {
 }
 
 test.serial('two coordinators on one Redis share registrations; a rotation is seen at once', async (t) => {
-  const redis = await TestRedis.create();
-  t.teardown(() => redis.destroy());
-  const a = await startCoordinator({ redisUrl: redis.url });
-  t.teardown(() => a.close());
-  const b = await startCoordinator({ redisUrl: redis.url });
-  t.teardown(() => b.close());
+  const {
+    redis,
+    coordinators: [a, b],
+  } = await coordinatorsOnRedis(t, 2);
 
   const key1: string = (await addStream(a.url, 'demo')).body.key;
   t.deepEqual((await auth(b.url, key1)).body, { streamId: 'demo' });
@@ -54,10 +51,10 @@ test.serial('two coordinators on one Redis share registrations; a rotation is se
 });
 
 test.serial('a registration survives a Redis restart; keys keep working meanwhile', async (t) => {
-  const redis = await TestRedis.create();
-  t.teardown(() => redis.destroy());
-  const a = await startCoordinator({ redisUrl: redis.url });
-  t.teardown(() => a.close());
+  const {
+    redis,
+    coordinators: [a],
+  } = await coordinatorsOnRedis(t, 1);
   const key: string = (await addStream(a.url, 'demo')).body.key;
   const oldKey: string = (await addStream(a.url, 'other')).body.key;
   const otherKey: string = (await call(`${a.url}/api/v1/streams/other/key`, { method: 'POST' })).body.key;
@@ -91,10 +88,10 @@ test.serial('a registration survives a Redis restart; keys keep working meanwhil
 });
 
 test.serial('a coordinator with an older copy does not write it back over newer registrations', async (t) => {
-  const redis = await TestRedis.create();
-  t.teardown(() => redis.destroy());
-  const a = await startCoordinator({ redisUrl: redis.url });
-  t.teardown(() => a.close());
+  const {
+    redis,
+    coordinators: [a],
+  } = await coordinatorsOnRedis(t, 1);
   const key1: string = (await addStream(a.url, 'demo')).body.key;
   const key2: string = (await call(`${a.url}/api/v1/streams/demo/key`, { method: 'POST' })).body.key;
 
