@@ -47,6 +47,21 @@ function announceKey(
   cluster.addSegment(announce(rendition!, file!, body));
 }
 
+/** The segment number after `key`'s (`demo/720p/N.m4s`): where the search for the next key starts. */
+const nextFrom = (key: string): number => Number.parseInt(key.split('/')[2]!, 10) + 1;
+
+/** The same random body on every upstream given, announced; returns the body. */
+function serveEverywhere(
+  cluster: { addSegment: (a: ReturnType<typeof announce>) => void },
+  key: string,
+  ...upstreams: FakeUpstream[]
+): Buffer {
+  const body = randomBytes(3000);
+  for (const u of upstreams) u.objects.set(key, body);
+  announceKey(cluster, key, body);
+  return body;
+}
+
 test('a non-owner fills from the owner; the origin sees one request', async (t) => {
   const { origin, cluster, a, b } = await twoRelays(t);
   const key = keyOwnedBy(cluster, 'relay-a');
@@ -88,7 +103,7 @@ test('a request with X-Ringcast-Hop: 1 goes to the origin, never to a peer', asy
   t.is(peer.total(), 0);
   t.is(origin.count(key), 1);
   // Without the header the same relay asks the owner, marking the request as a hop.
-  const other = keyOwnedBy(cluster, 'peer', Number.parseInt(key.split('/')[2]!, 10) + 1);
+  const other = keyOwnedBy(cluster, 'peer', nextFrom(key));
   peer.objects.set(other, body);
   announceKey(cluster, other, body);
   await get(`${b.url}/live/${other}`);
@@ -204,21 +219,15 @@ test('after a failing owner the next member fills from the origin itself; the on
     version: 1,
     relays: [member('dead', 'http://127.0.0.1:1'), member('other', second.url), member(b.id, b.url)],
   });
-  const put = (key: string) => {
-    const body = randomBytes(3000);
-    origin.objects.set(key, body);
-    second.objects.set(key, body);
-    announceKey(cluster, key, body);
-  };
   // relay-b right after the owner: its own origin fetch, not a detour through a member after it.
   const next = keyWithCandidates(cluster, ['dead', 'relay-b', 'other']);
-  put(next);
+  serveEverywhere(cluster, next, origin, second);
   t.is((await get(`${b.url}/live/${next}`)).status, 200);
   t.is(second.count(next), 0);
   t.is(origin.count(next), 1);
   // relay-b after both: the member before it fills, the origin is not asked.
   const later = keyWithCandidates(cluster, ['dead', 'other', 'relay-b']);
-  put(later);
+  serveEverywhere(cluster, later, origin, second);
   t.is((await get(`${b.url}/live/${later}`)).status, 200);
   t.is(second.count(later), 1);
   t.is(origin.count(later), 0);
@@ -256,7 +265,7 @@ test('a peer 404 falls through to the origin, which has the last word', async (t
   const got = await get(`${b.url}/live/${key}`);
   t.is(got.body.toString(), 'fresh');
   t.is(peer.count(key), 1);
-  const gone = keyOwnedBy(cluster, 'peer', Number.parseInt(key.split('/')[2]!, 10) + 1);
+  const gone = keyOwnedBy(cluster, 'peer', nextFrom(key));
   t.is((await get(`${b.url}/live/${gone}`)).status, 404);
   t.is(origin.count(gone), 1);
 });
@@ -294,7 +303,7 @@ async function hungLinkPair(t: ExecutionContext, originBreakerMs: number) {
   const stage = (n: number): string[] =>
     Array.from({ length: n }, () => {
       const key = keyOwnedBy(clusterA, 'relay-a', next);
-      next = Number.parseInt(key.split('/')[2]!, 10) + 1;
+      next = nextFrom(key);
       bodies.set(key, randomBytes(2000));
       hungLink.behaviour.set(key, 'hang');
       origin.objects.set(key, bodies.get(key)!);
@@ -307,11 +316,8 @@ async function hungLinkPair(t: ExecutionContext, originBreakerMs: number) {
 test('a hop request for a fill waiting on a hung peer: the fill gives the peer up for the origin, both get it from one fetch', async (t) => {
   const { origin, peer, cluster, b } = await relayAndFakePeer(t);
   const key = keyOwnedBy(cluster, 'peer');
-  const body = randomBytes(3000);
-  origin.objects.set(key, body);
-  peer.objects.set(key, body);
+  const body = serveEverywhere(cluster, key, origin, peer);
   peer.behaviour.set(key, 'hang');
-  announceKey(cluster, key, body);
   const started = Date.now();
   const viewer = get(`${b.url}/live/${key}`);
   await waitFor(() => peer.count(key) === 1, 5000, 'the fill asked the (hung) owner');
@@ -335,11 +341,8 @@ test('a peer that refuses a hop for lack of an origin link is skipped for a whil
   const keys: string[] = [];
   for (let i = 0, from = 0; i < 4; i++) {
     const key = keyOwnedBy(cluster, 'peer', from);
-    from = Number.parseInt(key.split('/')[2]!, 10) + 1;
-    const body = randomBytes(3000);
-    origin.objects.set(key, body);
-    peer.objects.set(key, body);
-    announceKey(cluster, key, body);
+    from = nextFrom(key);
+    serveEverywhere(cluster, key, origin, peer);
     keys.push(key);
   }
   const [k1, k2, k3, k4] = keys as [string, string, string, string];
@@ -435,12 +438,8 @@ test('the member right after a dead owner, its own origin link failing, asks the
   t.not((await get(`${b.url}/live/${first}`)).status, 200);
   t.is(metric(await metrics(b.url), 'ringcast_relay_origin_links_down'), 1);
   // Next key: the dead owner, then the member after us over its own link, as a hop.
-  const n = Number.parseInt(first.split('/')[2]!, 10) + 1;
-  const [, , file] = keyWithCandidates(cluster, ['dead', 'relay-b', 'after'], n).split('/');
-  const key = `demo/720p/${file}`;
-  const body = randomBytes(3000);
-  after.objects.set(key, body);
-  announceKey(cluster, key, body);
+  const key = keyWithCandidates(cluster, ['dead', 'relay-b', 'after'], nextFrom(first));
+  const body = serveEverywhere(cluster, key, after);
   const got = await get(`${b.url}/live/${key}`);
   t.is(got.status, 200);
   t.true(got.body.equals(body));
