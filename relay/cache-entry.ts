@@ -55,17 +55,17 @@ export class CacheEntry {
   source: 'origin' | 'peer' | undefined;
   headers: EntryHeaders | undefined;
   owner: EntryOwner | undefined;
+  /**
+   * True while this fill waits on the origin only (set by the filler at each source it tries): a hop
+   * request may join it without a loop.
+   */
+  originOnly = false;
   private chunks: Buffer[] = [];
   private readonly listeners = new Set<EntryListener>();
 
   constructor(
     readonly key: string,
     readonly path: LivePath,
-    /**
-     * True while this fill waits on the origin only (its first source, or the peers before it
-     * failed): a hop request may join it without a loop.
-     */
-    public originOnly: boolean,
   ) {}
 
   /** Bytes received so far, in order (for a late joiner). */

@@ -28,6 +28,12 @@ function initDigest(file: string): Expected | undefined {
   return m ? { sha256Prefix: m[1] } : undefined;
 }
 
+/** A base URL without trailing slashes: how origins are keyed (breaker, refusals) and joined to paths. */
+const baseOf = (url: string): string => url.replace(/\/+$/, '');
+
+/** Key of `refusedBy`: a peer refuses for lack of a link to one origin. */
+const refusalKey = (peerId: string, originBase: string): string => `${peerId} ${originBase}`;
+
 /** One place a fill may come from. */
 export interface FillSource {
   kind: 'origin' | 'peer';
@@ -97,13 +103,7 @@ export class Filler {
   /** Starts filling a new entry; `cached` entries go into the cache, others serve one request. */
   start(req: FillRequest, cached: boolean): CacheEntry {
     const sources = this.sources(req);
-    // An owner's fill may fall back to a peer, but only as a hop, which never waits on another peer:
-    // a hop request may still join it without a loop.
-    const entry = new CacheEntry(
-      req.cacheKey,
-      req.path,
-      sources.length === 0 || sources[0]!.kind === 'origin',
-    );
+    const entry = new CacheEntry(req.cacheKey, req.path);
     if (cached) this.deps.cache.add(entry);
     this.deps.cache.pin(entry);
     // No source: a hop request while our origin link is failing (see breaker).
@@ -117,7 +117,7 @@ export class Filler {
     const origin: FillSource = {
       kind: 'origin',
       id: 'origin',
-      base: req.stream.originUrl.replace(/\/+$/, ''),
+      base: baseOf(req.stream.originUrl),
     };
     const down = this.breaker.isOpen(origin.base);
     // A peer asks us because its own way failed: answering "no" at once beats a timeout.
@@ -130,7 +130,7 @@ export class Filler {
     const peer = (r: { id: string; url: string }): FillSource => ({
       kind: 'peer',
       id: r.id,
-      base: r.url.replace(/\/+$/, ''),
+      base: baseOf(r.url),
     });
     // Members before this relay in the key's order: the owner first. The owner has none and fills from
     // the origin; every other relay asks those, then the origin. So after a failing owner the next member
@@ -159,7 +159,7 @@ export class Filler {
   /** Did `peerId` refuse a hop for lack of a link to the origin at `originBase` lately? */
   private refusedLately(peerId: string, originBase: string): boolean {
     if (this.refusedBy.size === 0) return false;
-    const key = `${peerId} ${originBase}`;
+    const key = refusalKey(peerId, originBase);
     const until = this.refusedBy.get(key);
     if (until === undefined) return false;
     if (Date.now() < until) return true;
@@ -169,7 +169,7 @@ export class Filler {
 
   /** Is this relay's link to the origin at `originUrl` taken as broken? */
   originLinkDown(originUrl: string): boolean {
-    return this.breaker.isOpen(originUrl.replace(/\/+$/, ''));
+    return this.breaker.isOpen(baseOf(originUrl));
   }
 
   /** Notes how a fill from the origin went: a link failure opens the breaker, success closes it. */
@@ -242,12 +242,12 @@ export class Filler {
       this.attempt(entry, req, sources, index + 1, lastError);
       return;
     }
-    const refusalKey = `${source.id} ${req.stream.originUrl.replace(/\/+$/, '')}`;
+    const refused = refusalKey(source.id, baseOf(req.stream.originUrl));
     const fetched = (outcome: string) => {
       metrics.upstreamFetches.inc({ source: source.kind, outcome });
       if (source.kind === 'origin') this.originOutcome(source.base, outcome);
-      else if (outcome === 'refused') this.refusedBy.set(refusalKey, Date.now() + PEER_REFUSED_MS);
-      else if (outcome === 'ok') this.refusedBy.delete(refusalKey);
+      else if (outcome === 'refused') this.refusedBy.set(refused, Date.now() + PEER_REFUSED_MS);
+      else if (outcome === 'ok') this.refusedBy.delete(refused);
     };
     const failed = (err: RingcastError, outcome: string) => {
       fetched(outcome);

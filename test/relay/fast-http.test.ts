@@ -405,7 +405,7 @@ test('control characters in the target or a header value go to Node, which refus
 /** FastHttp alone with short timeouts, serving one complete object of `size` bytes. */
 async function fastAlone(t: ExecutionContext, size: number) {
   const body = Buffer.alloc(size, 7);
-  const entry = new CacheEntry('demo/720p/1.m4s', parseLivePath('/live/demo/720p/1.m4s'), false);
+  const entry = new CacheEntry('demo/720p/1.m4s', parseLivePath('/live/demo/720p/1.m4s'));
   entry.start(200, size);
   entry.push(body);
   entry.complete('0'.repeat(64));

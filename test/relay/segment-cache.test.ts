@@ -6,7 +6,7 @@ import { etagMatches, parseRange } from '../../relay/responder.ts';
 import { SegmentCache } from '../../relay/segment-cache.ts';
 
 function entry(cache: SegmentCache, n: number, bytes: number): CacheEntry {
-  const e = new CacheEntry(`demo/720p/${n}.m4s`, parseLivePath(`/live/demo/720p/${n}.m4s`), false);
+  const e = new CacheEntry(`demo/720p/${n}.m4s`, parseLivePath(`/live/demo/720p/${n}.m4s`));
   cache.add(e);
   e.start(200, bytes);
   e.push(Buffer.alloc(bytes));
@@ -30,7 +30,7 @@ test('pinned and filling entries are never evicted; the budget returns once they
   const cache = new SegmentCache(200);
   const pinned = entry(cache, 1, 150);
   cache.pin(pinned);
-  const filling = new CacheEntry('demo/720p/2.m4s', parseLivePath('/live/demo/720p/2.m4s'), false);
+  const filling = new CacheEntry('demo/720p/2.m4s', parseLivePath('/live/demo/720p/2.m4s'));
   cache.add(filling);
   cache.pin(filling);
   filling.start(200, 150);
@@ -45,7 +45,7 @@ test('pinned and filling entries are never evicted; the budget returns once they
 
 test('an expired playlist is dropped on lookup', (t) => {
   const cache = new SegmentCache(1000);
-  const e = new CacheEntry('demo/720p/index.m3u8', parseLivePath('/live/demo/720p/index.m3u8'), false);
+  const e = new CacheEntry('demo/720p/index.m3u8', parseLivePath('/live/demo/720p/index.m3u8'));
   cache.add(e);
   e.start(200, 1);
   e.push(Buffer.from('x'));
@@ -57,7 +57,7 @@ test('an expired playlist is dropped on lookup', (t) => {
 });
 
 test('a failed entry tells its listeners and keeps no bytes', (t) => {
-  const e = new CacheEntry('k', parseLivePath('/live/demo/720p/1.m4s'), false);
+  const e = new CacheEntry('k', parseLivePath('/live/demo/720p/1.m4s'));
   const seen: string[] = [];
   e.subscribe({
     onStart: () => seen.push('start'),
