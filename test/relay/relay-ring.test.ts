@@ -417,9 +417,8 @@ test('an open breaker no fill wants any more (its stream moved to another origin
   t.is(await linksDown(), 1);
   // Nothing asks for that origin again: after 30 probe waits (3 s here) the relay stops probing it.
   await waitFor(async () => (await linksDown()) === 0, 15_000, 'the unwanted breaker dropped');
-  const probes = hungLink.count('/healthz');
-  t.true(probes >= 1);
-  t.is(hungLink.count('/healthz'), probes);
+  // It was dropped unanswered (every probe hung), not closed by an answer.
+  t.true(hungLink.count('/healthz') >= 1);
 });
 
 test('the member right after a dead owner, its own origin link failing, asks the member after it', async (t) => {
