@@ -261,10 +261,9 @@ export class Relay {
     let entry = this.cache.get(cacheKey, now);
     // RFC 9111 only-if-cached: answer from the cache or 504, never fill (probes and benchmarks use it).
     if (entry?.state !== 'complete' && req.onlyIfCached) return new RingcastError('RC_NOT_CACHED');
-    const fill = { path, cacheKey, query: forward, hop, stream };
     let result: CacheResult;
     if (!entry) {
-      entry = this.filler.start(fill, true);
+      entry = this.filler.start({ path, cacheKey, query: forward, hop, stream }, true);
       result = 'MISS';
     } else if (entry.state === 'complete') result = 'HIT';
     else if (
@@ -274,7 +273,7 @@ export class Relay {
       // A fill waiting on a link we take as broken would hold the peer for a timeout, and one waiting
       // on a peer that it cannot give up could wait on the very relay that asks: a fill of its own
       // (origin only, or none while our link is broken).
-      entry = this.filler.start(fill, false);
+      entry = this.filler.start({ path, cacheKey, query: forward, hop, stream }, false);
       result = 'MISS';
     } else result = 'COALESCED';
     this.metrics.requestCounts[RESULT_LABELS[result]]++;

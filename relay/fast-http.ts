@@ -57,6 +57,7 @@ const MAX_HEAD = 8192;
 const HEAD_WAIT_MS = 5000;
 const SMALL_BODY = 16 * 1024;
 const GET_PREFIX = Buffer.from('GET /live/');
+const HTTP11_CRLF = Buffer.from(' HTTP/1.1\r\n');
 const HEAD_PREFIX = Buffer.from('HEAD /live/');
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Characters Node's parser refuses in a header value. */
@@ -165,6 +166,10 @@ class FastConnection {
   private uaSession = '';
   /** The User-Agent of the request being routed (see session). */
   private requestUa = '';
+  /** The last header block parsed on this connection, and what it said. */
+  private headerMemo: { bytes: Buffer; fields: HeaderFields } | undefined;
+  /** The last request target on this connection, as bytes and as strings. */
+  private target: { bytes: Buffer; pathname: string; query: string } | undefined;
   /** The current request's session: address and User-Agent, rebuilt only when the agent changes. */
   private readonly session = (): string => {
     if (this.ua !== this.requestUa) {
@@ -264,7 +269,7 @@ class FastConnection {
         }
         break;
       }
-      const req = this.parse(buf.toString('latin1', 0, end));
+      const req = this.parse(buf, end);
       const routed = req && this.fast.deps.route(req);
       if (!req || routed === undefined) {
         this.handOff();
@@ -280,77 +285,69 @@ class FastConnection {
     if (this.ended && !this.busy && !this.gone) socket.end();
   }
 
-  /** A request the fast path can answer, or undefined (anything unusual goes to Node). */
-  private parse(head: string): FastRequest | undefined {
-    const lineEnd = head.indexOf('\r\n');
-    const requestLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
-    const sp1 = requestLine.indexOf(' ');
-    const sp2 = requestLine.indexOf(' ', sp1 + 1);
-    if (sp2 < 0 || requestLine.slice(sp2 + 1) !== 'HTTP/1.1') return undefined;
-    const method = requestLine.slice(0, sp1);
-    const target = requestLine.slice(sp1 + 1, sp2);
-    // Only visible ASCII in the target; anything else is Node's to refuse (400).
-    if ((method !== 'GET' && method !== 'HEAD') || /[^\x21-\x7e]/.test(target)) return undefined;
-    let host = false;
-    let hop = false;
-    let onlyIfCached = false;
-    let ua = '';
-    let range: string | undefined;
-    let ifNoneMatch: string | undefined;
-    if (lineEnd >= 0) {
-      for (const line of head.slice(lineEnd + 2).split('\r\n')) {
-        const colon = line.indexOf(':');
-        if (colon <= 0) return undefined;
-        const name = line.slice(0, colon).toLowerCase();
-        if (!TOKEN.test(name) || line.includes('\n') || line.includes('\r')) return undefined;
-        const value = line.slice(colon + 1).trim();
-        if (CONTROL.test(value)) return undefined;
-        switch (name) {
-          case 'host':
-            host = true;
-            break;
-          case 'user-agent':
-            ua = value;
-            break;
-          case 'cache-control':
-            onlyIfCached = value.includes('only-if-cached');
-            break;
-          case 'x-ringcast-hop':
-            hop = value === '1';
-            break;
-          case 'connection':
-            if (!/^keep-alive$/i.test(value)) return undefined;
-            break;
-          case 'range':
-            if (range !== undefined) return undefined;
-            range = value;
-            break;
-          case 'if-none-match':
-            if (ifNoneMatch !== undefined) return undefined;
-            ifNoneMatch = value;
-            break;
-          case 'content-length':
-          case 'transfer-encoding':
-          case 'expect':
-          case 'upgrade':
-            return undefined;
-        }
-      }
+  /**
+   * A request the fast path can answer, or undefined (anything unusual goes to Node). `buf` starts with
+   * `GET /live/` or `HEAD /live/` (couldBeFast) and its head ends at `end`. The header block is parsed
+   * once per distinct block on a connection: a client's requests usually repeat it byte for byte, so
+   * the next one costs a compare; the target's strings are reused the same way.
+   */
+  private parse(buf: Buffer, end: number): FastRequest | undefined {
+    const head = buf[0] === 0x48;
+    const targetStart = head ? 5 : 4;
+    const sp = buf.indexOf(0x20, targetStart);
+    // The request line is `<method> <target> HTTP/1.1` and ends at the first CRLF.
+    if (
+      sp < 0 ||
+      sp + HTTP11_CRLF.length > end + 2 ||
+      buf.compare(HTTP11_CRLF, 0, HTTP11_CRLF.length, sp, sp + HTTP11_CRLF.length) !== 0
+    )
+      return undefined;
+    const headers = this.headers(buf, sp + HTTP11_CRLF.length, end);
+    if (!headers) return undefined;
+    let target = this.target;
+    if (
+      !target ||
+      target.bytes.length !== sp - targetStart ||
+      buf.compare(target.bytes, 0, target.bytes.length, targetStart, sp) !== 0
+    ) {
+      // Only visible ASCII in the target; anything else is Node's to refuse (400).
+      for (let i = targetStart; i < sp; i++) if (buf[i]! < 0x21 || buf[i]! > 0x7e) return undefined;
+      const text = buf.toString('latin1', targetStart, sp);
+      const q = text.indexOf('?');
+      target = {
+        bytes: Buffer.from(buf.subarray(targetStart, sp)),
+        pathname: q < 0 ? text : text.slice(0, q),
+        query: q < 0 ? '' : text.slice(q + 1),
+      };
+      this.target = target;
     }
-    if (!host) return undefined;
-    this.requestUa = ua;
-    const q = target.indexOf('?');
+    this.requestUa = headers.ua;
     return {
-      head: method === 'HEAD',
-      range,
-      ifNoneMatch,
-      pathname: q < 0 ? target : target.slice(0, q),
-      query: q < 0 ? '' : target.slice(q + 1),
-      hop,
-      onlyIfCached,
+      head,
+      range: headers.range,
+      ifNoneMatch: headers.ifNoneMatch,
+      pathname: target.pathname,
+      query: target.query,
+      hop: headers.hop,
+      onlyIfCached: headers.onlyIfCached,
       // One function per connection, not a closure per request: the route reads it at once.
       session: this.session,
     };
+  }
+
+  /** The header block `buf[start, end)`, parsed, or reused when it repeats the previous one. */
+  private headers(buf: Buffer, start: number, end: number): HeaderFields | undefined {
+    const memo = this.headerMemo;
+    if (
+      memo &&
+      memo.bytes.length === end - start &&
+      buf.compare(memo.bytes, 0, memo.bytes.length, start, end) === 0
+    )
+      return memo.fields;
+    // An empty block (no Host) is refused below like any other.
+    const fields = parseHeaders(start < end ? buf.toString('latin1', start, end) : '');
+    if (fields) this.headerMemo = { bytes: Buffer.from(buf.subarray(start, end)), fields };
+    return fields;
   }
 
   private respond(
@@ -545,4 +542,64 @@ function couldBeFast(buf: Buffer): boolean {
   const prefix = buf[0] === 0x48 ? HEAD_PREFIX : GET_PREFIX;
   const n = Math.min(prefix.length, buf.length);
   return buf.compare(prefix, 0, n, 0, n) === 0;
+}
+
+/** What the fast path reads from a header block. */
+interface HeaderFields {
+  hop: boolean;
+  onlyIfCached: boolean;
+  ua: string;
+  range?: string;
+  ifNoneMatch?: string;
+}
+
+/** The header lines of a head (CRLF-separated, no request line); undefined for anything unusual. */
+function parseHeaders(block: string): HeaderFields | undefined {
+  let host = false;
+  const fields: HeaderFields = {
+    hop: false,
+    onlyIfCached: false,
+    ua: '',
+    range: undefined,
+    ifNoneMatch: undefined,
+  };
+  for (const line of block.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) return undefined;
+    const name = line.slice(0, colon).toLowerCase();
+    if (!TOKEN.test(name) || line.includes('\n') || line.includes('\r')) return undefined;
+    const value = line.slice(colon + 1).trim();
+    if (CONTROL.test(value)) return undefined;
+    switch (name) {
+      case 'host':
+        host = true;
+        break;
+      case 'user-agent':
+        fields.ua = value;
+        break;
+      case 'cache-control':
+        fields.onlyIfCached = value.includes('only-if-cached');
+        break;
+      case 'x-ringcast-hop':
+        fields.hop = value === '1';
+        break;
+      case 'connection':
+        if (!/^keep-alive$/i.test(value)) return undefined;
+        break;
+      case 'range':
+        if (fields.range !== undefined) return undefined;
+        fields.range = value;
+        break;
+      case 'if-none-match':
+        if (fields.ifNoneMatch !== undefined) return undefined;
+        fields.ifNoneMatch = value;
+        break;
+      case 'content-length':
+      case 'transfer-encoding':
+      case 'expect':
+      case 'upgrade':
+        return undefined;
+    }
+  }
+  return host ? fields : undefined;
 }

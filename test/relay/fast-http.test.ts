@@ -233,6 +233,32 @@ test('ranges and If-None-Match are answered on the fast path, as Node answers th
   t.is(s.origin.count('demo/720p/1.m4s'), 1);
 });
 
+test('a connection reuses a parsed header block or target only while the bytes are the same', async (t) => {
+  const s = await setup(t);
+  const other = randomBytes(20_000);
+  s.origin.objects.set('demo/720p/2.m4s', other);
+  const c = s.client();
+  // Same lengths, other bytes: each must be read afresh, not taken from the previous request.
+  c.send(
+    req('/live/demo/720p/1.m4s', 'Range: bytes=0-9\r\n') +
+      req('/live/demo/720p/1.m4s', 'Range: bytes=1-9\r\n') +
+      req('/live/demo/720p/2.m4s', 'Range: bytes=1-9\r\n') +
+      req('/live/demo/720p/2.m4s', 'Range: bytes=1-9\r\n') +
+      req('/live/demo/720p/1.m4s', 'Range: bytes=1-9\r\n'),
+  );
+  t.deepEqual((await c.response()).body, s.body.subarray(0, 10));
+  t.deepEqual((await c.response()).body, s.body.subarray(1, 10));
+  t.deepEqual((await c.response()).body, other.subarray(1, 10));
+  t.deepEqual((await c.response()).body, other.subarray(1, 10));
+  t.deepEqual((await c.response()).body, s.body.subarray(1, 10));
+  // A target of the same length with a control character after a good one still goes to Node.
+  c.send(req('/live/demo/720p/1.m4s?a=b') + req('/live/demo/720p/1.m4s?a\x01b'));
+  t.is((await c.response()).status, 200);
+  t.is((await c.response()).status, 400);
+  t.is(await s.handOffs(), 1);
+  t.is(s.origin.count('demo/720p/1.m4s'), 1);
+});
+
 test('a request split into single bytes is still answered', async (t) => {
   const s = await setup(t);
   const c = s.client();
