@@ -16,6 +16,7 @@ import { RelayMetrics } from './relay-metrics.ts';
 import { type CacheResult, CORS_HEADERS, Responder, sendRelayError } from './responder.ts';
 import { SegmentCache } from './segment-cache.ts';
 import { ViewerTracker } from './viewer-tracker.ts';
+import { ZeroCopy } from './zero-copy.ts';
 
 export interface RelayDeps {
   log: Logger;
@@ -46,6 +47,8 @@ export class Relay {
   private readonly filler: Filler;
   private readonly responder: Responder;
   private readonly log: Logger;
+  /** sendfile for large bodies (zero-copy.ts); undefined when off or not built. */
+  private readonly zeroCopy: ZeroCopy | undefined;
   /** Parsed `/live/` paths of recent requests: the hot keys skip decoding and validation. */
   private readonly parsedPaths = new Map<string, LivePath>();
   private server: Server | undefined;
@@ -89,7 +92,13 @@ export class Relay {
       this.cluster = this.client;
     }
     const selfId = () => this.id;
+    if (config.zeroCopy) {
+      const { zeroCopy, error } = ZeroCopy.open();
+      this.zeroCopy = zeroCopy;
+      if (error) this.log.warn({ reason: error }, 'zero-copy off: segments are sent with plain writes');
+    }
     this.filler = new Filler({
+      zeroCopy: this.zeroCopy,
       config,
       cluster: this.cluster,
       cache: this.cache,
@@ -198,6 +207,7 @@ export class Relay {
       },
       keepAliveMs: KEEP_ALIVE_MS,
       stallMs: STALL_MS,
+      zeroCopy: this.zeroCopy,
     });
     server.removeListener('connection', nodeConnection);
     server.on('connection', (socket: Socket) => fast.attach(socket));
@@ -318,6 +328,7 @@ export class Relay {
       ringVersion: this.cluster.ring().version,
       cacheBytes: this.cache.bytes,
       cacheEntries: this.cache.size,
+      zeroCopy: this.zeroCopy !== undefined,
     };
   }
 }

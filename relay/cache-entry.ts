@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { RingcastError } from '../common/errors.ts';
 import type { LivePath } from '../common/names.ts';
+import type { ZeroCopyBody } from './zero-copy.ts';
 
 /** pending: no source answered yet; streaming: bytes flowing; complete: whole body; failed: never served as complete. */
 export type EntryState = 'pending' | 'streaming' | 'complete' | 'failed';
@@ -42,6 +43,8 @@ export class CacheEntry {
   /** Declared length, when upstream sent one. */
   contentLength: number | undefined;
   body: Buffer | undefined;
+  /** The body's memfd region, when it is kept in one (zero-copy.ts): `body` is its bytes. */
+  zeroCopy: ZeroCopyBody | undefined;
   /** Hex SHA-256 of the body, once complete. */
   sha256: string | undefined;
   error: RingcastError | undefined;
@@ -92,9 +95,16 @@ export class CacheEntry {
     for (const l of this.listeners) l.onData(chunk);
   }
 
-  complete(sha256: string): void {
+  /** The body is whole: `join`, when given, may place it in a memfd region (else one Buffer). */
+  complete(
+    sha256: string,
+    join?: (chunks: readonly Buffer[], size: number) => ZeroCopyBody | undefined,
+  ): void {
+    this.zeroCopy = join?.(this.chunks, this.size);
     // One contiguous Buffer: every hit then is a single write.
-    this.body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    this.body =
+      this.zeroCopy?.bytes ??
+      (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size));
     this.chunks = [];
     this.sha256 = sha256;
     this.completedAt = Date.now();

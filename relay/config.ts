@@ -57,6 +57,11 @@ export const RELAY_CONFIG = {
     default: true,
     doc: 'answer plain keep-alive GET/HEAD of /live/ objects on raw sockets (off: Node http only)',
   },
+  zeroCopy: {
+    type: 'bool',
+    default: true,
+    doc: 'keep complete segments of 64 KiB or more in memfd regions and send them with sendfile (Linux; needs native/ built by scripts/setup.sh, else plain writes)',
+  },
   playlistMaxAgeMs: {
     type: 'int',
     default: 500,

@@ -4,6 +4,7 @@ import { RingcastError, toRingcastError } from '../common/errors.ts';
 import { ERROR_HEADER } from '../common/types.ts';
 import type { CacheEntry } from './cache-entry.ts';
 import { ageSeconds, type CacheResult, etagMatches, isPlaylist, parseRange } from './responder.ts';
+import type { ZeroCopy } from './zero-copy.ts';
 
 /** A `/live/` GET or HEAD the fast path parsed. */
 export interface FastRequest {
@@ -39,6 +40,8 @@ export interface FastHttpDeps {
   keepAliveMs: number;
   /** A response that makes no write progress for this long is cut. */
   stallMs: number;
+  /** sendfile for bodies kept in memfd regions (zero-copy.ts); absent: plain writes. */
+  zeroCopy?: ZeroCopy;
 }
 
 /** The bytes of one complete entry's HIT response for one second (Date, Age). */
@@ -162,6 +165,11 @@ class FastConnection {
   private cancel: (() => void) | undefined;
   private stalled = 0;
   private lastStallAt = 0;
+  /**
+   * Bytes the kernel held for this connection at the last look, after a sendfile (see onTimeout); 1
+   * right after one, until looked at.
+   */
+  private kernelQueued = 0;
   private ua: string | undefined;
   private uaSession = '';
   /** The User-Agent of the request being routed (see session). */
@@ -208,12 +216,16 @@ class FastConnection {
 
   private readonly onTimeout = (): void => {
     const { socket } = this;
-    const { keepAliveMs, stallMs } = this.fast.deps;
-    if (socket.writableLength > 0) {
-      // A response in flight made no write progress for keepAliveMs (Node's timer counts progress).
-      // Only consecutive timeouts add up: progress in between re-armed the timer later.
+    const { keepAliveMs, stallMs, zeroCopy } = this.fast.deps;
+    // Bytes sendfile left in the kernel are a response in flight that Node does not see.
+    const queued = this.kernelQueued > 0 && zeroCopy ? zeroCopy.queued(socket) : 0;
+    const kernelProgress = queued < this.kernelQueued;
+    this.kernelQueued = queued;
+    if (socket.writableLength > 0 || queued > 0) {
+      // A response in flight made no write progress for keepAliveMs (Node's timer counts progress of
+      // its writes; the kernel's queue shrinking is progress too). Only consecutive timeouts add up.
       const now = Date.now();
-      if (now - this.lastStallAt > keepAliveMs * 1.5) this.stalled = 0;
+      if (now - this.lastStallAt > keepAliveMs * 1.5 || kernelProgress) this.stalled = 0;
       this.lastStallAt = now;
       if (++this.stalled * keepAliveMs >= stallMs) {
         socket.destroy();
@@ -393,7 +405,7 @@ class FastConnection {
     if (req.head) socket.write(head);
     else {
       if (full) socket.write(full);
-      else {
+      else if (!this.sendZeroCopy(head, entry)) {
         socket.cork();
         socket.write(head);
         socket.write(body);
@@ -401,6 +413,30 @@ class FastConnection {
       }
       fast.deps.served(body.length);
     }
+  }
+
+  /**
+   * Head and body of a memfd-backed entry through sendfile, when nothing is queued before them; the
+   * kernel's buffer takes what it can and the rest goes through the socket. False: not sent this way.
+   */
+  private sendZeroCopy(head: Buffer, entry: CacheEntry): boolean {
+    const { socket } = this;
+    const { zeroCopy } = this.fast.deps;
+    const region = entry.zeroCopy;
+    if (!zeroCopy || !region || socket.writableLength > 0) return false;
+    const sent = zeroCopy.send(socket, head, region);
+    if (sent === undefined) return false;
+    this.kernelQueued = 1;
+    const body = region.bytes;
+    if (sent < head.length + body.length) {
+      socket.cork();
+      if (sent < head.length) {
+        socket.write(head.subarray(sent));
+        socket.write(body);
+      } else socket.write(body.subarray(sent - head.length));
+      socket.uncork();
+    }
+    return true;
   }
 
   /** 304 for a matching `If-None-Match`, 206 or 416 for a single `Range`, else the whole object (as responder.ts). */

@@ -11,6 +11,7 @@ import type { RelayMetrics } from './relay-metrics.ts';
 import type { SegmentCache } from './segment-cache.ts';
 import { type Expected, SourceAttempt } from './source-attempt.ts';
 import { requestUpstream, type UpstreamTimeouts } from './upstream-request.ts';
+import { ZERO_COPY_MIN_BYTES, type ZeroCopy, type ZeroCopyBody } from './zero-copy.ts';
 
 /**
  * A peer that refused a hop request because its link to the origin is failing (502 with
@@ -51,6 +52,8 @@ export interface FillerDeps {
   log: Logger;
   /** This relay's id (known once bound). */
   selfId(): string;
+  /** Where large complete bodies go for sendfile (zero-copy.ts); absent: one Buffer each. */
+  zeroCopy?: ZeroCopy;
 }
 
 /** One fill request: what to fetch and for whom. */
@@ -90,6 +93,29 @@ export class Filler {
   private lastTick = Date.now();
   private frozenAt = 0;
   private readonly ticker = setInterval(() => this.tick(), 250).unref();
+
+  /**
+   * A complete body of ZERO_COPY_MIN_BYTES or more in a memfd region; undefined (one Buffer) without
+   * zero-copy, for small bodies, or when no region can be had (logged once: descriptors or memory ran out).
+   */
+  private readonly joinBody = (chunks: readonly Buffer[], size: number): ZeroCopyBody | undefined => {
+    const { zeroCopy, log } = this.deps;
+    if (!zeroCopy || size < ZERO_COPY_MIN_BYTES) return undefined;
+    try {
+      const body = zeroCopy.join(chunks, size);
+      this.joinFailed = false;
+      return body;
+    } catch (err) {
+      if (!this.joinFailed)
+        log.warn(
+          { err: (err as Error).message },
+          'zero-copy region failed; plain buffers until it works again',
+        );
+      this.joinFailed = true;
+      return undefined;
+    }
+  };
+  private joinFailed = false;
 
   constructor(private readonly deps: FillerDeps) {
     const { config, log } = deps;
@@ -336,7 +362,7 @@ export class Filler {
         entry.expiresAt =
           Date.now() + playlistTtlMs(config.playlistMaxAgeMs, this.deps.cluster, entry.path.streamId);
       }
-      entry.complete(sha256);
+      entry.complete(sha256, entry.status === 200 ? this.joinBody : undefined);
     }
     // Errors and 404s are never cached; waiting viewers got them through their listeners.
     if (entry.state !== 'complete' || entry.status !== 200) cache.remove(entry);

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what Ringcast needs on a fresh Debian machine, and nothing twice.
-#   scripts/setup.sh demo   ffmpeg and the npm packages (run by `npm start`)
+#   scripts/setup.sh demo   ffmpeg, the npm packages and the relay's zero-copy module (run by `npm start`)
 #   scripts/setup.sh test   also redis-server, Chromium, nginx, wrk, openssh-server (run by `npm test`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-demo}"
 
 declare -A pkg_of=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [redis-server]=redis-server [chromium]=chromium
-  [nginx]=nginx [wrk]=wrk [sshd]=openssh-server [systemd-analyze]=systemd)
-cmds=(ffmpeg ffprobe)
+  [nginx]=nginx [wrk]=wrk [sshd]=openssh-server [systemd-analyze]=systemd [gcc]=gcc [make]=make
+  [python3]=python3)
+cmds=(ffmpeg ffprobe gcc make python3)
 [ "$mode" = test ] && cmds+=(redis-server chromium nginx wrk sshd systemd-analyze)
 
 missing=()
@@ -28,4 +29,19 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The relay's zero-copy module (native/, sendfile from memfd regions), built when missing or older than
+# its source. Without it relays still run and send segments with plain writes (they log why).
+addon=native/build/Release/zero_copy.node
+if [ ! -f "$addon" ] || [ native/zero-copy.c -nt "$addon" ] || [ native/binding.gyp -nt "$addon" ]; then
+  echo "setup: building native/zero-copy" >&2
+  # Node's own headers, where this Node has them (node-gyp would otherwise download them).
+  nodedir="$(node -p "require('path').resolve(process.execPath, '../..')")"
+  if [ -z "${npm_config_nodedir:-}" ] && [ -f "$nodedir/include/node/node_api.h" ]; then
+    export npm_config_nodedir="$nodedir"
+  fi
+  if ! npm --prefix native run build --silent >native/build.log 2>&1; then
+    echo "setup: native/zero-copy did not build (native/build.log); relays will use plain writes" >&2
+  fi
 fi

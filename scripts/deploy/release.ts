@@ -9,6 +9,9 @@ import { DeployError } from './errors.ts';
 /** Top-level entries a relay host does not need. */
 const SKIP_TOP = new Set(['node_modules', '.git', '.data', 'tmp', 'test', 'bench', '.ci']);
 const SKIP_FILE = /\.log$/;
+/** Of the native module's build tree (native/build), only the module ships (scripts/setup.sh builds it). */
+const NATIVE_BUILD = 'native/build/';
+const NATIVE_MODULE = 'native/build/Release/zero_copy.node';
 
 export interface Release {
   repoDir: string;
@@ -32,6 +35,7 @@ export function collectRelease(repoDir: string): Release {
       const path = rel ? `${rel}/${entry.name}` : entry.name;
       if (!rel && SKIP_TOP.has(entry.name)) continue;
       if (entry.isDirectory()) walk(path);
+      else if (path.startsWith(NATIVE_BUILD) && path !== NATIVE_MODULE) continue;
       else if (entry.isFile() && !SKIP_FILE.test(entry.name)) files.push(path);
     }
   };
