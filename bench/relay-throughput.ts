@@ -1,10 +1,11 @@
 /**
  * Relay against nginx: the same 1 MB segment and the same media playlist, one relay process and one
- * nginx worker pinned to core 0, wrk on core 1, in one run. A second relay with `--fast-path false`
- * (Node's http for everything) shows what the raw-socket fast path buys. Runs alternate (nginx,
- * relay, relay without fast path) for `rounds` rounds and the medians are reported: on a shared
- * 2-core VM a single 10 s run varies by ±15%. Writes docs/benchmarks.md.
- *   npm run bench:relay [-- --seconds 5 --rounds 3 --connections 32]
+ * nginx worker pinned to core 0, wrk on core 1, in one run. A relay with `--zero-copy false` (plain
+ * writes, segments only: playlists never use sendfile) and one with `--fast-path false` (Node's http
+ * for everything) show what zero-copy and the raw-socket fast path buy. Runs alternate for `rounds`
+ * rounds and the medians are reported: on a shared 2-core VM a single 5 s run varies by ±15%.
+ * Writes docs/benchmarks.md.
+ *   npm run bench:relay [-- --seconds 5 --rounds 5 --connections 32]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { table, writeSection } from './lib/report.ts';
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
   },
 });
@@ -70,28 +71,43 @@ async function main(): Promise<void> {
       targetDuration: 2,
     },
   });
-  const startRelay = async (fastPath: boolean) => {
+  const startRelay = async (fastPath: boolean, zeroCopy = true) => {
     const part = await spawnPart({
       part: 'relay',
-      args: ['--port', '0', '--coordinator-url', coordinator.url, '--fast-path', String(fastPath)],
+      args: [
+        '--port',
+        '0',
+        '--coordinator-url',
+        coordinator.url,
+        '--fast-path',
+        String(fastPath),
+        '--zero-copy',
+        String(zeroCopy),
+      ],
       env: { ...env, RINGCAST_LOG_LEVEL: 'info' },
     });
     pin(part.child.pid!, 0);
     return part;
   };
   const relay = await startRelay(true);
+  const copyRelay = await startRelay(true, false);
   const nodeRelay = await startRelay(false);
+  const health = (await callJson(`${relay.url}/healthz`)) as { zeroCopy?: boolean };
+  if (!health.zeroCopy) throw new Error('the relay runs without zero-copy: build native/ (scripts/setup.sh)');
   const nginx = await startNginx(dir, root, 0);
 
   const results: { target: Target; object: string; r: WrkResult }[] = [];
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const [object, path] of OBJECTS) {
-        for (const [target, base] of [
+        const targets: [Target, string][] = [
           ['nginx', nginx.url],
           ['relay', relay.url],
+          ['copy', copyRelay.url],
           ['node', nodeRelay.url],
-        ] as const) {
+        ];
+        for (const [target, base] of targets) {
+          if (target === 'copy' && !path.endsWith('.m4s')) continue;
           const warm = await fetch(base + path);
           if (!warm.ok) throw new Error(`${target} ${path}: ${warm.status}`);
           await warm.arrayBuffer();
@@ -106,6 +122,7 @@ async function main(): Promise<void> {
   } finally {
     nginx.stop();
     await stopPart(relay, 3000);
+    await stopPart(copyRelay, 3000);
     await stopPart(nodeRelay, 3000);
     await stopPart(coordinator, 3000);
     origin.close();
@@ -125,6 +142,9 @@ async function main(): Promise<void> {
     rps(object, 'nginx').toFixed(0),
     rps(object, 'relay').toFixed(0),
     `**${ratio(object, 'relay').toFixed(2)}×**`,
+    runs(object, 'copy').length
+      ? `${rps(object, 'copy').toFixed(0)} (${ratio(object, 'copy').toFixed(2)}×)`
+      : '—',
     rps(object, 'node').toFixed(0),
     `${ratio(object, 'node').toFixed(2)}×`,
     `${p99(object, 'nginx')} / ${p99(object, 'relay')}`,
@@ -138,27 +158,36 @@ async function main(): Promise<void> {
 \`npm run bench:relay -- --seconds ${seconds} --rounds ${rounds}\` (wrk \`-t1 -c${connections}\` on core 1 for ${seconds} s
 per run; one relay process and one nginx worker (Debian's nginx, sendfile on) pinned to core 0; all
 answer from a warm cache: the relays from memory, nginx from the page cache). Runs alternate nginx,
-relay, relay with \`--fast-path false\` for ${rounds} rounds; req/s are medians, ratios the median of
-each round's ratio. Run on ${new Date().toISOString().slice(0, 10)}.
+relay, relay with \`--zero-copy false\` (segments only), relay with \`--fast-path false\` for ${rounds}
+rounds; req/s are medians, ratios the median of each round's ratio. Run on
+${new Date().toISOString().slice(0, 10)}.
 
-${table(['object', 'nginx req/s', 'relay req/s', 'relay / nginx', 'relay, Node http only, req/s', 'Node http only / nginx', 'p99 latency nginx / relay (last round)', 'non-2xx'], rows)}
+${table(['object', 'nginx req/s', 'relay req/s', 'relay / nginx', 'relay, plain writes (--zero-copy false), req/s (/ nginx)', 'relay, Node http only, req/s', 'Node http only / nginx', 'p99 latency nginx / relay (last round)', 'non-2xx'], rows)}
 
 Targets: segments at or above 1.0×, playlists at 0.8× or better. The relay answers plain keep-alive
-GETs on its raw-socket fast path (docs/relay.md, Fast path); "Node http only" is the same relay
-with that path off, every request through Node's \`http\` server.
+GETs on its raw-socket fast path (docs/relay.md, Fast path) and sends segments with \`sendfile\` from
+memfd regions (docs/relay.md, Zero-copy segments); "plain writes" is the same relay with zero-copy
+off, "Node http only" the same relay with the fast path off, every request through Node's \`http\`.
 
-The playlist ratio depends on the machine. On the VM where the fast path was built (2026-11-27, early),
-nginx served 63k playlists/s and the relay 65k (**1.07×**); a bare Node \`http\` server writing the
-same cached Buffer measured 0.73–0.80× there. On the VM of the later runs nginx serves 108–131k/s and
-the relay 68–91k/s (**0.64–0.72×**, below the 0.8× target), the code before this session's changes
-included (0.72×). There a bare \`net\` server writing one prebuilt response per read (no parsing, no
-cache) serves 157–184k/s and is limited by wrk, so Node can go faster: the relay's own per-request
-work (request parsing, routing, viewer tracking, the stream machinery) is what remains between it and
-nginx. Under load the relay's core is 97 % busy, about half of it in the \`write\` syscall.`,
+The ratios depend on the VM, and three VMs have given three pictures:
+- 2026-11-27, first VM: nginx served 63k playlists/s, the relay 65k (**1.07×**); segments 1.4×.
+- Second VM: nginx 108–131k playlists/s, the relay 0.64–0.72×; segments 1.43–1.54×. A bare \`net\`
+  server writing a fixed answer served 157–184k/s there, limited by wrk.
+- Third VM (the run above): nginx about 30k playlists/s and 2.5k segments/s. Before the changes
+  that run measures, the relay served playlists at 0.71–0.92× and segments at 0.75–0.83×.
+  - Playlists: a hit cost 19–27 µs of user CPU against 7 µs for a bare \`net\` server, most of it
+    parsing the request (splitting, lower-casing, a regex per header line). The fast path now
+    parses the request line from the Buffer and reuses a connection's parsed header block while its
+    bytes repeat: 13–18 µs.
+  - Segments: wrk's core was the limit, and most of its time went to copying bytes out of socket
+    pages the relay had just filled (perf: \`_copy_to_iter\` 27 % of wrk's core against 14 % with
+    nginx's \`sendfile\`). A bare Node server writing the same segment reached only 0.8×: no amount
+    of JavaScript speed closes that. Zero-copy sends the same memfd pages to every viewer, as
+    nginx does with the page cache.`,
   );
 }
 
-type Target = 'nginx' | 'relay' | 'node';
+type Target = 'nginx' | 'relay' | 'copy' | 'node';
 
 const OBJECTS = [
   ['1 MB segment', '/live/bench/720p/100.m4s'],

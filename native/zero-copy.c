@@ -17,6 +17,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Far above any segment (the relay refuses objects over half its cache), far below Buffer's limit. */
+#define MAX_REGION ((int64_t)1 << 30)
+
 typedef struct {
   int fd;
   void *addr;
@@ -45,8 +48,8 @@ static napi_value Alloc(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int64_t len;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || napi_get_value_int64(env, argv[0], &len) != napi_ok || len <= 0) {
-    napi_throw_type_error(env, NULL, "alloc(length): length must be a positive integer");
+  if (argc < 1 || napi_get_value_int64(env, argv[0], &len) != napi_ok || len <= 0 || len > MAX_REGION) {
+    napi_throw_range_error(env, NULL, "alloc(length): length must be from 1 byte to 1 GiB");
     return NULL;
   }
   int fd = memfd_create("ringcast-body", MFD_CLOEXEC);
@@ -78,6 +81,8 @@ static napi_value Alloc(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "cannot wrap the region in an ArrayBuffer");
     return NULL;
   }
+  /* V8 may count the mapping as an ArrayBuffer too: counted twice, GC only comes sooner; not counted,
+     collected regions could pile up between major GCs. */
   int64_t ignored;
   napi_adjust_external_memory(env, len, &ignored);
   napi_create_int32(env, fd, &jfd);

@@ -73,6 +73,7 @@ export class Relay {
       cacheEntries: () => this.cache.size,
       viewersByStream: () => this.viewers.counts(Date.now()),
       originLinksDown: () => this.filler.originLinksDown(),
+      zeroCopyBytes: () => this.zeroCopy?.sent ?? 0,
     });
     if (deps.cluster) this.cluster = deps.cluster;
     else {

@@ -220,7 +220,13 @@ class FastConnection {
     // Bytes sendfile left in the kernel are a response in flight that Node does not see.
     const queued = this.kernelQueued > 0 && zeroCopy ? zeroCopy.queued(socket) : 0;
     const kernelProgress = queued < this.kernelQueued;
+    const drained = this.kernelQueued > 0 && queued === 0;
     this.kernelQueued = queued;
+    if (drained && socket.writableLength === 0) {
+      // The response left just now: the idle keep-alive time counts from here, not from the request.
+      socket.setTimeout(keepAliveMs);
+      return;
+    }
     if (socket.writableLength > 0 || queued > 0) {
       // A response in flight made no write progress for keepAliveMs (Node's timer counts progress of
       // its writes; the kernel's queue shrinking is progress too). Only consecutive timeouts add up.

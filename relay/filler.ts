@@ -362,7 +362,9 @@ export class Filler {
         entry.expiresAt =
           Date.now() + playlistTtlMs(config.playlistMaxAgeMs, this.deps.cluster, entry.path.streamId);
       }
-      entry.complete(sha256, entry.status === 200 ? this.joinBody : undefined);
+      // Segments and init sections only: playlists are replaced every playlistMaxAgeMs.
+      const immutable = entry.path.kind === 'segment' || entry.path.kind === 'init';
+      entry.complete(sha256, entry.status === 200 && immutable ? this.joinBody : undefined);
     }
     // Errors and 404s are never cached; waiting viewers got them through their listeners.
     if (entry.state !== 'complete' || entry.status !== 200) cache.remove(entry);

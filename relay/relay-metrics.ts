@@ -7,6 +7,8 @@ export interface RelayGaugeSource {
   cacheEntries(): number;
   viewersByStream(): Map<string, number>;
   originLinksDown(): number;
+  /** Bytes sent with sendfile so far (zero-copy.ts); 0 without zero-copy. */
+  zeroCopyBytes(): number;
 }
 
 /** The relay's Prometheus metrics (`ringcast_relay_*`), one registry per Relay instance. */
@@ -68,6 +70,17 @@ export class RelayMetrics {
       collect() {
         this.inc(self.bytesServedTotal - bytesReported);
         bytesReported = self.bytesServedTotal;
+      },
+    });
+    let zeroCopyReported = 0;
+    new Counter({
+      name: 'ringcast_relay_zero_copy_bytes_total',
+      help: 'Bytes (heads and bodies) sent with sendfile from memfd regions; the rest of bytes_served was written',
+      registers,
+      collect() {
+        const now = gauges.zeroCopyBytes();
+        this.inc(now - zeroCopyReported);
+        zeroCopyReported = now;
       },
     });
     this.prefetches = new Counter({

@@ -40,6 +40,9 @@ export interface ZeroCopyBody {
  * viewer still being served keeps it alive like any Buffer.
  */
 export class ZeroCopy {
+  /** Bytes (heads and bodies) the kernel took through `send`: what zero-copy actually carried. */
+  sent = 0;
+
   private constructor(private readonly native: ZeroCopyModule) {}
 
   /** A ZeroCopy, or undefined with the reason when the module is missing. */
@@ -66,7 +69,9 @@ export class ZeroCopy {
     const fd = socketFd(socket);
     if (fd === undefined) return undefined;
     const n = this.native.send(fd, head, body.fd, body.bytes.length);
-    return n < 0 ? undefined : n;
+    if (n < 0) return undefined;
+    this.sent += n;
+    return n;
   }
 
   /** Bytes the kernel still holds for `socket` (sent, not yet acknowledged, or not sent yet). */

@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 mode="${1:-demo}"
 
 declare -A pkg_of=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [redis-server]=redis-server [chromium]=chromium
-  [nginx]=nginx [wrk]=wrk [sshd]=openssh-server [systemd-analyze]=systemd [gcc]=gcc [make]=make
+  [nginx]=nginx [wrk]=wrk [sshd]=openssh-server [systemd-analyze]=systemd [gcc]=gcc [g++]=g++ [make]=make
   [python3]=python3)
-cmds=(ffmpeg ffprobe gcc make python3)
+# gcc, g++ (node-gyp links with it), make and python3 build the relay's zero-copy module.
+cmds=(ffmpeg ffprobe gcc g++ make python3)
 [ "$mode" = test ] && cmds+=(redis-server chromium nginx wrk sshd systemd-analyze)
 
 missing=()

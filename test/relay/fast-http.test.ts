@@ -493,7 +493,8 @@ async function fastAlone(
 
 // Serial: each counts on its reader's timing, which other tests' load would disturb.
 const slowAndStuck = test.macro(async (t, zeroCopy: boolean, size: number) => {
-  const { open, closedAfter } = await fastAlone(t, size, zeroCopy ? zeroCopyFor(t) : undefined);
+  const zc = zeroCopy ? zeroCopyFor(t) : undefined;
+  const { open, closedAfter } = await fastAlone(t, size, zc);
   // Reads in 10 ms bursts every 300 ms: gaps longer than keepAliveMs (200), never stallMs (1000).
   const slow = await open();
   let slowGot = 0;
@@ -520,6 +521,9 @@ const slowAndStuck = test.macro(async (t, zeroCopy: boolean, size: number) => {
   // Closed once it had everything (an idle keep-alive connection) is fine; cut short is not.
   t.true(closedAfter[0] === undefined || slowGot > size, `the slow reader was cut after ${slowGot} bytes`);
   t.true(slowGot > 0);
+  // What sendfile carried: the whole of both bodies when they fit the socket buffers, else a part.
+  if (zc && size <= 2 * 1024 * 1024) t.true(zc.sent > 2 * size, `sendfile sent ${zc.sent} bytes`);
+  else if (zc) t.true(zc.sent > 0 && zc.sent < 2 * size, `sendfile sent ${zc.sent} bytes`);
 });
 
 test.serial(
@@ -543,7 +547,8 @@ test.serial(
 
 test('a memfd body larger than the socket buffer arrives whole and in order, twice on one connection', async (t) => {
   const body = randomBytes(6 * 1024 * 1024);
-  const { port } = await fastAlone(t, body.length, zeroCopyFor(t), body);
+  const zc = zeroCopyFor(t);
+  const { port } = await fastAlone(t, body.length, zc, body);
   const c = new RawClient(port);
   t.teardown(() => c.close());
   c.send(req('/live/demo/720p/1.m4s') + req('/live/demo/720p/1.m4s'));
@@ -554,6 +559,7 @@ test('a memfd body larger than the socket buffer arrives whole and in order, twi
   }
   c.send(req('/live/demo/720p/1.m4s'));
   t.true((await c.response()).body.equals(body), 'body 3');
+  t.true(zc.sent > 0, 'sendfile carried part of the bodies');
 });
 
 test('a relay keeps large segments in memfd regions and serves them whole; --zero-copy false uses plain buffers', async (t) => {
@@ -583,5 +589,12 @@ test('a relay keeps large segments in memfd regions and serves them whole; --zer
     t.is(head.headers.get('content-length'), String(body.length));
     t.deepEqual((await c.response()).body, body.subarray(100, 200));
     t.true((await c.response()).body.equals(body), `second hit, zeroCopy ${zeroCopy}`);
+    // Two hits of 3 MB on a fresh connection: sendfile carries most of them, or nothing when off.
+    const sent = metric(
+      (await get(`${url}/metrics`)).body.toString(),
+      'ringcast_relay_zero_copy_bytes_total',
+    );
+    if (zeroCopy) t.true(sent > body.length, `sendfile sent ${sent} bytes`);
+    else t.is(sent, 0);
   }
 });
