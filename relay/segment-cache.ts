@@ -8,6 +8,8 @@ import type { CacheEntry, EntryOwner } from './cache-entry.ts';
 export class SegmentCache implements EntryOwner {
   private readonly entries = new Map<string, CacheEntry>();
   private totalBytes = 0;
+  /** The entry at the young end of `entries`, when known. */
+  private youngest: CacheEntry | undefined;
 
   constructor(readonly maxBytes: number) {}
 
@@ -27,9 +29,13 @@ export class SegmentCache implements EntryOwner {
       this.remove(entry);
       return undefined;
     }
-    // Map order is the LRU order: move to the young end.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    // Map order is the LRU order: move to the young end (unless it is there already, as a key asked for
+    // many times in a row is).
+    if (entry !== this.youngest) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+      this.youngest = entry;
+    }
     return entry;
   }
 
@@ -37,6 +43,7 @@ export class SegmentCache implements EntryOwner {
     const old = this.entries.get(entry.key);
     if (old) this.remove(old);
     this.entries.set(entry.key, entry);
+    this.youngest = entry;
     entry.owner = this;
     this.totalBytes += entry.size;
     this.enforce();
@@ -48,6 +55,7 @@ export class SegmentCache implements EntryOwner {
     entry.owner = undefined;
     this.totalBytes -= entry.size;
     if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+    if (this.youngest === entry) this.youngest = undefined;
   }
 
   grow(_entry: CacheEntry, bytes: number): void {

@@ -26,6 +26,35 @@ test('evicts least recently used entries to hold the byte budget', (t) => {
   t.truthy(cache.get('demo/720p/1.m4s', 0));
 });
 
+test('repeated lookups of one key keep the order exact (the youngest entry is not moved again)', (t) => {
+  const cache = new SegmentCache(300);
+  entry(cache, 1, 100);
+  entry(cache, 2, 100);
+  entry(cache, 3, 100);
+  const get = (n: number) => t.truthy(cache.get(`demo/720p/${n}.m4s`, 0));
+  // Oldest to youngest after these: 3, 1, 2.
+  for (const n of [3, 3, 1, 1, 2, 2]) get(n);
+  entry(cache, 4, 100);
+  t.falsy(cache.get('demo/720p/3.m4s', 0));
+  // Now 1, 2, 4; asking for 4 (the youngest) twice, then 1, leaves 2 the oldest.
+  for (const n of [4, 4, 1]) get(n);
+  entry(cache, 5, 100);
+  t.falsy(cache.get('demo/720p/2.m4s', 0));
+  // 1 is asked for (now youngest) and removed; 4, asked for again after 6 comes, moves behind 6.
+  cache.remove(cache.get('demo/720p/1.m4s', 0)!);
+  entry(cache, 6, 100);
+  get(4);
+  entry(cache, 7, 100);
+  t.falsy(cache.get('demo/720p/5.m4s', 0));
+  t.is(cache.bytes, 300);
+  // 6, 4, 7: asking for 6 makes it the youngest, so 7 (the youngest before) must move when asked for.
+  for (const n of [6, 7]) get(n);
+  entry(cache, 8, 100);
+  entry(cache, 9, 100);
+  t.truthy(cache.get('demo/720p/7.m4s', 0));
+  t.falsy(cache.get('demo/720p/6.m4s', 0));
+});
+
 test('pinned and filling entries are never evicted; the budget returns once they are released', (t) => {
   const cache = new SegmentCache(200);
   const pinned = entry(cache, 1, 150);
