@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,8 +96,9 @@ static napi_value Alloc(napi_env env, napi_callback_info info) {
 
 /*
  * send(socketFd, head, fd, length) -> bytes of head + body the kernel took (0 when the socket buffer
- * is full), or -errno when it took none because of an error. The head goes with MSG_MORE, so head and
- * body leave in the same packets; the caller writes whatever was not taken.
+ * is full), or -errno when it took none because of an error. The socket is corked meanwhile (and the
+ * head goes with MSG_MORE), so head and body leave in the same full packets; the caller writes
+ * whatever was not taken.
  */
 static napi_value Send(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -113,6 +116,9 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   }
   int64_t total = 0;
   int err = 0;
+  /* Corked like nginx's tcp_nopush: head and body leave in full packets, the last one at uncork. */
+  int on = 1, off = 0;
+  setsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
   while ((size_t)total < headLen) {
     ssize_t n = send(sock, (char *)head + total, headLen - total, MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0) {
@@ -133,6 +139,7 @@ static napi_value Send(napi_env env, napi_callback_info info) {
     if (n == 0) break;
   }
   total += offset;
+  setsockopt(sock, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
   napi_value out;
   napi_create_int64(env, total == 0 && err && err != EAGAIN ? -err : total, &out);
   return out;
