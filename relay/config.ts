@@ -59,8 +59,8 @@ export const RELAY_CONFIG = {
   },
   zeroCopy: {
     type: 'bool',
-    default: true,
-    doc: 'keep complete segments of 64 KiB or more in memfd regions and send them with sendfile (Linux; needs native/ built by scripts/setup.sh, else plain writes)',
+    default: false,
+    doc: 'keep complete segments of 64 KiB or more in memfd regions and send them with sendfile (Linux; needs native/ built by scripts/setup.sh, else plain writes); off by default: with it on, LL-HLS playback stalled after a relay failover (docs/relay.md)',
   },
   playlistMaxAgeMs: {
     type: 'int',
