@@ -186,8 +186,8 @@ The ratios depend on the VM, and three VMs have given three pictures:
     nginx's \`sendfile\`). A bare Node server writing the same segment reached only 0.8×: no amount
     of JavaScript speed closes that. Zero-copy sends the same memfd pages to every viewer, as
     nginx does with the page cache, and corks the socket around head and body as nginx's
-    \`tcp_nopush\` does. With it the relay ties nginx on this VM: 0.94–1.00× in four runs of this
-    benchmark and 1.06× in a shorter alternating run, against 0.75–0.83× with plain writes. wrk's
+    \`tcp_nopush\` does. With it the relay ties nginx on this VM: 0.94–1.00× in five runs of this
+    benchmark and 1.06× in a shorter alternating run, against 0.73–0.83× with plain writes. wrk's
     core is 96–99 % busy in all of them (nginx's core 72–79 %, the relay's 80–84 %, 85 % of it in
     the kernel): here the benchmark measures the load generator's receive cost, and what is left
     between the two is inside the run-to-run spread. As shipped (zero-copy off), segments stay at
