@@ -148,10 +148,22 @@ test.serial(
     t.is(transcoders(KEY_B).length, 1);
     for (const id of ['alpha', 'beta'])
       await waitFor(() => coordinator.segments.some((s) => s.streamId === id), { what: `${id} announced` });
-    t.true(coordinator.streams.some((s) => s.id === 'alpha' && s.body.state === 'live'));
-    t.true(coordinator.streams.some((s) => s.id === 'beta' && s.body.state === 'live'));
-    const metrics = await getText(`${url}/metrics`);
-    t.true(sumMetric(metrics, 'ringcast_origin_segments_published_total', { stream: 'beta' }) >= 2);
+    t.true(
+      coordinator.streams.some((s) => s.id === 'alpha' && s.body.state === 'live'),
+      'alpha reported live',
+    );
+    t.true(
+      coordinator.streams.some((s) => s.id === 'beta' && s.body.state === 'live'),
+      'beta reported live',
+    );
+    // Counted as announcements go out, which may trail the playlist a moment: wait for the second.
+    await waitFor(
+      async () =>
+        sumMetric(await getText(`${url}/metrics`), 'ringcast_origin_segments_published_total', {
+          stream: 'beta',
+        }) >= 2,
+      { what: 'two beta segments counted as published' },
+    );
 
     // The master playlist's CODECS, RESOLUTION and FRAME-RATE against ffprobe on init + a segment.
     const master = HLS.parse(await getText(`${url}/live/alpha/master.m3u8`)) as Master;
