@@ -35,6 +35,8 @@
     lowLatency: false,
     errors: [],
     playing: false,
+    /** Requests that failed without an HTTP answer and moved playback to the next relay at once. */
+    relayFailovers: 0,
   };
   window.ringcastStats = stats;
   $('stream-name').textContent = `· ${stream}`;
@@ -59,8 +61,32 @@
       // behind the encoder (the newest segment is published when complete); play up to 1.5x to get back
       // there after a slow start or a stall, and jump when more than 6 s behind it (docs/player.md).
       { liveSyncDuration: 3, liveMaxLatencyDuration: 6, maxLiveSyncPlaybackRate: 1.5 };
+  // A request that fails without an HTTP status (refused, reset) or times out means the relay is gone,
+  // for every rendition. hls.js first answers such a failure by switching rendition on the same relay and
+  // moves to the next pathway (relay) only on the next failure; in LL-HLS each rendition change reloads
+  // the current segment from its independent part, so a relay kill cost two extra segment loads (down a
+  // rendition and back up) against a buffer of about 0.6 s. Move to the next relay at once, keeping the
+  // rendition (docs/player.md, Failover). hls.js's own action names: SendAlternateToPenaltyBox = 2,
+  // MoveAllAlternatesMatchingHost = 1.
+  const SEND_ALTERNATE_TO_PENALTY_BOX = 2;
+  const MOVE_ALL_ALTERNATES_MATCHING_HOST = 1;
+  const D = Hls.ErrorDetails;
+  const relayUnreachable = (data) =>
+    ((data.details === D.FRAG_LOAD_ERROR || data.details === D.LEVEL_LOAD_ERROR) && !data.response?.code) ||
+    data.details === D.FRAG_LOAD_TIMEOUT ||
+    data.details === D.LEVEL_LOAD_TIMEOUT;
+  class RelayFailover extends Hls.DefaultConfig.errorController {
+    getLevelSwitchAction(data, levelIndex) {
+      if (relayUnreachable(data) && hls.pathways.length > 1) {
+        stats.relayFailovers++;
+        return { action: SEND_ALTERNATE_TO_PENALTY_BOX, flags: MOVE_ALL_ALTERNATES_MATCHING_HOST };
+      }
+      return super.getLevelSwitchAction(data, levelIndex);
+    }
+  }
   const hls = new Hls({
     ...latencyConfig,
+    errorController: RelayFailover,
     // Parts, blocking playlist reloads and PART-HOLD-BACK when the playlists carry them.
     lowLatencyMode: true,
     backBufferLength: 30,
@@ -185,7 +211,8 @@
       : '–';
     $('buffer').textContent = `${stats.bufferSec.toFixed(1)} s`;
     $('stalls').textContent = `${stats.stalls} (${((stats.stallMs + stalled) / 1000).toFixed(2)} s)`;
-    $('pathway').textContent = stats.pathway || '–';
+    const failovers = stats.relayFailovers ? ` · ${stats.relayFailovers} relay failover(s)` : '';
+    $('pathway').textContent = stats.pathway ? `${stats.pathway}${failovers}` : '–';
     $('ll').textContent = stats.lowLatency ? 'on (LL-HLS parts)' : 'off';
   }, 250);
 })();

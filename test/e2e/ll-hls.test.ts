@@ -68,6 +68,14 @@ test.serial(
       { timeoutMs: 20_000, what: 'the page on another relay' },
     );
     const movedMs = Date.now() - killedAt;
+    // The blocking reload in flight to the dead relay fails without an HTTP answer; the page moves to the
+    // next relay on that first failure, keeping its rendition (player.js, RelayFailover), instead of
+    // first trying another rendition on the dead relay.
+    const moved = await statsOf(page);
+    t.true(
+      moved.relayFailovers > before.relayFailovers,
+      `relay failovers ${before.relayFailovers} -> ${moved.relayFailovers}`,
+    );
     // Back under the limit (catch-up at 1.2x), then a window of steady playback.
     await waitFor(async () => ((await statsOf(page)).latencySec ?? 99) <= LIMIT_SEC, {
       timeoutMs: 30_000,

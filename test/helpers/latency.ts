@@ -11,6 +11,8 @@ export interface PageStats {
   stallMs: number;
   latencySec: number | null;
   lowLatency: boolean;
+  /** Failed requests with no HTTP answer that moved the page to the next relay at once. */
+  relayFailovers: number;
   latencySamples: number[];
   segments: { sn: number; part: number | null; relay: string; cache: string; ms: number; at: number }[];
   errors: { details: string; fatal: boolean; at: number }[];
