@@ -75,9 +75,19 @@
     ((data.details === D.FRAG_LOAD_ERROR || data.details === D.LEVEL_LOAD_ERROR) && !data.response?.code) ||
     data.details === D.FRAG_LOAD_TIMEOUT ||
     data.details === D.LEVEL_LOAD_TIMEOUT;
+  // hls.js keeps a pathway it moved away from out of use for 5 minutes; when every other relay is in
+  // that penalty box, moving cannot succeed (hls.js would call the error fatal), so keep its own answer.
+  const PATHWAY_PENALTY_MS = 300_000;
+  const leftAt = new Map();
   class RelayFailover extends Hls.DefaultConfig.errorController {
     getLevelSwitchAction(data, levelIndex) {
-      if (relayUnreachable(data) && hls.pathways.length > 1) {
+      const current = hls.levels[0]?.pathwayId;
+      const now = performance.now();
+      const elsewhere = (hls.pathwayPriority ?? hls.pathways).some(
+        (p) => p !== current && !(now - (leftAt.get(p) ?? Number.NEGATIVE_INFINITY) < PATHWAY_PENALTY_MS),
+      );
+      if (relayUnreachable(data) && elsewhere) {
+        leftAt.set(current, now);
         stats.relayFailovers++;
         return { action: SEND_ALTERNATE_TO_PENALTY_BOX, flags: MOVE_ALL_ALTERNATES_MATCHING_HOST };
       }
