@@ -1,8 +1,8 @@
 /**
  * Relay against nginx: the same 1 MB segment and the same media playlist, one relay process and one
- * nginx worker pinned to core 0, wrk on core 1, in one run. A relay with `--zero-copy false` (plain
- * writes, segments only: playlists never use sendfile) and one with `--fast-path false` (Node's http
- * for everything) show what zero-copy and the raw-socket fast path buy. Runs alternate for `rounds`
+ * nginx worker pinned to core 0, wrk on core 1, in one run. The relay runs as shipped (its defaults);
+ * a relay with `--zero-copy true` (segments only: playlists never use sendfile) and one with
+ * `--fast-path false` (Node's http for everything) show what the option and the fast path do. Runs alternate for `rounds`
  * rounds and the medians are reported: on a shared 2-core VM a single 5 s run varies by ±15%.
  * Writes docs/benchmarks.md.
  *   npm run bench:relay [-- --seconds 5 --rounds 5 --connections 32]
@@ -71,29 +71,21 @@ async function main(): Promise<void> {
       targetDuration: 2,
     },
   });
-  const startRelay = async (fastPath: boolean, zeroCopy = true) => {
+  const startRelay = async (...flags: string[]) => {
     const part = await spawnPart({
       part: 'relay',
-      args: [
-        '--port',
-        '0',
-        '--coordinator-url',
-        coordinator.url,
-        '--fast-path',
-        String(fastPath),
-        '--zero-copy',
-        String(zeroCopy),
-      ],
+      args: ['--port', '0', '--coordinator-url', coordinator.url, ...flags],
       env: { ...env, RINGCAST_LOG_LEVEL: 'info' },
     });
     pin(part.child.pid!, 0);
     return part;
   };
-  const relay = await startRelay(true);
-  const copyRelay = await startRelay(true, false);
-  const nodeRelay = await startRelay(false);
-  const health = (await callJson(`${relay.url}/healthz`)) as { zeroCopy?: boolean };
-  if (!health.zeroCopy) throw new Error('the relay runs without zero-copy: build native/ (scripts/setup.sh)');
+  const relay = await startRelay();
+  const zcRelay = await startRelay('--zero-copy', 'true');
+  const nodeRelay = await startRelay('--fast-path', 'false');
+  const health = (await callJson(`${zcRelay.url}/healthz`)) as { zeroCopy?: boolean };
+  if (!health.zeroCopy)
+    throw new Error('--zero-copy true runs without zero-copy: build native/ (scripts/setup.sh)');
   const nginx = await startNginx(dir, root, 0);
 
   const results: { target: Target; object: string; r: WrkResult }[] = [];
@@ -103,11 +95,11 @@ async function main(): Promise<void> {
         const targets: [Target, string][] = [
           ['nginx', nginx.url],
           ['relay', relay.url],
-          ['copy', copyRelay.url],
+          ['zc', zcRelay.url],
           ['node', nodeRelay.url],
         ];
         for (const [target, base] of targets) {
-          if (target === 'copy' && !path.endsWith('.m4s')) continue;
+          if (target === 'zc' && !path.endsWith('.m4s')) continue;
           const warm = await fetch(base + path);
           if (!warm.ok) throw new Error(`${target} ${path}: ${warm.status}`);
           await warm.arrayBuffer();
@@ -122,7 +114,7 @@ async function main(): Promise<void> {
   } finally {
     nginx.stop();
     await stopPart(relay, 3000);
-    await stopPart(copyRelay, 3000);
+    await stopPart(zcRelay, 3000);
     await stopPart(nodeRelay, 3000);
     await stopPart(coordinator, 3000);
     origin.close();
@@ -142,9 +134,7 @@ async function main(): Promise<void> {
     rps(object, 'nginx').toFixed(0),
     rps(object, 'relay').toFixed(0),
     `**${ratio(object, 'relay').toFixed(2)}×**`,
-    runs(object, 'copy').length
-      ? `${rps(object, 'copy').toFixed(0)} (${ratio(object, 'copy').toFixed(2)}×)`
-      : '—',
+    runs(object, 'zc').length ? `${rps(object, 'zc').toFixed(0)} (${ratio(object, 'zc').toFixed(2)}×)` : '—',
     rps(object, 'node').toFixed(0),
     `${ratio(object, 'node').toFixed(2)}×`,
     `${p99(object, 'nginx')} / ${p99(object, 'relay')}`,
@@ -158,44 +148,46 @@ async function main(): Promise<void> {
 \`npm run bench:relay -- --seconds ${seconds} --rounds ${rounds}\` (wrk \`-t1 -c${connections}\` on core 1 for ${seconds} s
 per run; one relay process and one nginx worker (Debian's nginx, sendfile on) pinned to core 0; all
 answer from a warm cache: the relays from memory, nginx from the page cache). Runs alternate nginx,
-relay, relay with \`--zero-copy false\` (segments only), relay with \`--fast-path false\` for ${rounds}
-rounds; req/s are medians, ratios the median of each round's ratio. Run on
-${new Date().toISOString().slice(0, 10)}.
+the relay as shipped, the relay with \`--zero-copy true\` (segments only), the relay with
+\`--fast-path false\` for ${rounds} rounds; req/s are medians, ratios the median of each round's ratio.
+Run on ${new Date().toISOString().slice(0, 10)}.
 
-${table(['object', 'nginx req/s', 'relay --zero-copy true, req/s', 'relay / nginx', 'relay as shipped (plain writes), req/s (/ nginx)', 'relay, Node http only, req/s', 'Node http only / nginx', 'p99 latency nginx / relay (last round)', 'non-2xx'], rows)}
+${table(['object', 'nginx req/s', 'relay as shipped, req/s', 'relay / nginx', 'relay --zero-copy true, req/s (/ nginx)', 'relay, Node http only, req/s', 'Node http only / nginx', 'p99 latency nginx / relay (last round)', 'non-2xx'], rows)}
 
 Targets: segments at or above 1.0×, playlists at 0.8× or better. The relay answers plain keep-alive
-GETs on its raw-socket fast path (docs/relay.md, Fast path). The "relay" column runs with
-\`--zero-copy true\`: segments sent with \`sendfile\` from memfd regions (docs/relay.md, Zero-copy
-segments). That is off by default for now, because with it LL-HLS playback stalled after a relay
-failover in a browser test: "as shipped" is the default relay, plain writes. "Node http only" is the
-relay with the fast path off, every request through Node's \`http\`. Playlists never use sendfile.
+GETs on its raw-socket fast path (docs/relay.md, Fast path) and, as shipped, writes segments from
+memory. \`--zero-copy true\` sends segments with \`sendfile\` from memfd regions instead (docs/relay.md,
+Zero-copy segments). "Node http only" is the relay with the fast path off, every request through
+Node's \`http\`. Playlists never use sendfile.
 
-The ratios depend on the VM, and three VMs have given three pictures:
-- 2026-11-27, first VM: nginx served 63k playlists/s, the relay 65k (**1.07×**); segments 1.4×.
-- Second VM: nginx 108–131k playlists/s, the relay 0.64–0.72×; segments 1.43–1.54×. A bare \`net\`
-  server writing a fixed answer served 157–184k/s there, limited by wrk.
-- Third VM (the run above): nginx about 30k playlists/s and 2.5k segments/s. Before the changes
-  that run measures, the relay served playlists at 0.71–0.92× and segments at 0.75–0.83×.
-  - Playlists: a hit cost 19–27 µs of user CPU against 7 µs for a bare \`net\` server, most of it
-    parsing the request (splitting, lower-casing, a regex per header line). The fast path now
-    parses the request line from the Buffer and reuses a connection's parsed header block while its
-    bytes repeat: 13–18 µs.
-  - Segments: wrk's core was the limit, and most of its time went to copying bytes out of socket
-    pages the relay had just filled (perf: \`_copy_to_iter\` 27 % of wrk's core against 14 % with
-    nginx's \`sendfile\`). A bare Node server writing the same segment reached only 0.8×: no amount
-    of JavaScript speed closes that. Zero-copy sends the same memfd pages to every viewer, as
-    nginx does with the page cache, and corks the socket around head and body as nginx's
-    \`tcp_nopush\` does. With it the relay ties nginx on this VM: 0.94–1.00× in five runs of this
-    benchmark and 1.06× in a shorter alternating run, against 0.73–0.83× with plain writes. wrk's
-    core is 96–99 % busy in all of them (nginx's core 72–79 %, the relay's 80–84 %, 85 % of it in
-    the kernel): here the benchmark measures the load generator's receive cost, and what is left
-    between the two is inside the run-to-run spread. As shipped (zero-copy off), segments stay at
-    about 0.8× here.`,
+The ratios depend on the VM; four VMs have given these pictures (as shipped unless noted):
+- First VM: nginx 63k playlists/s, the relay 65k (1.07×); segments 1.4×.
+- Second VM: nginx 108–131k playlists/s, the relay 0.64–0.72× (before the request parsing below);
+  segments 1.43–1.54×. A bare \`net\` server writing a fixed answer served 157–184k/s there,
+  limited by wrk.
+- Third VM: nginx about 30k playlists/s and 2.5k segments/s; playlists 0.89–1.34× (0.71–0.92×
+  before the request parsing below); segments 0.73–0.83×, and 0.94–1.00× with \`--zero-copy true\`.
+  There wrk's core was 96–99 % busy with every server (nginx's core 72–79 %, the relay's 80–84 %),
+  so the benchmark measured the load generator's receive cost: most of wrk's time went to copying
+  bytes out of socket pages the relay had just filled (perf: \`_copy_to_iter\` 27 % of wrk's core
+  against 14 % with nginx's \`sendfile\`), and a bare Node server writing the same segment reached
+  only 0.8×. Zero-copy sends the same memfd pages to every viewer, as nginx does with the page
+  cache, and corks the socket around head and body as nginx's \`tcp_nopush\` does; that closed the
+  gap there.
+- Fourth VM (2026-11-27, AMD EPYC; the run above is one of three there): nginx about 65k
+  playlists/s and 2.9–3.2k segments/s; as shipped the relay served playlists at 1.24–1.27× and
+  segments at 1.41–1.45×, while \`--zero-copy true\` gave 0.84–0.96× on segments: on this VM
+  sendfile from memfd pages costs more than plain writes. That is why zero-copy stays an option
+  and is not the default.
+
+Playlists: a hit cost 19–27 µs of user CPU against 7 µs for a bare \`net\` server on the third VM,
+most of it parsing the request (splitting, lower-casing, a regex per header line). The fast path
+now parses the request line from the Buffer and reuses a connection's parsed header block while
+its bytes repeat: 13–18 µs.`,
   );
 }
 
-type Target = 'nginx' | 'relay' | 'copy' | 'node';
+type Target = 'nginx' | 'relay' | 'zc' | 'node';
 
 const OBJECTS = [
   ['1 MB segment', '/live/bench/720p/100.m4s'],
