@@ -66,32 +66,51 @@
   // moves to the next pathway (relay) only on the next failure; in LL-HLS each rendition change reloads
   // the current segment from its independent part, so a relay kill cost two extra segment loads (down a
   // rendition and back up) against a buffer of about 0.6 s. Move to the next relay at once, keeping the
-  // rendition (docs/player.md, Failover). hls.js's own action names: SendAlternateToPenaltyBox = 2,
-  // MoveAllAlternatesMatchingHost = 1.
+  // rendition (docs/player.md, Failover). hls.js's own names: actions DoNothing = 0 and
+  // SendAlternateToPenaltyBox = 2, flag MoveAllAlternatesMatchingHost = 1.
+  const DO_NOTHING = 0;
   const SEND_ALTERNATE_TO_PENALTY_BOX = 2;
   const MOVE_ALL_ALTERNATES_MATCHING_HOST = 1;
   const D = Hls.ErrorDetails;
   const relayUnreachable = (data) =>
-    ((data.details === D.FRAG_LOAD_ERROR || data.details === D.LEVEL_LOAD_ERROR) && !data.response?.code) ||
+    ((data.details === D.FRAG_LOAD_ERROR || data.details === D.LEVEL_LOAD_ERROR) &&
+      !data.response?.code &&
+      navigator.onLine !== false) ||
     data.details === D.FRAG_LOAD_TIMEOUT ||
     data.details === D.LEVEL_LOAD_TIMEOUT;
-  // hls.js keeps a pathway it moved away from out of use for 5 minutes; when every other relay is in
-  // that penalty box, moving cannot succeed (hls.js would call the error fatal), so keep its own answer.
+  const originOf = (url) => {
+    try {
+      return new URL(url, location.href).origin;
+    } catch {
+      return null;
+    }
+  };
+  // hls.js keeps a pathway it moved away from out of use for 5 minutes (its own moves as well as these);
+  // when every other relay is in that penalty box, moving cannot succeed (hls.js would call the error
+  // fatal), so keep its own answer. `penalizedPathways` is hls.js's record, read when present.
   const PATHWAY_PENALTY_MS = 300_000;
   const leftAt = new Map();
+  const penalizedSince = (pathway) =>
+    Math.max(
+      leftAt.get(pathway) ?? -Infinity,
+      hls.levelController?.steering?.penalizedPathways?.[pathway] ?? -Infinity,
+    );
   class RelayFailover extends Hls.DefaultConfig.errorController {
     getLevelSwitchAction(data, levelIndex) {
-      const current = hls.levels[0]?.pathwayId;
+      const current = hls.levels[0];
+      if (!relayUnreachable(data) || !current) return super.getLevelSwitchAction(data, levelIndex);
+      // A request still open to a relay the page has already left failed with it: nothing to do here, the
+      // page is loading from the new relay.
+      const failed = originOf(data.context?.url ?? data.part?.url ?? data.frag?.url ?? '');
+      if (failed && failed !== originOf(current.uri)) return { action: DO_NOTHING, flags: 0 };
       const now = performance.now();
       const elsewhere = (hls.pathwayPriority ?? hls.pathways).some(
-        (p) => p !== current && !(now - (leftAt.get(p) ?? Number.NEGATIVE_INFINITY) < PATHWAY_PENALTY_MS),
+        (p) => p !== current.pathwayId && !(now - penalizedSince(p) < PATHWAY_PENALTY_MS),
       );
-      if (relayUnreachable(data) && elsewhere) {
-        leftAt.set(current, now);
-        stats.relayFailovers++;
-        return { action: SEND_ALTERNATE_TO_PENALTY_BOX, flags: MOVE_ALL_ALTERNATES_MATCHING_HOST };
-      }
-      return super.getLevelSwitchAction(data, levelIndex);
+      if (!elsewhere) return super.getLevelSwitchAction(data, levelIndex);
+      leftAt.set(current.pathwayId, now);
+      stats.relayFailovers++;
+      return { action: SEND_ALTERNATE_TO_PENALTY_BOX, flags: MOVE_ALL_ALTERNATES_MATCHING_HOST };
     }
   }
   const hls = new Hls({

@@ -76,6 +76,9 @@ test.serial(
       moved.relayFailovers > before.relayFailovers,
       `relay failovers ${before.relayFailovers} -> ${moved.relayFailovers}`,
     );
+    const lastBefore = before.segments.at(-1)!;
+    const firstAfter = moved.segments.find((s) => s.at > killedAt && s.relay !== victimId)!;
+    t.is(firstAfter.rendition, lastBefore.rendition, 'the same rendition from the next relay');
     // Back under the limit (catch-up at 1.2x), then a window of steady playback.
     await waitFor(async () => ((await statsOf(page)).latencySec ?? 99) <= LIMIT_SEC, {
       timeoutMs: 30_000,

@@ -14,7 +14,15 @@ export interface PageStats {
   /** Failed requests with no HTTP answer that moved the page to the next relay at once. */
   relayFailovers: number;
   latencySamples: number[];
-  segments: { sn: number; part: number | null; relay: string; cache: string; ms: number; at: number }[];
+  segments: {
+    sn: number;
+    part: number | null;
+    rendition: string;
+    relay: string;
+    cache: string;
+    ms: number;
+    at: number;
+  }[];
   errors: { details: string; fatal: boolean; at: number }[];
 }
 
