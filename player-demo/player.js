@@ -35,6 +35,8 @@
     lowLatency: false,
     errors: [],
     playing: false,
+    /** LL-HLS: jumps back to the live sync position after falling out of hls.js's catch-up range. */
+    liveJumps: 0,
     /** Requests that failed without an HTTP answer and moved playback to the next relay at once. */
     relayFailovers: 0,
   };
@@ -128,6 +130,19 @@
         errorRetry: { maxNumRetry: 3, retryDelayMs: 100, maxRetryDelayMs: 1000 },
       },
     },
+    // A hung relay (stopped, overloaded) accepts connections and never answers. hls.js gives a blocking
+    // LL-HLS reload max(3 parts, 0.8 target durations) and then retries at once without blocking; a relay
+    // that is alive answers that at once, so a second timeout (2 s) means the relay is gone and
+    // RelayFailover moves on. hls.js's defaults (10 s, two retries) left an LL page stalled until the
+    // coordinator's steering dropped the relay, about 5 s.
+    playlistLoadPolicy: {
+      default: {
+        maxTimeToFirstByteMs: 2000,
+        maxLoadTimeMs: 4000,
+        timeoutRetry: { maxNumRetry: 1, retryDelayMs: 0, maxRetryDelayMs: 0 },
+        errorRetry: { maxNumRetry: 2, retryDelayMs: 1000, maxRetryDelayMs: 8000 },
+      },
+    },
   });
   window.ringcastHls = hls;
   hls.loadSource(masterUrl);
@@ -183,7 +198,13 @@
 
   // A stall: the video wanted to play but ran out of data ('waiting' after playback had started).
   let stallStart = null;
+  let ownSeek = false;
+  video.addEventListener('seeked', () => {
+    ownSeek = false;
+  });
   video.addEventListener('waiting', () => {
+    // The page's own jump back to a buffered live position is not a stall.
+    if (ownSeek && video.seeking) return;
     if (stats.playing && stallStart === null) {
       stallStart = performance.now();
       stats.stalls++;
@@ -200,23 +221,35 @@
 
   // LL-HLS: the first frames show a second or more after the start position was chosen (MSE setup,
   // first parts), and hls.js catches up at 1.2x only while more than 1 s is buffered, which a 3-part hold
-  // back rarely allows: once, when the live sync position is already buffered, jump there.
-  let startJumpDone = !lowLatency;
-  const jumpToLiveOnce = () => {
+  // back rarely allows: once, when the live sync position is already buffered, jump there. Later, hls.js
+  // speeds up only within one target duration of its target latency; further behind (a stall of
+  // seconds: a hung relay, a network outage) it treats playback as DVR and stays there for good, so the
+  // page jumps back to the live sync position whenever it is that far behind and the position is
+  // buffered (standard HLS has liveMaxLatencyDuration for this).
+  let startJumpDone = false;
+  const jumpToLive = () => {
     const sync = hls.liveSyncPosition;
     const target = hls.targetLatency;
+    const details = hls.latestLevelDetails;
+    if (!stats.playing || sync === null || target === null || hls.latency === null || !details?.live) return;
+    const slack = startJumpDone ? details.targetduration : 0.25;
+    if (hls.latency <= target + slack) {
+      startJumpDone = true;
+      return;
+    }
     const b = video.buffered;
-    if (!stats.playing || sync === null || target === null || hls.latency === null) return;
-    if (hls.latency <= target + 0.5) startJumpDone = true;
-    else if (b.length && b.end(b.length - 1) > sync + 0.2 && sync > video.currentTime) {
+    const last = b.length - 1;
+    if (last >= 0 && b.start(last) <= sync && b.end(last) > sync + 0.2 && sync > video.currentTime) {
+      ownSeek = true;
       video.currentTime = sync;
+      if (startJumpDone) stats.liveJumps++;
       startJumpDone = true;
     }
   };
 
   let lastSampleAt = 0;
   setInterval(() => {
-    if (!startJumpDone) jumpToLiveOnce();
+    if (lowLatency) jumpToLive();
     const date = hls.playingDate;
     if (date && !video.paused) {
       stats.latencySec = (Date.now() - date.getTime()) / 1000;

@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
 import type { TestCluster } from '../helpers/cluster.ts';
 import type { FfmpegRun } from '../helpers/ffmpeg.ts';
@@ -20,9 +21,13 @@ const LIMIT_SEC = 2;
 let c: TestCluster;
 let publisher: FfmpegRun;
 let browser: Awaited<ReturnType<typeof launchChromium>>;
+/** The page the first test leaves playing on a surviving relay, for the second. */
+let livePage: Page | undefined;
 
 test.before(async () => {
-  ({ c, publisher } = await startRtmpCluster(true));
+  // Steering reloads an hour apart: a page leaves a failed relay only through its own error handling
+  // (what these tests are about), never because a steering reload happened to drop the relay first.
+  ({ c, publisher } = await startRtmpCluster(true, 3, ['--steering-ttl-seconds', '3600']));
   browser = await launchChromium();
 });
 
@@ -36,6 +41,7 @@ test.serial(
   'LL-HLS through the relays: at or under 2 s behind live, no stall, also after a relay dies',
   async (t) => {
     const page = await openPlayer(browser, c, 'll-0');
+    livePage = page;
     // Warm-up: the first 15 s of playback (start, catch-up from the start position to PART-HOLD-BACK).
     await waitFor(async () => (await currentTime(page)) > 15, {
       timeoutMs: 40_000,
@@ -86,7 +92,7 @@ test.serial(
     });
     const recoveredMs = Date.now() - killedAt;
     const acrossKill = await statsOf(page);
-    const after = await measureWindow(page, 15);
+    const after = await measureWindow(page, 10);
     t.log(
       `relay ${victimId} killed: page on another relay after ${movedMs} ms, latency back under ${LIMIT_SEC} s after ${recoveredMs} ms, ` +
         `stall across the kill ${Math.round(acrossKill.stallMs - before.stallMs)} ms (${acrossKill.stalls - before.stalls} stalls)`,
@@ -99,5 +105,57 @@ test.serial(
     t.is(after.stalls, 0, `stalled ${after.stallMs} ms after the kill`);
     const fatal = (await statsOf(page)).errors.filter((e) => e.fatal);
     t.deepEqual(fatal, [], 'no fatal hls.js error');
+  },
+);
+
+test.serial(
+  'LL-HLS: a hung relay (SIGSTOP) loses the page within 5 s, and the page comes back near live',
+  async (t) => {
+    const page = livePage;
+    if (!page) return t.fail('the first test left no page');
+    const before = await statsOf(page);
+    const victimId = before.segments.at(-1)!.relay;
+    const victim = c.relays.find((r) => r.id === victimId);
+    t.truthy(victim, `relay ${victimId} is one of ours`);
+    // A stopped process keeps its listening socket: connections open, nothing is answered.
+    const stoppedAt = Date.now();
+    victim!.child.kill('SIGSTOP');
+    try {
+      await waitFor(
+        async () => (await statsOf(page)).segments.some((s) => s.at > stoppedAt && s.relay !== victimId),
+        { timeoutMs: 15_000, what: 'the page on another relay' },
+      );
+      const movedMs = Date.now() - stoppedAt;
+      const moved = await statsOf(page);
+      // The page's own timeouts moved it (a blocking reload, then a plain reload, both unanswered); with
+      // hls.js's defaults it waited for a steering reload after the coordinator dropped the relay.
+      t.true(
+        moved.relayFailovers > before.relayFailovers,
+        `relay failovers ${before.relayFailovers} -> ${moved.relayFailovers}`,
+      );
+      t.true(movedMs <= 5000, `on another relay after ${movedMs} ms`);
+      // hls.js adds 1 s to its target latency per stall (up to a target duration): back under 3 s.
+      await waitFor(async () => ((await statsOf(page)).latencySec ?? 99) <= 3, {
+        timeoutMs: 20_000,
+        what: 'latency back under 3 s',
+      });
+      const backMs = Date.now() - stoppedAt;
+      const back = await statsOf(page);
+      const after = await measureWindow(page, 8);
+      t.log(
+        `relay ${victimId} stopped: page on another relay after ${movedMs} ms, stalled ${Math.round(back.stallMs - before.stallMs)} ms, ` +
+          `latency back under 3 s after ${backMs} ms (${back.liveJumps - before.liveJumps} jumps to live)`,
+      );
+      t.log(`LL-HLS after the hang: ${describeWindow(after)}`);
+      t.true(after.p95 <= 3, `p95 after the hang ${after.p95} s`);
+      t.is(after.stalls, 0, `stalled ${after.stallMs} ms after the hang`);
+      t.deepEqual(
+        (await statsOf(page)).errors.filter((e) => e.fatal),
+        [],
+        'no fatal hls.js error',
+      );
+    } finally {
+      victim?.child.kill('SIGKILL');
+    }
   },
 );

@@ -13,6 +13,8 @@ export interface PageStats {
   lowLatency: boolean;
   /** Failed requests with no HTTP answer that moved the page to the next relay at once. */
   relayFailovers: number;
+  /** LL-HLS: jumps back to the live sync position after falling out of hls.js's catch-up range. */
+  liveJumps: number;
   latencySamples: number[];
   segments: {
     sn: number;
@@ -52,11 +54,13 @@ export const quantile = (xs: readonly number[], q: number) => {
 export async function startRtmpCluster(
   lowLatency: boolean,
   relays = 3,
+  coordinatorArgs: string[] = [],
 ): Promise<{ c: TestCluster; publisher: FfmpegRun }> {
   const c = await startTestCluster({
     relays,
     source: 'rtmp',
     originArgs: ['--fps', '30', ...(lowLatency ? ['--low-latency'] : [])],
+    coordinatorArgs,
   });
   const publisher = publishTestPattern(`${c.origin.rtmpUrl}/${c.streamKey}`, { fps: 30 });
   try {
