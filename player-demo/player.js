@@ -39,6 +39,8 @@
     liveJumps: 0,
     /** Requests that failed without an HTTP answer and moved playback to the next relay at once. */
     relayFailovers: 0,
+    /** Wall-clock time (ms) of the last such move. */
+    lastRelayFailoverAt: null,
   };
   window.ringcastStats = stats;
   $('stream-name').textContent = `· ${stream}`;
@@ -112,6 +114,7 @@
       if (!elsewhere) return super.getLevelSwitchAction(data, levelIndex);
       leftAt.set(current.pathwayId, now);
       stats.relayFailovers++;
+      stats.lastRelayFailoverAt = Date.now();
       return { action: SEND_ALTERNATE_TO_PENALTY_BOX, flags: MOVE_ALL_ALTERNATES_MATCHING_HOST };
     }
   }
@@ -198,23 +201,36 @@
 
   // A stall: the video wanted to play but ran out of data ('waiting' after playback had started).
   let stallStart = null;
+  /** The page's own seek (jumpToLive) is in progress. */
   let ownSeek = false;
+  /** A stall has just ended: jumpToLive may bring playback back near live once. */
+  let afterStall = false;
+  const startStall = () => {
+    if (stats.playing && stallStart === null) {
+      stallStart = performance.now();
+      stats.stalls++;
+    }
+  };
+  video.addEventListener('seeking', () => {
+    // The viewer scrubbing (or pausing and seeking back) chose where to be: no jump to live after that.
+    if (!ownSeek) afterStall = false;
+  });
   video.addEventListener('seeked', () => {
+    // A jump that landed where the video still cannot play is a stall ('waiting' was ignored during it).
+    if (ownSeek && !video.paused && video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) startStall();
     ownSeek = false;
   });
   video.addEventListener('waiting', () => {
     // The page's own jump back to a buffered live position is not a stall.
     if (ownSeek && video.seeking) return;
-    if (stats.playing && stallStart === null) {
-      stallStart = performance.now();
-      stats.stalls++;
-    }
+    startStall();
   });
   video.addEventListener('playing', () => {
     stats.playing = true;
     if (stallStart !== null) {
       stats.stallMs += performance.now() - stallStart;
       stallStart = null;
+      afterStall = true;
     }
     $('status').textContent = 'playing';
   });
@@ -222,19 +238,24 @@
   // LL-HLS: the first frames show a second or more after the start position was chosen (MSE setup,
   // first parts), and hls.js catches up at 1.2x only while more than 1 s is buffered, which a 3-part hold
   // back rarely allows: once, when the live sync position is already buffered, jump there. Later, hls.js
-  // speeds up only within one target duration of its target latency; further behind (a stall of
-  // seconds: a hung relay, a network outage) it treats playback as DVR and stays there for good, so the
-  // page jumps back to the live sync position whenever it is that far behind and the position is
-  // buffered (standard HLS has liveMaxLatencyDuration for this).
+  // speeds up only while latency is within its target plus (target + one target duration); further
+  // behind (a stall of seconds: a hung relay, a network outage) it treats playback as DVR and stays there
+  // for good, and within it catching up on seconds at 1.2x takes ten seconds or more. So after a stall,
+  // when more than 1 s behind target (hls.js has already added 1 s to its target for the stall) and the
+  // live sync position is buffered, the page jumps there (standard HLS has liveMaxLatencyDuration for
+  // this). Never while paused or after the viewer seeked: where to watch is theirs to choose.
   let startJumpDone = false;
   const jumpToLive = () => {
     const sync = hls.liveSyncPosition;
     const target = hls.targetLatency;
     const details = hls.latestLevelDetails;
-    if (!stats.playing || sync === null || target === null || hls.latency === null || !details?.live) return;
-    const slack = startJumpDone ? details.targetduration : 0.25;
-    if (hls.latency <= target + slack) {
+    const latency = hls.latency;
+    if (!stats.playing || video.paused || video.seeking || sync === null || target === null) return;
+    if (!(latency > 0) || !details?.live || (startJumpDone && !afterStall)) return;
+    const slack = startJumpDone ? 1 : 0.25;
+    if (latency <= target + slack) {
       startJumpDone = true;
+      afterStall = false;
       return;
     }
     const b = video.buffered;
@@ -244,6 +265,7 @@
       video.currentTime = sync;
       if (startJumpDone) stats.liveJumps++;
       startJumpDone = true;
+      afterStall = false;
     }
   };
 

@@ -13,6 +13,8 @@ export interface PageStats {
   lowLatency: boolean;
   /** Failed requests with no HTTP answer that moved the page to the next relay at once. */
   relayFailovers: number;
+  /** Wall-clock ms of the last such move. */
+  lastRelayFailoverAt: number | null;
   /** LL-HLS: jumps back to the live sync position after falling out of hls.js's catch-up range. */
   liveJumps: number;
   latencySamples: number[];
