@@ -3,7 +3,7 @@
  * as OBS feeds it (x264 zerolatency, 2 s keyframes, 30 fps, 320x180/160x90 ladder), one page in Debian's
  * Chromium playing through the relays; latency = now - hls.playingDate (#EXT-X-PROGRAM-DATE-TIME,
  * stamped at ingest), sampled every 500 ms after a 15 s warm-up, then again after the page's relay is
- * SIGKILLed (and the page is back under its steady p95 + 0.5 s).
+ * SIGKILLed (and the page is back under its steady p95 + 0.5 s); last the relay then serving it is SIGSTOPped.
  *   npm run bench:latency [-- --seconds 30]
  */
 import { parseArgs } from 'node:util';
@@ -28,6 +28,8 @@ interface Run {
   afterKill: LatencyWindow;
   killStallMs: number;
   recoverMs: number;
+  /** SIGSTOP of the page's relay: time until a segment came from another relay, stall, latency 10 s on. */
+  hang: { leftMs: number; stallMs: number; latencySec: number | null };
 }
 
 async function run(lowLatency: boolean): Promise<Run> {
@@ -48,12 +50,36 @@ async function run(lowLatency: boolean): Promise<Run> {
     const recoverMs = Date.now() - killedAt;
     const mid = await statsOf(page);
     const afterKill = await measureWindow(page, Math.max(10, SECONDS / 2));
+    // A hung relay: the process keeps its listening socket, nothing is answered.
+    const beforeHang = await statsOf(page);
+    const hungId = beforeHang.segments.at(-1)!.relay;
+    const hung = c.relays.find((r) => r.id === hungId)!;
+    const stoppedAt = Date.now();
+    hung.child.kill('SIGSTOP');
+    let hang: Run['hang'];
+    try {
+      await waitFor(
+        async () => (await statsOf(page)).segments.some((x) => x.at > stoppedAt && x.relay !== hungId),
+        { timeoutMs: 30_000, what: 'the page off the hung relay' },
+      );
+      const leftMs = Date.now() - stoppedAt;
+      await new Promise((r) => setTimeout(r, 10_000));
+      const afterHang = await statsOf(page);
+      hang = {
+        leftMs,
+        stallMs: Math.round(afterHang.stallMs - beforeHang.stallMs),
+        latencySec: afterHang.latencySec,
+      };
+    } finally {
+      hung.child.kill('SIGKILL');
+    }
     return {
       mode: lowLatency ? 'LL-HLS (200 ms parts)' : 'standard HLS (2 s segments)',
       steady,
       afterKill,
       killStallMs: Math.round(mid.stallMs - before.stallMs),
       recoverMs,
+      hang,
     };
   } finally {
     await browser.close();
@@ -76,6 +102,9 @@ async function main(): Promise<void> {
     f(r.afterKill.p50),
     f(r.afterKill.p95),
     `${r.afterKill.stalls} (${r.afterKill.stallMs} ms)`,
+    (r.hang.leftMs / 1000).toFixed(1),
+    `${r.hang.stallMs} ms`,
+    r.hang.latencySec === null ? '—' : f(r.hang.latencySec),
   ]);
   const md = `## Latency: standard HLS beside LL-HLS
 
@@ -84,7 +113,9 @@ async function main(): Promise<void> {
 in Debian's Chromium (hls.js 1.7) playing through the relays. Latency = wall clock - \`hls.playingDate\`
 (\`#EXT-X-PROGRAM-DATE-TIME\`, stamped at ingest: encoder output to screen), sampled every 500 ms for
 ${SECONDS} s after a 15 s warm-up; then the relay serving the page is SIGKILLed, and once the page is
-back within 0.5 s of its steady p95 a second window of ${Math.max(10, SECONDS / 2)} s is sampled. Seconds unless noted.
+back within 0.5 s of its steady p95 a second window of ${Math.max(10, SECONDS / 2)} s is sampled. Last, the relay then
+serving the page is SIGSTOPped (hung: connections open, nothing answered): the time until a segment
+comes from another relay, the stall across it, and the latency 10 s after. Seconds unless noted.
 
 ${table(
   [
@@ -98,12 +129,18 @@ ${table(
     'p50 after kill',
     'p95 after kill',
     'stalls after kill',
+    'hung relay left after',
+    'stall across the hang',
+    'latency 10 s after the hang',
   ],
   rows,
 )}
 
 Standard HLS plays 3 s behind the newest complete segment (\`liveSyncDuration: 3\`); LL-HLS plays
-PART-HOLD-BACK (3 × 0.23 s) behind the newest part, catching up at up to 1.2x.`;
+PART-HOLD-BACK (3 × 0.23 s) behind the newest part, catching up at up to 1.2x. A killed relay refuses
+connections and the page moves on the first failure; a hung one is left after two unanswered playlist
+requests (LL-HLS: a 1.6 s blocking reload, then a 2 s plain one) or when a steering reload (TTL 5 s)
+no longer lists it, 3 s after its heartbeats stop, whichever comes first (docs/player.md, Failover).`;
   writeSection('latency', md);
   console.log(md);
 }
