@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { launchChromium } from '../test/helpers/browser.ts';
 import {
   currentTime,
+  failPageRelay,
   type LatencyWindow,
   measureWindow,
   openPlayer,
@@ -39,10 +40,7 @@ async function run(lowLatency: boolean): Promise<Run> {
     const page = await openPlayer(browser, c, `bench-${lowLatency ? 'll' : 'std'}`);
     await waitFor(async () => (await currentTime(page)) > 15, { timeoutMs: 60_000, what: 'warm-up' });
     const steady = await measureWindow(page, SECONDS);
-    const before = await statsOf(page);
-    const victimId = before.segments.at(-1)!.relay;
-    const killedAt = Date.now();
-    c.relays.find((r) => r.id === victimId)!.child.kill('SIGKILL');
+    const { before, at: killedAt } = await failPageRelay(c, page, 'SIGKILL', 60_000);
     await waitFor(async () => ((await statsOf(page)).latencySec ?? 99) <= steady.p95 + 0.5, {
       timeoutMs: 60_000,
       what: 'latency back',
@@ -51,27 +49,18 @@ async function run(lowLatency: boolean): Promise<Run> {
     const mid = await statsOf(page);
     const afterKill = await measureWindow(page, Math.max(10, SECONDS / 2));
     // A hung relay: the process keeps its listening socket, nothing is answered.
-    const beforeHang = await statsOf(page);
-    const hungId = beforeHang.segments.at(-1)!.relay;
-    const hung = c.relays.find((r) => r.id === hungId)!;
-    const stoppedAt = Date.now();
-    hung.child.kill('SIGSTOP');
+    const hung = await failPageRelay(c, page, 'SIGSTOP', 30_000);
     let hang: Run['hang'];
     try {
-      await waitFor(
-        async () => (await statsOf(page)).segments.some((x) => x.at > stoppedAt && x.relay !== hungId),
-        { timeoutMs: 30_000, what: 'the page off the hung relay' },
-      );
-      const leftMs = Date.now() - stoppedAt;
       await new Promise((r) => setTimeout(r, 10_000));
       const afterHang = await statsOf(page);
       hang = {
-        leftMs,
-        stallMs: Math.round(afterHang.stallMs - beforeHang.stallMs),
+        leftMs: hung.movedMs,
+        stallMs: Math.round(afterHang.stallMs - hung.before.stallMs),
         latencySec: afterHang.latencySec,
       };
     } finally {
-      hung.child.kill('SIGKILL');
+      hung.victim.child.kill('SIGKILL');
     }
     return {
       mode: lowLatency ? 'LL-HLS (200 ms parts)' : 'standard HLS (2 s segments)',

@@ -35,7 +35,7 @@
     lowLatency: false,
     errors: [],
     playing: false,
-    /** LL-HLS: jumps back to the live sync position after falling out of hls.js's catch-up range. */
+    /** LL-HLS: jumps back to the live sync position after a stall left playback more than 1 s behind target. */
     liveJumps: 0,
     /** Requests that failed without an HTTP answer and moved playback to the next relay at once. */
     relayFailovers: 0,

@@ -6,6 +6,7 @@ import type { FfmpegRun } from '../helpers/ffmpeg.ts';
 import {
   currentTime,
   describeWindow,
+  failPageRelay,
   measureWindow,
   openPlayer,
   startRtmpCluster,
@@ -63,21 +64,16 @@ test.serial(
     t.is(steady.stalls, 0, `stalled ${steady.stallMs} ms`);
 
     // Kill the relay that serves the page.
-    const before = await statsOf(page);
-    const victimId = before.segments.at(-1)!.relay;
-    const victim = c.relays.find((r) => r.id === victimId);
-    t.truthy(victim, `relay ${victimId} is one of ours`);
-    const killedAt = Date.now();
-    victim!.child.kill('SIGKILL');
-    await waitFor(
-      async () => (await statsOf(page)).segments.some((s) => s.at > killedAt && s.relay !== victimId),
-      { timeoutMs: 20_000, what: 'the page on another relay' },
-    );
-    const movedMs = Date.now() - killedAt;
+    const {
+      victimId,
+      before,
+      moved,
+      at: killedAt,
+      movedMs,
+    } = await failPageRelay(c, page, 'SIGKILL', 20_000);
     // The blocking reload in flight to the dead relay fails without an HTTP answer; the page moves to the
     // next relay on that first failure, keeping its rendition (player.js, RelayFailover), instead of
     // first trying another rendition on the dead relay.
-    const moved = await statsOf(page);
     t.true(
       moved.relayFailovers > before.relayFailovers,
       `relay failovers ${before.relayFailovers} -> ${moved.relayFailovers}`,
@@ -113,20 +109,16 @@ test.serial(
   async (t) => {
     const page = livePage;
     if (!page) return t.fail('the first test left no page');
-    const before = await statsOf(page);
-    const victimId = before.segments.at(-1)!.relay;
-    const victim = c.relays.find((r) => r.id === victimId);
-    t.truthy(victim, `relay ${victimId} is one of ours`);
     // A stopped process keeps its listening socket: connections open, nothing is answered.
-    const stoppedAt = Date.now();
-    victim!.child.kill('SIGSTOP');
+    const {
+      victim,
+      victimId,
+      before,
+      moved,
+      at: stoppedAt,
+      movedMs,
+    } = await failPageRelay(c, page, 'SIGSTOP', 15_000);
     try {
-      await waitFor(
-        async () => (await statsOf(page)).segments.some((s) => s.at > stoppedAt && s.relay !== victimId),
-        { timeoutMs: 15_000, what: 'the page on another relay' },
-      );
-      const movedMs = Date.now() - stoppedAt;
-      const moved = await statsOf(page);
       // The page's own timeouts moved it (a blocking reload, then a plain reload, both unanswered); with
       // hls.js's defaults it waited for a steering reload after the coordinator dropped the relay.
       t.true(
@@ -161,7 +153,7 @@ test.serial(
         'no fatal hls.js error',
       );
     } finally {
-      victim?.child.kill('SIGKILL');
+      victim.child.kill('SIGKILL');
     }
   },
 );

@@ -1,4 +1,5 @@
 import type { Page } from 'playwright-core';
+import type { PartProcess } from '../../cli/part-process.ts';
 import type { launchChromium } from './browser.ts';
 import { startTestCluster, type TestCluster, waitForLive } from './cluster.ts';
 import { type FfmpegRun, publishTestPattern } from './ffmpeg.ts';
@@ -15,7 +16,7 @@ export interface PageStats {
   relayFailovers: number;
   /** Wall-clock ms of the last such move. */
   lastRelayFailoverAt: number | null;
-  /** LL-HLS: jumps back to the live sync position after falling out of hls.js's catch-up range. */
+  /** LL-HLS: jumps back to the live sync position after a stall left playback more than 1 s behind target. */
   liveJumps: number;
   latencySamples: number[];
   segments: {
@@ -113,3 +114,39 @@ export async function measureWindow(page: Page, seconds: number): Promise<Latenc
 
 export const describeWindow = (w: LatencyWindow) =>
   `p50 ${w.p50.toFixed(2)} s, p95 ${w.p95.toFixed(2)} s, max ${w.max.toFixed(2)} s over ${w.samples.length} samples, ${w.stalls} stalls (${w.stallMs} ms)`;
+
+/** What `failPageRelay` did: the relay it signalled, the page's stats before and once it had moved. */
+export interface RelayFailure {
+  victim: PartProcess;
+  victimId: string;
+  before: PageStats;
+  moved: PageStats;
+  /** When the signal was sent (Date.now()). */
+  at: number;
+  /** From the signal until a segment came from another relay. */
+  movedMs: number;
+}
+
+/**
+ * Sends `signal` (SIGKILL: dead, SIGSTOP: hung) to the relay that served the page's last segment and waits
+ * until a segment comes from another relay. A stopped relay is left stopped: the caller kills it.
+ */
+export async function failPageRelay(
+  c: TestCluster,
+  page: Page,
+  signal: 'SIGKILL' | 'SIGSTOP',
+  timeoutMs: number,
+): Promise<RelayFailure> {
+  const before = await statsOf(page);
+  const victimId = before.segments.at(-1)!.relay;
+  const victim = c.relays.find((r) => r.id === victimId);
+  if (!victim) throw new Error(`the page's relay ${victimId} is not one of the cluster's`);
+  const at = Date.now();
+  victim.child.kill(signal);
+  await waitFor(async () => (await statsOf(page)).segments.some((s) => s.at > at && s.relay !== victimId), {
+    timeoutMs,
+    what: 'the page on another relay',
+  });
+  const movedMs = Date.now() - at;
+  return { victim, victimId, before, moved: await statsOf(page), at, movedMs };
+}
