@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   RC_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
   RC_STORE_UNAVAILABLE: { status: 503, message: 'state store is unavailable' },
   RC_INTERNAL: { status: 500, message: 'internal error' },
+  // ingest (issue 14)
+  // relay edge (issue 14)
+  // coordinator (issue 14)
+  // demo (issue 14)
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
