@@ -19,7 +19,7 @@ test('docs/coordinator.md lists every config key once, with its default', (t) =>
 test('docs/coordinator.md lists every coordinator metric', (t) => {
   const metrics = new CoordinatorMetrics({
     ring: () => ({ version: 0, relays: [] }),
-    sseClients: () => 0,
+    sseClients: () => ({ cluster: 0, dashboard: 0 }),
     sessions: () => 0,
     storeAvailable: () => true,
   });
