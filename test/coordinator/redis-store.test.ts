@@ -167,6 +167,7 @@ test.serial(
       if (steered === pathway) kept++;
       countAtB(steered);
     }
+    t.log(`${kept} of 30 players kept their relay`);
     t.true(kept >= 20, `most players keep their relay: ${kept} of 30`);
     t.is(new Set(placed).size, 3, 'A spread the sessions over all relays');
   },
