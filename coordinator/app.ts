@@ -6,6 +6,7 @@ import { closeServer, listen, sendError, sendJson } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import { sendMetrics } from '../common/metrics.ts';
 import { addApiRoutes } from './api-routes.ts';
+import { clientAddressKey } from './client-address.ts';
 import { ClusterState } from './cluster-state.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { CoordinatorMetrics } from './coordinator-metrics.ts';
@@ -138,11 +139,16 @@ export class Coordinator {
     return this.closing;
   }
 
+  private clientAddress(req: IncomingMessage): string {
+    return clientAddressKey(req, this.config.trustedProxies);
+  }
+
   private eventHub(view: string, maxPerAddress: number): EventHub {
     return new EventHub({
       view,
       maxSubscribers: this.config.eventsMaxSubscribers,
       maxPerAddress,
+      addressOf: (req) => this.clientAddress(req),
       maxBufferedBytes: this.config.eventsMaxBufferedBytes,
       stallTimeoutMs: this.config.eventsStallTimeoutMs,
       log: this.log,
@@ -185,6 +191,7 @@ export class Coordinator {
       balancer,
       metrics,
       steeringTtlSeconds: this.config.steeringTtlSeconds,
+      clientAddress: (req) => this.clientAddress(req),
       publicUrl: (req) => this.publicUrl(req),
     });
     this.addSiteRoutes();

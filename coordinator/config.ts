@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ConfigOf, ConfigSpec } from '../common/config.ts';
 
@@ -56,6 +57,13 @@ export const COORDINATOR_CONFIG = {
     min: 1,
     max: 3600,
     doc: 'steering: TTL players wait before reloading the steering manifest',
+  },
+  trustedProxies: {
+    type: 'list',
+    default: [] as string[],
+    doc: 'addresses of reverse proxies whose X-Forwarded-For names the client for per-address limits',
+    check: (v: unknown) =>
+      (v as string[]).every((a) => isIP(a) !== 0) ? undefined : 'must be IP addresses separated by commas',
   },
   eventsMaxSubscribers: {
     type: 'int',

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RingcastError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { formatSse, openSse } from '../common/sse.ts';
-import { clientAddressKey } from './client-address.ts';
 
 /** How often an idle stream gets a comment, so proxies and clients do not drop it. */
 const KEEPALIVE_INTERVAL_MS = 15_000;
@@ -15,8 +14,10 @@ export interface EventHubOptions {
   view: string;
   /** Open streams in all. */
   maxSubscribers: number;
-  /** Open streams per client address (`clientAddressKey`); Infinity for no such cap. */
+  /** Open streams per client address; Infinity for no such cap. */
   maxPerAddress: number;
+  /** The key a request counts under for maxPerAddress (`clientAddressKey`). */
+  addressOf: (req: IncomingMessage) => string;
   /** A subscriber with more than this queued (in Node and not yet taken by the kernel) is dropped. */
   maxBufferedBytes: number;
   /** A subscriber whose socket has not drained for this long is dropped. */
@@ -57,7 +58,7 @@ export class EventHub {
 
   /** Checks the caps (RC_TOO_MANY_SUBSCRIBERS), opens the stream and writes `initial`. */
   add(req: IncomingMessage, res: ServerResponse, initial: readonly SseEvent[]): void {
-    const address = clientAddressKey(req);
+    const address = this.opts.addressOf(req);
     const fromAddress = this.perAddress.get(address) ?? 0;
     const full = this.clients.size >= this.opts.maxSubscribers;
     if (full || fromAddress >= this.opts.maxPerAddress) {

@@ -4,7 +4,6 @@ import { RingcastError } from '../common/errors.ts';
 import { sendJson } from '../common/http.ts';
 import { NAME_RE } from '../common/names.ts';
 import type { RelayInfo, StreamInfo } from '../common/types.ts';
-import { clientAddressKey } from './client-address.ts';
 import type { ClusterState } from './cluster-state.ts';
 import type { CoordinatorMetrics } from './coordinator-metrics.ts';
 import type { RouteContext, Router } from './router.ts';
@@ -16,6 +15,8 @@ export interface ViewerDeps {
   balancer: ViewerBalancer;
   metrics: CoordinatorMetrics;
   steeringTtlSeconds: number;
+  /** The key sessions are bounded per address under (`clientAddressKey`). */
+  clientAddress: (req: IncomingMessage) => string;
   /** The coordinator's base URL as viewers reach it. */
   publicUrl: (req: IncomingMessage) => string;
 }
@@ -42,7 +43,7 @@ function relaysFor(
   current?: string,
 ): RelayInfo[] {
   const ring = deps.state.ringView();
-  const a = deps.balancer.assign(session, Date.now(), { current, address: clientAddressKey(req) });
+  const a = deps.balancer.assign(session, Date.now(), { current, address: deps.clientAddress(req) });
   if (a.created) deps.metrics.sessionsAssigned.inc();
   if (!a.remembered) deps.metrics.sessionsNotRemembered.inc();
   const byId = new Map(ring.relays.map((r) => [r.id, r]));

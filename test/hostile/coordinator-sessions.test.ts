@@ -16,9 +16,13 @@ import {
 import { getText, sumMetric } from '../helpers/wait.ts';
 
 /** GET from a given local address (any 127.x address reaches a loopback server on Linux). */
-function get(url: string, localAddress: string): Promise<{ status: number; text: string }> {
+function get(
+  url: string,
+  localAddress: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { localAddress }, (res) => {
+    const req = request(url, { localAddress, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
@@ -82,7 +86,9 @@ test('made-up session ids from one address are placed but not remembered past se
   t.is(real.status, 200);
   const realRelay = masterPathway(real.text);
   for (let i = 0; i < 200; i++) {
-    const a = await get(`${c.url}/live/demo/master.m3u8?session=flood-${i}`, '127.0.0.1');
+    // Half of them claim another client in X-Forwarded-For: no proxy is trusted, so it counts for nothing.
+    const spoof: Record<string, string> = i % 2 ? { 'x-forwarded-for': `10.0.${i}.1` } : {};
+    const a = await get(`${c.url}/live/demo/master.m3u8?session=flood-${i}`, '127.0.0.1', spoof);
     t.is(a.status, 200, 'a session past the bound still gets a playable master');
     t.truthy(masterPathway(a.text));
   }
@@ -97,4 +103,20 @@ test('made-up session ids from one address are placed but not remembered past se
   const s = await get(`${c.url}/steer/demo?session=flood-199&_HLS_pathway=r2`, '127.0.0.1');
   t.is(s.status, 200);
   t.is(await c.metric('viewer_sessions'), 52);
+});
+
+test('behind a trusted proxy, sessions are bounded per forwarded client, not per proxy', async (t) => {
+  const c = await cluster(t, { sessionsMaxPerAddress: 50, trustedProxies: ['127.0.0.1'] });
+  for (let i = 0; i < 60; i++) {
+    const headers = { 'x-forwarded-for': `203.0.113.${i}` };
+    t.is((await get(`${c.url}/live/demo/master.m3u8?session=viewer-${i}`, '127.0.0.1', headers)).status, 200);
+  }
+  t.is(await c.metric('viewer_sessions'), 60, 'sixty clients behind one proxy, each remembered');
+  // One forwarded client making up ids is still bounded.
+  for (let i = 0; i < 60; i++) {
+    const headers = { 'x-forwarded-for': '198.51.100.1' };
+    await get(`${c.url}/live/demo/master.m3u8?session=made-up-${i}`, '127.0.0.1', headers);
+  }
+  t.is(await c.metric('viewer_sessions'), 110);
+  t.is(await c.metric('sessions_not_remembered_total'), 10);
 });
