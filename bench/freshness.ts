@@ -51,7 +51,10 @@ async function main(): Promise<void> {
             .catch(() => {});
     }, 1000);
     const measurements: Promise<void>[] = [];
-    const res = await fetch(`${c.coordinator.url}/api/v1/events`, { signal: controller.signal });
+    const res = await fetch(`${c.coordinator.url}/api/v1/events`, {
+      headers: { authorization: `Bearer ${c.secret}` },
+      signal: controller.signal,
+    });
     const parser = new SseParser((event, data) => {
       if (event !== 'segment') return;
       const t0 = performance.now();

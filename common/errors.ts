@@ -23,6 +23,10 @@ export const ERROR_CODES = {
   // ingest (issue 14)
   // relay edge (issue 14)
   // coordinator (issue 14)
+  RC_TOO_MANY_SUBSCRIBERS: {
+    status: 429,
+    message: 'too many event subscribers: from this address or in all',
+  },
   // demo (issue 14)
 } as const;
 

@@ -11,9 +11,14 @@ export function openSse(res: ServerResponse): void {
   res.write(': ringcast\n\n');
 }
 
-/** Writes one event. */
-export function writeSse(res: ServerResponse, event: string, data: unknown): void {
-  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+/** One event as SSE text (JSON has no raw line breaks, so `data` is one line). */
+export function formatSse(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** Writes one event; false when the socket is not draining (as `write` says). */
+export function writeSse(res: ServerResponse, event: string, data: unknown): boolean {
+  return res.write(formatSse(event, data));
 }
 
 /** Incremental SSE parser: feed it text, it calls back with (event, data) for each complete event. */

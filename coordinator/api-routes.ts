@@ -6,6 +6,7 @@ import type { ClusterView } from '../common/types.ts';
 import { AUTH_HEADER } from '../common/types.ts';
 import type { ClusterState } from './cluster-state.ts';
 import type { CoordinatorMetrics } from './coordinator-metrics.ts';
+import type { DashboardFeed } from './dashboard-feed.ts';
 import type { EventHub } from './event-hub.ts';
 import type { RouteContext, Router } from './router.ts';
 import type { ClusterStore } from './store.ts';
@@ -15,6 +16,7 @@ export interface ApiDeps {
   state: ClusterState;
   store: ClusterStore;
   hub: EventHub;
+  dashboard: DashboardFeed;
   metrics: CoordinatorMetrics;
   clusterSecret: string;
   heartbeatIntervalMs: number;
@@ -101,9 +103,15 @@ export function addApiRoutes(router: Router, deps: ApiDeps): void {
     if (!stream) throw new RingcastError('RC_STREAM_NOT_FOUND');
     sendJson(res, 200, { stream });
   });
+  // Segment sizes and hashes, origin URLs, every membership change: for cluster members only.
   router.add('GET', '/api/v1/events', ({ req, res }) => {
+    requireSecret(req, deps.clusterSecret);
     // A HEAD probe gets the headers only; it must not sit in the subscriber list.
     if (req.method === 'HEAD') return void res.writeHead(200, { 'content-type': 'text/event-stream' }).end();
-    hub.add(res, { ring: state.ringView(), streams: state.streamList() });
+    hub.add(req, res, [{ event: 'snapshot', data: { ring: state.ringView(), streams: state.streamList() } }]);
+  });
+  router.add('GET', '/api/v1/dashboard/events', ({ req, res }) => {
+    if (req.method === 'HEAD') return void res.writeHead(200, { 'content-type': 'text/event-stream' }).end();
+    deps.dashboard.add(req, res);
   });
 }

@@ -6,9 +6,11 @@ import { closeServer, listen, sendError, sendJson } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import { sendMetrics } from '../common/metrics.ts';
 import { addApiRoutes } from './api-routes.ts';
+import { clientAddressKey } from './client-address.ts';
 import { ClusterState } from './cluster-state.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { CoordinatorMetrics } from './coordinator-metrics.ts';
+import { DashboardFeed } from './dashboard-feed.ts';
 import { EventHub } from './event-hub.ts';
 import { MemoryStore } from './memory-store.ts';
 import { RedisStore } from './redis-store.ts';
@@ -39,7 +41,11 @@ export class Coordinator {
   private readonly ownsStore: boolean;
   private readonly state: ClusterState;
   private readonly registry: StreamRegistry;
-  private readonly hub = new EventHub();
+  /** The cluster's own events, for holders of the cluster secret (relays). */
+  private readonly hub: EventHub;
+  /** The dashboard's read-only summary stream, open to anyone and capped per address. */
+  private readonly dashboardHub: EventHub;
+  private readonly dashboard: DashboardFeed;
   private readonly balancer: ViewerBalancer;
   private readonly metrics: CoordinatorMetrics;
   private readonly router = new Router();
@@ -64,16 +70,31 @@ export class Coordinator {
       log: this.log,
     });
     this.registry = new StreamRegistry(this.store, { log: this.log, refreshIntervalMs: 500 });
-    this.balancer = new ViewerBalancer({ loadFactor: config.loadFactor, sessionTtlMs: config.sessionTtlMs });
+    this.balancer = new ViewerBalancer({
+      loadFactor: config.loadFactor,
+      sessionTtlMs: config.sessionTtlMs,
+      maxSessions: config.maxSessions,
+      maxSessionsPerAddress: config.sessionsMaxPerAddress,
+    });
     this.metrics = new CoordinatorMetrics({
       ring: () => this.state.ringView(),
-      sseClients: () => this.hub.clientCount,
+      sseClients: () => ({ cluster: this.hub.clientCount, dashboard: this.dashboardHub.clientCount }),
       sessions: () => this.balancer.sessionCount,
       storeAvailable: () => this.store.available,
     });
+    // Cluster members hold the secret and one host may run many relays: no per-address cap there.
+    this.hub = this.eventHub('cluster', Number.POSITIVE_INFINITY);
+    this.dashboardHub = this.eventHub('dashboard', config.eventsMaxPerAddress);
+    this.dashboard = new DashboardFeed({
+      hub: this.dashboardHub,
+      ring: () => this.state.ringView(),
+      streams: () => this.state.streamList(),
+      intervalMs: 1000,
+    });
     this.state.onEvent((e) => {
       if (e.type === 'ring') this.balancer.setRelays(e.data.relays);
-      this.hub.broadcast(e.type, e.data as never);
+      if (e.type === 'segment') this.dashboard.onSegment(e.data);
+      this.hub.broadcast(e.type, e.data);
     });
     this.addRoutes();
     this.server = createServer((req, res) => void this.onRequest(req, res));
@@ -109,11 +130,31 @@ export class Coordinator {
       this.state.close();
       this.registry.close();
       this.hub.closeAll();
+      this.dashboard.close();
+      this.dashboardHub.closeAll();
       await closeServer(this.server);
       this.server.closeAllConnections();
       if (this.ownsStore) await this.store.close();
     })();
     return this.closing;
+  }
+
+  private clientAddress(req: IncomingMessage): string {
+    return clientAddressKey(req, this.config.trustedProxies);
+  }
+
+  private eventHub(view: string, maxPerAddress: number): EventHub {
+    return new EventHub({
+      view,
+      maxSubscribers: this.config.eventsMaxSubscribers,
+      maxPerAddress,
+      addressOf: (req) => this.clientAddress(req),
+      maxBufferedBytes: this.config.eventsMaxBufferedBytes,
+      stallTimeoutMs: this.config.eventsStallTimeoutMs,
+      log: this.log,
+      onDrop: (reason) => this.metrics.sseDropped.inc({ view, reason }),
+      onRefuse: () => this.metrics.sseRefused.inc({ view }),
+    });
   }
 
   /**
@@ -127,11 +168,12 @@ export class Coordinator {
   }
 
   private addRoutes(): void {
-    const { state, store, hub, metrics, balancer } = this;
+    const { state, store, hub, metrics, balancer, dashboard } = this;
     addApiRoutes(this.router, {
       state,
       store,
       hub,
+      dashboard,
       metrics,
       clusterSecret: this.config.clusterSecret,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
@@ -149,6 +191,7 @@ export class Coordinator {
       balancer,
       metrics,
       steeringTtlSeconds: this.config.steeringTtlSeconds,
+      clientAddress: (req) => this.clientAddress(req),
       publicUrl: (req) => this.publicUrl(req),
     });
     this.addSiteRoutes();

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ConfigOf, ConfigSpec } from '../common/config.ts';
 
@@ -56,6 +57,55 @@ export const COORDINATOR_CONFIG = {
     min: 1,
     max: 3600,
     doc: 'steering: TTL players wait before reloading the steering manifest',
+  },
+  trustedProxies: {
+    type: 'list',
+    default: [] as string[],
+    doc: 'addresses of reverse proxies whose X-Forwarded-For names the client for per-address limits',
+    check: (v: unknown) =>
+      (v as string[]).every((a) => isIP(a) !== 0) ? undefined : 'must be IP addresses separated by commas',
+  },
+  eventsMaxSubscribers: {
+    type: 'int',
+    default: 256,
+    min: 1,
+    max: 100_000,
+    doc: 'events: open streams in all, counted apart for the cluster stream and the dashboard view (429 beyond)',
+  },
+  eventsMaxPerAddress: {
+    type: 'int',
+    default: 4,
+    min: 1,
+    max: 10_000,
+    doc: 'events: open dashboard-view streams per client address (IPv6: per /64; 429 beyond)',
+  },
+  eventsMaxBufferedBytes: {
+    type: 'int',
+    default: 1_048_576,
+    min: 1024,
+    max: 1_073_741_824,
+    doc: 'events: a subscriber with more than this queued for it is dropped',
+  },
+  eventsStallTimeoutMs: {
+    type: 'int',
+    default: 10_000,
+    min: 100,
+    max: 600_000,
+    doc: 'events: a subscriber whose connection has not drained for this long is dropped',
+  },
+  sessionsMaxPerAddress: {
+    type: 'int',
+    default: 256,
+    min: 1,
+    max: 1_000_000,
+    doc: 'viewer balancer: sessions remembered per client address (IPv6: per /64); beyond, sessions are placed but not counted',
+  },
+  maxSessions: {
+    type: 'int',
+    default: 200_000,
+    min: 1,
+    max: 10_000_000,
+    doc: 'viewer balancer: sessions remembered in all; beyond, new sessions are placed but not counted',
   },
   redisUrl: {
     type: 'string',

@@ -5,7 +5,8 @@ import type { RingView } from '../common/types.ts';
 /** What the gauges read at scrape time. */
 export interface MetricsSources {
   ring: () => RingView;
-  sseClients: () => number;
+  /** Open streams per view (`cluster`, `dashboard`). */
+  sseClients: () => Record<string, number>;
   sessions: () => number;
   storeAvailable: () => boolean;
 }
@@ -14,6 +15,9 @@ export interface MetricsSources {
 export class CoordinatorMetrics {
   readonly registry: Registry;
   readonly sessionsAssigned: Counter;
+  readonly sessionsNotRemembered: Counter;
+  readonly sseDropped: Counter<'view' | 'reason'>;
+  readonly sseRefused: Counter<'view'>;
   readonly segmentAnnouncements: Counter;
   readonly publishAuth: Counter<'result'>;
 
@@ -42,7 +46,32 @@ export class CoordinatorMetrics {
       },
     });
     gauge('ring_version', 'Current ring version', () => src.ring().version);
-    gauge('sse_clients', 'Open /api/v1/events streams', src.sseClients);
+    new Gauge({
+      name: 'ringcast_coordinator_sse_clients',
+      help: 'Open event streams, by view (cluster: /api/v1/events; dashboard: /api/v1/dashboard/events)',
+      labelNames: ['view'],
+      registers: [registry],
+      collect() {
+        for (const [view, n] of Object.entries(src.sseClients())) this.set({ view }, n);
+      },
+    });
+    this.sseDropped = new Counter({
+      name: 'ringcast_coordinator_sse_dropped_total',
+      help: 'Event subscribers dropped because they stopped reading, by view and reason (buffer, stalled)',
+      labelNames: ['view', 'reason'],
+      registers: [registry],
+    });
+    this.sseRefused = new Counter({
+      name: 'ringcast_coordinator_sse_refused_total',
+      help: 'Event subscriptions refused with 429 (per-address or total cap), by view',
+      labelNames: ['view'],
+      registers: [registry],
+    });
+    this.sessionsNotRemembered = new Counter({
+      name: 'ringcast_coordinator_sessions_not_remembered_total',
+      help: 'Viewer requests placed without remembering the session (per-address or total session bound)',
+      registers: [registry],
+    });
     gauge('viewer_sessions', 'Viewer sessions seen within the session TTL', src.sessions);
     gauge('store_up', '1 when the state store is reachable', () => (src.storeAvailable() ? 1 : 0));
     this.sessionsAssigned = new Counter({

@@ -10,10 +10,24 @@ export interface Assignment {
    * relay the player was already on.
    */
   created: boolean;
+  /**
+   * False when the session was placed without being remembered or counted: its address (or the whole
+   * balancer) already holds as many sessions as allowed.
+   */
+  remembered: boolean;
+}
+
+/** Where a viewer's request comes from and what its player reports. */
+export interface AssignContext {
+  /** The relay the player is on (`_HLS_pathway`), adopted by an unplaced session while under its cap. */
+  current?: string;
+  /** The client address key (`clientAddressKey`); sessions are bounded per key. */
+  address?: string;
 }
 
 interface ViewerSession {
   primary: string | undefined;
+  address: string;
   lastSeenMs: number;
   /** The pathway the session's master playlist was built on: the BASE-ID of every steering clone. */
   basePathway: string | undefined;
@@ -23,8 +37,10 @@ export interface ViewerBalancerOptions {
   /** Bounded loads: no relay above this times its fair share of sessions. */
   loadFactor: number;
   sessionTtlMs: number;
-  /** Memory bound: past this many sessions the oldest placed one is forgotten (default 200,000). */
+  /** Memory bound: past this many sessions new ones are placed but not remembered (default 200,000). */
   maxSessions?: number;
+  /** Sessions remembered per client address; past that, as for maxSessions (default: no bound). */
+  maxSessionsPerAddress?: number;
 }
 
 /**
@@ -38,6 +54,7 @@ export class ViewerBalancer {
   private totalWeight = 0;
   private readonly sessions = new Map<string, ViewerSession>();
   private readonly counts = new Map<string, number>();
+  private readonly perAddress = new Map<string, number>();
   private placed = 0;
 
   constructor(private readonly opts: ViewerBalancerOptions) {}
@@ -57,31 +74,34 @@ export class ViewerBalancer {
   }
 
   /**
-   * Places or refreshes a session; `relayIds` is empty when no relay is active. `current` is the relay
-   * the player is on (its `_HLS_pathway`): a session this coordinator has no relay for takes that one,
-   * when it is active, instead of a place of its own. Coordinators sharing viewers behind one address
-   * then agree with whichever of them placed the session first, and a player never moves only because
-   * its steering request reached another coordinator (or one that restarted).
+   * Places or refreshes a session; `relayIds` is empty when no relay is active. `ctx.current` is the
+   * relay the player is on (its `_HLS_pathway`): a session this coordinator has no relay for takes that
+   * one, when it is active and under its bounded-load cap, instead of a place of its own. Coordinators
+   * sharing viewers behind one address then agree with whichever of them placed the session first, and
+   * a player never moves only because its steering request reached another coordinator; made-up
+   * sessions naming one relay cannot pile onto it past the cap. A new session past the per-address or
+   * total bound is placed the same way but neither remembered nor counted, so made-up session ids
+   * cannot grow memory or push real viewers' sessions out.
    */
-  assign(session: string, nowMs: number, current?: string): Assignment {
+  assign(session: string, nowMs: number, ctx: AssignContext = {}): Assignment {
     const order = this.ring ? this.ring.candidates(session).map((r) => r.id) : [];
+    const address = ctx.address ?? '';
     let s = this.sessions.get(session);
     if (!s) {
-      if (this.sessions.size >= (this.opts.maxSessions ?? 200_000)) this.forgetOldest();
-      s = { primary: undefined, lastSeenMs: nowMs, basePathway: undefined };
+      if (!this.hasRoomFor(address)) return this.placeUnremembered(session, order, ctx.current);
+      s = { primary: undefined, address, lastSeenMs: nowMs, basePathway: undefined };
       this.sessions.set(session, s);
+      this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     }
     s.lastSeenMs = nowMs;
     let created = false;
     if (s.primary === undefined && order.length > 0) {
-      const adopt = current !== undefined && this.weights.has(current);
-      s.primary = adopt ? current : this.pick(order);
+      const adopt = this.adoptable(ctx.current);
+      s.primary = adopt ? ctx.current! : this.pick(order);
       this.count(s.primary, 1);
       created = !adopt;
     }
-    const primary = s.primary;
-    const relayIds = primary === undefined ? [] : [primary, ...order.filter((id) => id !== primary)];
-    return { session, relayIds, created };
+    return { session, relayIds: this.withFailover(s.primary, order), created, remembered: true };
   }
 
   /** Remembers the pathway a session's master playlist used. */
@@ -99,8 +119,7 @@ export class ViewerBalancer {
     let n = 0;
     for (const [id, s] of this.sessions) {
       if (nowMs - s.lastSeenMs < this.opts.sessionTtlMs) continue;
-      if (s.primary !== undefined) this.count(s.primary, -1);
-      this.sessions.delete(id);
+      this.forget(id, s);
       n++;
     }
     return n;
@@ -115,11 +134,34 @@ export class ViewerBalancer {
     return new Map([...this.weights.keys()].map((id) => [id, this.counts.get(id) ?? 0]));
   }
 
-  /** Maps iterate in insertion order, so the first session is the one created longest ago. */
-  private forgetOldest(): void {
-    const [id, s] = this.sessions.entries().next().value as [string, ViewerSession];
+  private hasRoomFor(address: string): boolean {
+    if (this.sessions.size >= (this.opts.maxSessions ?? 200_000)) return false;
+    return (
+      (this.perAddress.get(address) ?? 0) < (this.opts.maxSessionsPerAddress ?? Number.POSITIVE_INFINITY)
+    );
+  }
+
+  /** A place by the same rules, for a session that is not remembered: it changes no count. */
+  private placeUnremembered(session: string, order: string[], current: string | undefined): Assignment {
+    const primary = order.length === 0 ? undefined : this.adoptable(current) ? current! : this.pick(order);
+    return { session, relayIds: this.withFailover(primary, order), created: false, remembered: false };
+  }
+
+  /** True when `id` is an active relay that can take one more session within its cap. */
+  private adoptable(id: string | undefined): boolean {
+    return id !== undefined && this.weights.has(id) && (this.counts.get(id) ?? 0) + 1 <= this.cap(id);
+  }
+
+  private withFailover(primary: string | undefined, order: string[]): string[] {
+    return primary === undefined ? [] : [primary, ...order.filter((id) => id !== primary)];
+  }
+
+  private forget(id: string, s: ViewerSession): void {
     if (s.primary !== undefined) this.count(s.primary, -1);
     this.sessions.delete(id);
+    const n = (this.perAddress.get(s.address) ?? 1) - 1;
+    if (n > 0) this.perAddress.set(s.address, n);
+    else this.perAddress.delete(s.address);
   }
 
   private count(id: string, delta: number): void {

@@ -15,6 +15,8 @@ export interface ViewerDeps {
   balancer: ViewerBalancer;
   metrics: CoordinatorMetrics;
   steeringTtlSeconds: number;
+  /** The key sessions are bounded per address under (`clientAddressKey`). */
+  clientAddress: (req: IncomingMessage) => string;
   /** The coordinator's base URL as viewers reach it. */
   publicUrl: (req: IncomingMessage) => string;
 }
@@ -31,12 +33,19 @@ function sessionOf(query: URLSearchParams): string {
 
 /**
  * The session's relays (primary first), only those still in the ring and active. `current`: the pathway
- * the player reports being on, adopted by a session this coordinator has not placed.
+ * the player reports being on, adopted by a session this coordinator has not placed (within the cap).
  */
-function relaysFor(deps: ViewerDeps, stream: StreamInfo, session: string, current?: string): RelayInfo[] {
+function relaysFor(
+  deps: ViewerDeps,
+  stream: StreamInfo,
+  session: string,
+  req: IncomingMessage,
+  current?: string,
+): RelayInfo[] {
   const ring = deps.state.ringView();
-  const a = deps.balancer.assign(session, Date.now(), current);
+  const a = deps.balancer.assign(session, Date.now(), { current, address: deps.clientAddress(req) });
   if (a.created) deps.metrics.sessionsAssigned.inc();
+  if (!a.remembered) deps.metrics.sessionsNotRemembered.inc();
   const byId = new Map(ring.relays.map((r) => [r.id, r]));
   const relays = a.relayIds.map((id) => byId.get(id)).filter((r): r is RelayInfo => r?.state === 'active');
   if (relays.length === 0) throw new RingcastError('RC_NO_RELAY', `no active relay for stream ${stream.id}`);
@@ -72,7 +81,7 @@ export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
   router.add('GET', '/live/:streamId/master.m3u8', ({ req, res, params, query }: RouteContext) => {
     const session = sessionOf(query);
     const stream = knownStream(deps, params.streamId!);
-    const [primary] = relaysFor(deps, stream, session);
+    const [primary] = relaysFor(deps, stream, session, req);
     deps.balancer.setBasePathway(session, primary!.id);
     const steeringUri = steeringUrl(deps.publicUrl(req), stream.id, session);
     sendText(
@@ -86,7 +95,7 @@ export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
     const session = sessionOf(query);
     const stream = knownStream(deps, params.streamId!);
     const onPathway = hintedPathway(query);
-    const relays = relaysFor(deps, stream, session, onPathway);
+    const relays = relaysFor(deps, stream, session, req, onPathway);
     const basePathway = deps.balancer.basePathway(session) ?? onPathway ?? relays[0]!.id;
     deps.balancer.setBasePathway(session, basePathway);
     const reloadUri = steeringUrl(deps.publicUrl(req), stream.id, session);

@@ -175,9 +175,18 @@
     };
     stats.segments.push(entry);
     if (stats.segments.length > 200) stats.segments.shift();
-    const row = document.createElement('tr');
     const part = entry.part === null ? '' : `.${entry.part}`;
-    row.innerHTML = `<td>${entry.sn}${part}</td><td>${entry.rendition}</td><td>${entry.relay}</td><td class="${entry.cache}">${entry.cache}</td><td>${entry.ms}</td>`;
+    // Relay id and cache state come from response headers: text only, never parsed as HTML.
+    const cell = (text) => {
+      const td = document.createElement('td');
+      td.textContent = String(text);
+      return td;
+    };
+    const cache = cell(entry.cache);
+    // Only the styled states become a class name (player.css colours HIT, MISS, COALESCED).
+    if (/^[A-Z]{1,16}$/.test(entry.cache)) cache.className = entry.cache;
+    const row = document.createElement('tr');
+    row.append(cell(`${entry.sn}${part}`), cell(entry.rendition), cell(entry.relay), cache, cell(entry.ms));
     $('segments').prepend(row);
     while ($('segments').children.length > 12) $('segments').lastChild.remove();
   });

@@ -156,8 +156,9 @@ export class CoordinatorClient implements ClusterSource {
     for (let attempt = 0; !this.stopped; ) {
       this.events = new AbortController();
       try {
+        // The cluster's events (segment hashes, origin URLs) go only to holders of the secret.
         const res = await fetch(`${this.base}/api/v1/events`, {
-          headers: { accept: 'text/event-stream' },
+          headers: { ...authHeaders(this.opts.clusterSecret), accept: 'text/event-stream' },
           signal: this.events.signal,
         });
         if (!res.ok || !res.body) throw new Error(`events: HTTP ${res.status}`);

@@ -11,7 +11,8 @@ test('docs/coordinator.md lists every config key once, with its default', (t) =>
   for (const [key, def] of Object.entries(COORDINATOR_CONFIG)) {
     t.true(rows.has(key), `${key} is documented`);
     if (key === 'clusterSecret' || key === 'playerDir') continue;
-    const shown = def.default === '' ? "`''`" : `\`${def.default}\``;
+    const empty = def.default === '' || (Array.isArray(def.default) && def.default.length === 0);
+    const shown = empty ? "`''`" : `\`${def.default}\``;
     t.is(rows.get(key), shown, key);
   }
 });
@@ -19,7 +20,7 @@ test('docs/coordinator.md lists every config key once, with its default', (t) =>
 test('docs/coordinator.md lists every coordinator metric', (t) => {
   const metrics = new CoordinatorMetrics({
     ring: () => ({ version: 0, relays: [] }),
-    sseClients: () => 0,
+    sseClients: () => ({ cluster: 0, dashboard: 0 }),
     sessions: () => 0,
     storeAvailable: () => true,
   });

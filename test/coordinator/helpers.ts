@@ -122,9 +122,12 @@ export class SseClient {
   ended = false;
   private readonly abort = new AbortController();
 
-  static async open(url: string): Promise<SseClient> {
+  /** Opens `url` with the cluster secret (`secret: null`: without one). */
+  static async open(url: string, opts: { secret?: string | null } = {}): Promise<SseClient> {
     const client = new SseClient();
-    const res = await fetch(url, { signal: client.abort.signal });
+    const secret = opts.secret === undefined ? SECRET : opts.secret;
+    const headers: Record<string, string> = secret === null ? {} : { authorization: `Bearer ${secret}` };
+    const res = await fetch(url, { headers, signal: client.abort.signal });
     if (!res.ok || !res.body) throw new Error(`SSE ${url}: ${res.status}`);
     const parser = new SseParser((event, data) => client.events.push({ event, data: JSON.parse(data) }));
     const decoder = new TextDecoder();

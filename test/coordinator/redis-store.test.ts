@@ -128,7 +128,7 @@ test.serial('a coordinator started while Redis is down serves degraded and recov
 });
 
 test.serial(
-  'two coordinators behind one address: a steering request at the other one keeps the relay the player is on',
+  'two coordinators behind one address: a steering request at the other one keeps the relay the player is on while it is within its cap there',
   async (t) => {
     const {
       coordinators: [a, b],
@@ -143,18 +143,32 @@ test.serial(
       { timeoutMs: 5000, what: 'B sees the relays and the stream' },
     );
     // B has viewers of its own that A never saw, so the two coordinators' loads differ.
-    for (let i = 0; i < 10; i++) await fetch(`${b.url}/live/demo/master.m3u8?session=b-only-${i}`);
-    const steered: string[] = [];
+    const countsAtB = new Map<string, number>();
+    const countAtB = (id: string) => countsAtB.set(id, (countsAtB.get(id) ?? 0) + 1);
+    for (let i = 0; i < 10; i++) {
+      const text = await (await fetch(`${b.url}/live/demo/master.m3u8?session=b-only-${i}`)).text();
+      countAtB(/PATHWAY-ID="([^"]+)"/.exec(text)![1]!);
+    }
+    // The cap of viewer-balancer.ts for three equal relays, for one more session than `placed`.
+    const capFor = (placed: number) =>
+      Math.max(Math.ceil((placed + 1) / 3), Math.floor((1.1 * (placed + 1)) / 3));
     const placed: string[] = [];
+    let kept = 0;
     for (let i = 0; i < 30; i++) {
       const text = await (await fetch(`${a.url}/live/demo/master.m3u8?session=v${i}`)).text();
       const pathway = /PATHWAY-ID="([^"]+)"/.exec(text)![1]!;
       placed.push(pathway);
       // The player's next steering reload reaches B, naming the pathway it plays from.
       const m = (await call(`${b.url}/steer/demo?session=v${i}&_HLS_pathway=${pathway}`)).body;
-      steered.push(m['PATHWAY-PRIORITY'][0]);
+      const steered: string = m['PATHWAY-PRIORITY'][0];
+      // B keeps the player where it is exactly when that relay is within its bounded-load cap at B.
+      const withinCap = (countsAtB.get(pathway) ?? 0) + 1 <= capFor(10 + i);
+      t.is(steered === pathway, withinCap, `v${i} on ${pathway}, steered to ${steered}`);
+      if (steered === pathway) kept++;
+      countAtB(steered);
     }
-    t.deepEqual(steered, placed);
+    t.log(`${kept} of 30 players kept their relay`);
+    t.true(kept >= 20, `most players keep their relay: ${kept} of 30`);
     t.is(new Set(placed).size, 3, 'A spread the sessions over all relays');
   },
 );

@@ -89,7 +89,7 @@ test('no active relay: no assignment', (t) => {
   t.deepEqual(b.assign('s', 0).relayIds, []);
 });
 
-test('the number of sessions is bounded; the oldest is forgotten first', (t) => {
+test('the number of sessions is bounded; sessions past the bound are placed, not remembered', (t) => {
   const b = new ViewerBalancer({ loadFactor: 1.1, sessionTtlMs: 30_000, maxSessions: 10 });
   b.setRelays(relays(2));
   place(b, 25);
@@ -98,9 +98,16 @@ test('the number of sessions is bounded; the oldest is forgotten first', (t) => 
     [...b.loads().values()].reduce((a, c) => a + c, 0),
     10,
   );
-  t.true(b.assign('s24', 1).relayIds.length === 2);
-  t.false(b.assign('s24', 1).created);
-  t.true(b.assign('s0', 1).created);
+  // A session past the bound still gets relays, but nothing is stored or counted for it.
+  const late = b.assign('s24', 1);
+  t.is(late.relayIds.length, 2);
+  t.false(late.remembered);
+  t.false(late.created);
+  // The sessions placed first are not pushed out by later ones.
+  const first = b.assign('s0', 1);
+  t.true(first.remembered);
+  t.false(first.created);
+  t.is(b.sessionCount, 10);
 });
 
 test("a session this coordinator has not placed takes the player's current relay when it is active", (t) => {
@@ -114,15 +121,15 @@ test("a session this coordinator has not placed takes the player's current relay
   const other = rs.map((r) => r.id).find((id) => id !== natural)!;
   // The player says it is on `other`: the session takes it. Another coordinator placed it, so it is not
   // counted as placed here.
-  const adopted = b.assign('elsewhere', 1, other);
+  const adopted = b.assign('elsewhere', 1, { current: other });
   t.false(adopted.created);
   t.is(adopted.relayIds[0], other);
   t.is(new Set(adopted.relayIds).size, 4);
   t.is(b.loads().get(other), 1);
   // Once placed, the session keeps its relay whatever pathway is reported.
-  t.is(b.assign('elsewhere', 2, natural).relayIds[0], other);
+  t.is(b.assign('elsewhere', 2, { current: natural }).relayIds[0], other);
   // An unknown or draining relay is not adopted.
-  t.not(b.assign('unknown-pathway', 3, 'relay-99').relayIds[0], 'relay-99');
+  t.not(b.assign('unknown-pathway', 3, { current: 'relay-99' }).relayIds[0], 'relay-99');
   b.setRelays(rs.map((r) => (r.id === other ? { ...r, state: 'draining' } : r)));
-  t.not(b.assign('on-draining', 4, other).relayIds[0], other);
+  t.not(b.assign('on-draining', 4, { current: other }).relayIds[0], other);
 });

@@ -93,7 +93,10 @@ test.serial('killing one coordinator leaves playback through the relays working'
   // Segment events the surviving coordinator sends after the kill: the origin must announce through it.
   let eventsAfterKill = 0;
   let killed = false;
-  const events = await fetch(`${b.url}/api/v1/events`, { signal: controller.signal });
+  const events = await fetch(`${b.url}/api/v1/events`, {
+    headers: { authorization: `Bearer ${env.RINGCAST_CLUSTER_SECRET}` },
+    signal: controller.signal,
+  });
   const sse = new SseParser((event) => {
     if (event === 'segment' && killed) eventsAfterKill++;
   });
