@@ -3,8 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type DemoCluster, startDemoCluster } from '../../cli/demo.ts';
+import { type DemoCluster, growCommand, startDemoCluster } from '../../cli/demo.ts';
 import type { ClusterView } from '../../common/types.ts';
+import { killLocalRelays, runDeploy } from '../deploy/helpers.ts';
 import { TEST_LADDER } from '../helpers/cluster.ts';
 import { getText, waitFor } from '../helpers/wait.ts';
 
@@ -168,4 +169,19 @@ test.serial('a SIGKILLed coordinator is restarted; the master playlist is offere
     timeoutMs: 20_000,
     what: 'both relays registered again',
   });
+});
+
+test.serial('the printed deploy-relays command grows the running demo with its secret file', async (t) => {
+  t.timeout(90_000);
+  const command = growCommand(demo!);
+  t.regex(command, /^scripts\/deploy-relays local --count 2 /);
+  const args = command.split(' ').slice(1);
+  const grownDir = join(dir, 'more-relays');
+  t.teardown(() => killLocalRelays(grownDir));
+  const grow = await runDeploy(args);
+  t.is(grow.code, 0, grow.output);
+  const ring = (await cluster()).ring.relays;
+  t.is(ring.filter((r) => r.state === 'active').length, 4, JSON.stringify(ring));
+  const stop = await runDeploy(['stop', '--dir', grownDir]);
+  t.is(stop.code, 0, stop.output);
 });
