@@ -116,6 +116,7 @@ test.serial(
   async (t) => {
     const victim = demo!.relays[0]!;
     const id = victim.id!;
+    const killedAt = Date.now();
     victim.child.kill('SIGKILL');
     await saidLine(new RegExp(`^${id} exited \\(signal SIGKILL\\); restarting it in 0\\.5 s$`), 'exit line');
     await saidLine(new RegExp(`^${id} restarted \\(pid \\d+, ${victim.url}\\)$`), 'restart line');
@@ -127,6 +128,11 @@ test.serial(
         ),
       { timeoutMs: 15_000, what: `${id} active in the ring again` },
     );
+    // The old registration may not have timed out yet: the new process must have registered itself.
+    await waitFor(() => demo!.relays[0]!.tail.some((l) => l.includes('registered with coordinator')), {
+      what: 'the restarted relay registered',
+    });
+    t.log(`${id} registered again ${Date.now() - killedAt} ms after the SIGKILL`);
     const w = await waitFor(() => window(victim.url).catch(() => undefined), { what: 'the relay serves' });
     t.true(w.files.length > 0);
   },
@@ -136,6 +142,7 @@ test.serial('a SIGKILLed origin is restarted: numbers go on, a discontinuity, no
   const relay = demo!.relays[1]!.url;
   const before = await waitFor(() => window(relay).catch(() => undefined), { what: 'a window' });
   const victim = demo!.origin;
+  const killedAt = Date.now();
   victim.child.kill('SIGKILL');
   await saidLine(/^origin exited \(signal SIGKILL\); restarting it in 0\.5 s$/, 'exit line');
   await saidLine(new RegExp(`^origin restarted \\(pid \\d+, ${victim.url}\\)$`), 'restart line');
@@ -146,6 +153,7 @@ test.serial('a SIGKILLed origin is restarted: numbers go on, a discontinuity, no
     },
     { timeoutMs: 30_000, what: 'segments of the new origin' },
   );
+  t.log(`new origin's segments through a relay ${Date.now() - killedAt} ms after the SIGKILL`);
   t.true(after.dsn > before.dsn, `discontinuity sequence ${before.dsn} → ${after.dsn}`);
   for (const [file, digest] of after.digests) {
     const old = before.digests.get(file);
@@ -155,15 +163,15 @@ test.serial('a SIGKILLed origin is restarted: numbers go on, a discontinuity, no
 
 test.serial('a SIGKILLed coordinator is restarted; the master playlist is offered again', async (t) => {
   const victim = demo!.coordinator;
+  const killedAt = Date.now();
   victim.child.kill('SIGKILL');
   await saidLine(/^coordinator exited \(signal SIGKILL\); restarting it in 0\.5 s$/, 'exit line');
   await saidLine(new RegExp(`^coordinator restarted \\(pid \\d+, ${victim.url}\\)$`), 'restart line');
-  const started = Date.now();
   const master = await waitFor(() => getText(`${victim.url}/live/demo/master.m3u8`).catch(() => undefined), {
     timeoutMs: 20_000,
     what: 'the master playlist again',
   });
-  t.log(`master offered again ${Date.now() - started} ms after the coordinator was back`);
+  t.log(`master offered again ${Date.now() - killedAt} ms after the SIGKILL`);
   t.regex(master, /180p\/index\.m3u8/);
   await waitFor(async () => (await cluster()).ring.relays.filter((r) => r.state === 'active').length === 2, {
     timeoutMs: 20_000,
