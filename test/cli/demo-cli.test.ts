@@ -92,3 +92,31 @@ test.serial('prints the secret file and the grow command; Ctrl-C stops every par
   await waitFor(() => parts.every((p) => !alive(p)), { what: 'every part gone' });
   t.notRegex(demo.output(), /exited \(/, 'a stop is not reported as a crash');
 });
+
+test.serial('a demo killed by SIGKILL leaves no part running', async (t) => {
+  t.timeout(60_000);
+  const dir = mkdtempSync(join(tmpdir(), 'ringcast-demo-cli-'));
+  const demo = runDemo(
+    ['--port', '0', '--rtmp-port', '0', '--relays', '1', '--ladder', TEST_LADDER, '--data-dir', dir],
+    { RINGCAST_ORIGIN_FPS: '15', RINGCAST_ORIGIN_TESTSRC_SIZE: '320x180' },
+  );
+  const parts: number[] = [];
+  t.teardown(() => {
+    for (const pid of parts) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    demo.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await waitFor(() => demo.output().includes('Ctrl-C stops everything'), {
+    timeoutMs: 40_000,
+    what: 'ready',
+  });
+  const children = childrenOf(demo.child.pid!);
+  t.is(children.length, 3, 'coordinator, origin, relay');
+  // The origin's ffmpeg too: it must not outlive the demo either.
+  const grandchildren = children.flatMap(childrenOf);
+  t.true(grandchildren.length >= 1, 'ffmpeg');
+  parts.push(...children, ...grandchildren);
+  demo.child.kill('SIGKILL');
+  await waitFor(() => parts.every((p) => !alive(p)), { timeoutMs: 30_000, what: 'every part gone' });
+  t.pass();
+});
