@@ -86,44 +86,20 @@ export async function startDemoCluster(config: DemoConfig, opts: DemoOptions = {
     randomBytes(9)
       .toString('base64url')
       .replace(/[^A-Za-z0-9]/g, 'x');
-  // Secrets travel in the environment only: a command line is readable by every user (ps, /proc).
-  const env = { ...opts.env, RINGCAST_CLUSTER_SECRET: secretInfo.secret };
+  const spawns = new DemoSpawns(config, dataDir, { ...opts.env, RINGCAST_CLUSTER_SECRET: secretInfo.secret });
   const say = opts.say ?? ((line: string) => process.stdout.write(`ringcast demo: ${line}\n`));
   const supervise = (label: string, spawn: (prev: PartProcess | undefined) => SpawnPartOptions) =>
     new PartSupervisor({ label, spawn, say, policy: opts.policy });
-  const coordinator = supervise('coordinator', (prev) => ({
-    part: 'coordinator',
-    // A restarted part keeps its ports, so the printed URLs and the relays' coordinator URL stay true.
-    args: ['--host', config.host, '--port', prev ? portOf(prev.url) : String(config.port)],
-    env,
-    logFile: join(dataDir, 'coordinator.log'),
-  }));
+  const coordinator = supervise('coordinator', (prev) => spawns.coordinator(prev));
   const parts = [coordinator];
   const stop = async () => {
     await Promise.all(parts.map((p) => p.stop()));
   };
   try {
     const coordinatorUrl = (await coordinator.start()).url;
-    const origin = supervise('origin', (prev) => ({
-      part: 'origin',
-      args: originArgs(config, coordinatorUrl, dataDir, prev),
-      env: { ...env, RINGCAST_ORIGIN_STREAM_KEY: streamKey },
-      logFile: join(dataDir, 'origin.log'),
-    }));
+    const origin = supervise('origin', (prev) => spawns.origin(coordinatorUrl, streamKey, prev));
     const relays = Array.from({ length: config.relays }, (_, i) =>
-      supervise(`relay ${i + 1}`, (prev) => ({
-        part: 'relay',
-        args: [
-          '--host',
-          config.host,
-          '--port',
-          relayPort(config, i, prev),
-          '--coordinator-url',
-          coordinatorUrl,
-        ],
-        env,
-        logFile: join(dataDir, `relay-${i + 1}.log`),
-      })),
+      supervise(`relay ${i + 1}`, (prev) => spawns.relay(i, coordinatorUrl, prev)),
     );
     parts.push(origin, ...relays);
     await Promise.all([origin.start(), ...relays.map((r) => r.start())]);
@@ -150,24 +126,54 @@ export async function startDemoCluster(config: DemoConfig, opts: DemoOptions = {
   }
 }
 
-function originArgs(
-  config: DemoConfig,
-  coordinatorUrl: string,
-  dataDir: string,
-  prev: PartProcess | undefined,
-): string[] {
-  const rtmpPort = prev?.rtmpUrl ? portOf(prev.rtmpUrl) : String(config.rtmpPort);
-  const args = ['--host', config.host, '--port', prev ? portOf(prev.url) : '0', '--rtmp-port', rtmpPort];
-  args.push('--coordinator-url', coordinatorUrl, '--source', config.source);
-  args.push('--data-dir', join(dataDir, 'origin'));
-  if (config.ladder) args.push('--ladder', config.ladder);
-  if (config.lowLatency) args.push('--low-latency');
-  return args;
-}
+/**
+ * How each part is started. A restart (`prev` given) keeps the ports the part had, so the printed URLs
+ * and the relays' coordinator URL stay true. Secrets go in the environment only: a command line is
+ * readable by every user (ps, /proc).
+ */
+class DemoSpawns {
+  constructor(
+    private readonly config: DemoConfig,
+    private readonly dataDir: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
 
-function relayPort(config: DemoConfig, i: number, prev: PartProcess | undefined): string {
-  if (prev) return portOf(prev.url);
-  return String(config.port === 0 ? 0 : config.port + 1 + i);
+  coordinator(prev: PartProcess | undefined): SpawnPartOptions {
+    const port = prev ? portOf(prev.url) : String(this.config.port);
+    return {
+      part: 'coordinator',
+      args: ['--host', this.config.host, '--port', port],
+      env: this.env,
+      logFile: join(this.dataDir, 'coordinator.log'),
+    };
+  }
+
+  origin(coordinatorUrl: string, streamKey: string, prev: PartProcess | undefined): SpawnPartOptions {
+    const c = this.config;
+    const rtmpPort = prev?.rtmpUrl ? portOf(prev.rtmpUrl) : String(c.rtmpPort);
+    const args = ['--host', c.host, '--port', prev ? portOf(prev.url) : '0', '--rtmp-port', rtmpPort];
+    args.push('--coordinator-url', coordinatorUrl, '--source', c.source);
+    args.push('--data-dir', join(this.dataDir, 'origin'));
+    if (c.ladder) args.push('--ladder', c.ladder);
+    if (c.lowLatency) args.push('--low-latency');
+    return {
+      part: 'origin',
+      args,
+      env: { ...this.env, RINGCAST_ORIGIN_STREAM_KEY: streamKey },
+      logFile: join(this.dataDir, 'origin.log'),
+    };
+  }
+
+  relay(i: number, coordinatorUrl: string, prev: PartProcess | undefined): SpawnPartOptions {
+    const c = this.config;
+    const port = prev ? portOf(prev.url) : String(c.port === 0 ? 0 : c.port + 1 + i);
+    return {
+      part: 'relay',
+      args: ['--host', c.host, '--port', port, '--coordinator-url', coordinatorUrl],
+      env: this.env,
+      logFile: join(this.dataDir, `relay-${i + 1}.log`),
+    };
+  }
 }
 
 /** The command that adds two relays to this demo (printed, so a new user can grow it). */
