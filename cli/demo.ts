@@ -3,8 +3,10 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exitOnConfigError } from '../common/cli.ts';
-import type { ConfigOf } from '../common/config.ts';
-import { type PartProcess, spawnPart, stopPart } from './part-process.ts';
+import { ConfigError, type ConfigOf } from '../common/config.ts';
+import { type DemoSecret, resolveDemoSecret } from './demo-secret.ts';
+import type { PartProcess, SpawnPartOptions } from './part-process.ts';
+import { PartSupervisor, type RestartPolicy } from './part-supervisor.ts';
 
 export const DEMO_CONFIG = {
   relays: { type: 'int', default: 3, min: 1, max: 32, doc: 'number of relays to start' },
@@ -23,7 +25,16 @@ export const DEMO_CONFIG = {
     choices: ['testsrc', 'rtmp'],
     doc: 'built-in test pattern, or wait for an RTMP publisher',
   },
-  streamKey: { type: 'string', default: '', doc: 'stream key for RTMP publishing (random when empty)' },
+  streamKey: {
+    type: 'string',
+    default: '',
+    doc: 'stream key for RTMP publishing (random when empty); RINGCAST_STREAM_KEY keeps it off the command line',
+  },
+  clusterSecretFile: {
+    type: 'string',
+    default: '',
+    doc: "file holding the cluster secret (else RINGCAST_CLUSTER_SECRET, else a new one in the data dir's cluster-secret)",
+  },
   ladder: {
     type: 'string',
     default: '',
@@ -39,70 +50,147 @@ export const DEMO_CONFIG = {
 
 export type DemoConfig = ConfigOf<typeof DEMO_CONFIG>;
 
-/** What a running demo cluster is made of. */
+/** What a running demo cluster is made of; each part is the process running now (parts are restarted). */
 export interface DemoCluster {
-  coordinator: PartProcess;
-  origin: PartProcess;
-  relays: PartProcess[];
+  readonly coordinator: PartProcess;
+  readonly origin: PartProcess;
+  readonly relays: PartProcess[];
+  /** Every part's supervisor: coordinator, origin, then the relays. */
+  parts: PartSupervisor[];
   streamKey: string;
   secret: string;
+  /** Where the secret came from and the file a grown fleet reads it from. */
+  secretInfo: DemoSecret;
   dataDir: string;
   stop(): Promise<void>;
 }
 
-/** Starts a coordinator, an origin and N relays as child processes. */
-export async function startDemoCluster(config: DemoConfig): Promise<DemoCluster> {
+/** What the demo needs besides its config (tests pass a small picture and collect the terminal lines). */
+export interface DemoOptions {
+  /** More environment for every part (e.g. RINGCAST_ORIGIN_FPS). */
+  env?: NodeJS.ProcessEnv;
+  /** One line for the terminal: a part exited, a part is back. */
+  say?: (line: string) => void;
+  policy?: RestartPolicy;
+}
+
+const portOf = (url: string) => new URL(url.replace(/^rtmp:/, 'http:')).port;
+
+/** Starts a coordinator, an origin and N relays as child processes, each restarted when it dies. */
+export async function startDemoCluster(config: DemoConfig, opts: DemoOptions = {}): Promise<DemoCluster> {
   const dataDir = config.dataDir || join(tmpdir(), `ringcast-demo-${process.pid}`);
-  mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(18).toString('base64url');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const secretInfo = resolveDemoSecret({ file: config.clusterSecretFile, env: process.env, dataDir });
   const streamKey =
     config.streamKey ||
     randomBytes(9)
       .toString('base64url')
       .replace(/[^A-Za-z0-9]/g, 'x');
-  const env = { RINGCAST_CLUSTER_SECRET: secret };
-  const started: PartProcess[] = [];
+  const spawns = new DemoSpawns(config, dataDir, { ...opts.env, RINGCAST_CLUSTER_SECRET: secretInfo.secret });
+  const say = opts.say ?? ((line: string) => process.stdout.write(`ringcast demo: ${line}\n`));
+  const supervise = (label: string, spawn: (prev: PartProcess | undefined) => SpawnPartOptions) =>
+    new PartSupervisor({ label, spawn, say, policy: opts.policy });
+  const coordinator = supervise('coordinator', (prev) => spawns.coordinator(prev));
+  const parts = [coordinator];
   const stop = async () => {
-    await Promise.all(started.map((p) => stopPart(p)));
+    await Promise.all(parts.map((p) => p.stop()));
   };
   try {
-    const coordinator = await spawnPart({
-      part: 'coordinator',
-      args: ['--host', config.host, '--port', String(config.port)],
-      env,
-      logFile: join(dataDir, 'coordinator.log'),
-    });
-    started.push(coordinator);
-    const originArgs = ['--host', config.host, '--port', '0', '--rtmp-port', String(config.rtmpPort)];
-    originArgs.push(
-      '--coordinator-url',
-      coordinator.url,
-      '--source',
-      config.source,
-      '--stream-key',
-      streamKey,
+    const coordinatorUrl = (await coordinator.start()).url;
+    const origin = supervise('origin', (prev) => spawns.origin(coordinatorUrl, streamKey, prev));
+    const relays = Array.from({ length: config.relays }, (_, i) =>
+      supervise(`relay ${i + 1}`, (prev) => spawns.relay(i, coordinatorUrl, prev)),
     );
-    originArgs.push('--data-dir', join(dataDir, 'origin'));
-    if (config.ladder) originArgs.push('--ladder', config.ladder);
-    if (config.lowLatency) originArgs.push('--low-latency');
-    const relayPort = (i: number) => (config.port === 0 ? 0 : config.port + 1 + i);
-    const [origin, ...relays] = await Promise.all([
-      spawnPart({ part: 'origin', args: originArgs, env, logFile: join(dataDir, 'origin.log') }),
-      ...Array.from({ length: config.relays }, (_, i) =>
-        spawnPart({
-          part: 'relay',
-          args: ['--host', config.host, '--port', String(relayPort(i)), '--coordinator-url', coordinator.url],
-          env,
-          logFile: join(dataDir, `relay-${i + 1}.log`),
-        }),
-      ),
-    ]);
-    started.push(origin!, ...relays);
-    return { coordinator, origin: origin!, relays, streamKey, secret, dataDir, stop };
+    parts.push(origin, ...relays);
+    await Promise.all([origin.start(), ...relays.map((r) => r.start())]);
+    return {
+      get coordinator() {
+        return coordinator.current;
+      },
+      get origin() {
+        return origin.current;
+      },
+      get relays() {
+        return relays.map((r) => r.current);
+      },
+      parts,
+      streamKey,
+      secret: secretInfo.secret,
+      secretInfo,
+      dataDir,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/**
+ * How each part is started. A restart (`prev` given) keeps the ports the part had, so the printed URLs
+ * and the relays' coordinator URL stay true. Secrets go in the environment only: a command line is
+ * readable by every user (ps, /proc).
+ */
+class DemoSpawns {
+  constructor(
+    private readonly config: DemoConfig,
+    private readonly dataDir: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  coordinator(prev: PartProcess | undefined): SpawnPartOptions {
+    const port = prev ? portOf(prev.url) : String(this.config.port);
+    return {
+      part: 'coordinator',
+      args: ['--host', this.config.host, '--port', port],
+      env: this.env,
+      logFile: join(this.dataDir, 'coordinator.log'),
+    };
+  }
+
+  origin(coordinatorUrl: string, streamKey: string, prev: PartProcess | undefined): SpawnPartOptions {
+    const c = this.config;
+    const rtmpPort = prev?.rtmpUrl ? portOf(prev.rtmpUrl) : String(c.rtmpPort);
+    const args = ['--host', c.host, '--port', prev ? portOf(prev.url) : '0', '--rtmp-port', rtmpPort];
+    args.push('--coordinator-url', coordinatorUrl, '--source', c.source);
+    args.push('--data-dir', join(this.dataDir, 'origin'));
+    if (c.ladder) args.push('--ladder', c.ladder);
+    if (c.lowLatency) args.push('--low-latency');
+    return {
+      part: 'origin',
+      args,
+      env: { ...this.env, RINGCAST_ORIGIN_STREAM_KEY: streamKey },
+      logFile: join(this.dataDir, 'origin.log'),
+    };
+  }
+
+  relay(i: number, coordinatorUrl: string, prev: PartProcess | undefined): SpawnPartOptions {
+    const c = this.config;
+    const port = prev ? portOf(prev.url) : String(c.port === 0 ? 0 : c.port + 1 + i);
+    return {
+      part: 'relay',
+      args: ['--host', c.host, '--port', port, '--coordinator-url', coordinatorUrl],
+      env: this.env,
+      logFile: join(this.dataDir, `relay-${i + 1}.log`),
+    };
+  }
+}
+
+/** The command that adds two relays to this demo (printed, so a new user can grow it). */
+export function growCommand(cluster: DemoCluster): string {
+  const ports = cluster.relays.map((r) => Number(portOf(r.url)));
+  const consecutive = ports.every((p, i) => i === 0 || p === ports[i - 1]! + 1);
+  const basePort = consecutive ? Math.max(...ports) + 1 : 0;
+  const file = cluster.secretInfo.file ?? 'FILE-HOLDING-RINGCAST_CLUSTER_SECRET';
+  return (
+    `scripts/deploy-relays local --count 2 --base-port ${basePort} --dir ${join(cluster.dataDir, 'more-relays')} ` +
+    `--secret-file ${file} --coordinator ${cluster.coordinator.url}`
+  );
+}
+
+function secretLine(s: DemoSecret): string {
+  if (s.source === 'generated') return `${s.file} (generated for this run, mode 600)`;
+  return s.source === 'file' ? `from ${s.file}` : 'from RINGCAST_CLUSTER_SECRET';
 }
 
 /** `ringcast demo`: starts the cluster, prints the player URL and OBS settings, stops on SIGINT/SIGTERM. */
@@ -110,7 +198,14 @@ export async function runDemo(argv: string[]): Promise<void> {
   const config = exitOnConfigError('demo', DEMO_CONFIG, argv);
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out('Starting a Ringcast demo cluster…');
-  const cluster = await startDemoCluster(config);
+  let cluster: DemoCluster;
+  try {
+    cluster = await startDemoCluster(config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`ringcast demo: ${err.message}\n`);
+    process.exit(2);
+  }
   const rtmp = cluster.origin.rtmpUrl ?? `rtmp://${config.host}:${config.rtmpPort}/live`;
   out('');
   out(`  Player:          ${cluster.coordinator.url}/player/?stream=demo`);
@@ -122,8 +217,10 @@ export async function runDemo(argv: string[]): Promise<void> {
     `  Source:          ${config.source === 'testsrc' ? 'built-in test pattern (OBS publishing is refused while it runs)' : 'waiting for an RTMP publisher'}`,
   );
   out(`  Logs:            ${cluster.dataDir}`);
+  out(`  Cluster secret:  ${secretLine(cluster.secretInfo)}`);
+  out(`  More relays:     ${growCommand(cluster)}`);
   out('');
-  out('Ctrl-C stops everything.');
+  out('A part that dies is started again (the terminal says so). Ctrl-C stops everything.');
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
@@ -134,15 +231,5 @@ export async function runDemo(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
-  // A part that dies on its own takes the demo down with a clear message, instead of a half-working cluster.
-  for (const p of [cluster.coordinator, cluster.origin, ...cluster.relays]) {
-    void p.exited.then(async (code) => {
-      if (stopping) return;
-      process.stderr.write(
-        `ringcast demo: ${p.part} exited (${code}); last lines:\n${p.tail.slice(-10).join('\n')}\n`,
-      );
-      await shutdown();
-    });
-  }
   await new Promise(() => {});
 }

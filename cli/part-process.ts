@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { EXIT_WITH_PARENT_ENV } from '../common/cli.ts';
 
 const BIN = fileURLToPath(new URL('../bin/ringcast.js', import.meta.url));
 
@@ -38,8 +39,9 @@ export interface SpawnPartOptions {
 /** Starts `ringcast <part>` and resolves once it logs `listening`; rejects with its last lines if it dies first. */
 export function spawnPart(opts: SpawnPartOptions): Promise<PartProcess> {
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, opts.part, ...(opts.args ?? [])], {
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env, [EXIT_WITH_PARENT_ENV]: '1' },
+    // stdin stays open while this process lives: the part stops when it closes (runPart).
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   const tail: string[] = [];
   const file: WriteStream | undefined = opts.logFile

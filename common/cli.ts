@@ -25,6 +25,9 @@ function loadOrExit<C>(part: string, spec: ConfigSpec, argv: string[], load: (ar
   }
 }
 
+/** Set by spawnPart: the part stops when its stdin (a pipe from the parent) closes. */
+export const EXIT_WITH_PARENT_ENV = 'RINGCAST_EXIT_WITH_PARENT';
+
 /** What a part's main needs of its app: MediaMTX's Initialize/Close, plus an optional drain. */
 export interface PartLifecycle<R> {
   start(): Promise<R>;
@@ -62,20 +65,44 @@ export async function runPart<C, R extends object>(o: RunPartOptions<C, R>): Pro
   }
   log.info({ part: o.part, ...(started as Record<string, unknown>) }, 'listening');
   let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
+  let parentGone = false;
+  const exit = (code: number) => {
+    // With the parent gone, stdout is a broken pipe, and pino's flush on 'exit' retries a write that
+    // fails with EPIPE forever (sonic-boom 4): end without the exit hooks, the app already closed.
+    if (parentGone) process.kill(process.pid, 'SIGKILL');
+    process.exit(code);
+  };
+  const stop = async (signal: NodeJS.Signals | 'parent gone') => {
     if (stopping) process.exit(1);
     stopping = true;
-    const drain = o.drainOn?.includes(signal) && app.drain;
+    const drain = signal !== 'parent gone' && o.drainOn?.includes(signal) && app.drain;
     log.info({ signal }, drain ? 'draining' : 'stopping');
     try {
       if (drain) await app.drain!();
       await app.close();
-      process.exit(0);
+      exit(0);
     } catch (err) {
       log.error({ err }, 'shutdown failed');
-      process.exit(1);
+      exit(1);
     }
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  if (process.env[EXIT_WITH_PARENT_ENV] === '1') {
+    onParentGone(() => {
+      if (stopping) return;
+      parentGone = true;
+      void stop('parent gone');
+    });
+  }
+}
+
+/**
+ * For a part started by the demo or a test (spawnPart): stdin is a pipe from the parent, closed when
+ * the parent dies, even by SIGKILL; the part then stops instead of running on as an orphan.
+ */
+function onParentGone(gone: () => void): void {
+  process.stdin.once('end', gone);
+  process.stdin.once('error', gone);
+  process.stdin.resume();
 }

@@ -81,6 +81,10 @@ export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
   router.add('GET', '/live/:streamId/master.m3u8', ({ req, res, params, query }: RouteContext) => {
     const session = sessionOf(query);
     const stream = knownStream(deps, params.streamId!);
+    // The origin says live once every variant has a segment; a master offered before (or for a stream
+    // whose input failed) would send players to playlists that answer 404, and ffmpeg gives up.
+    if (stream.state === 'idle' || stream.state === 'error')
+      throw new RingcastError('RC_STREAM_NOT_FOUND', `stream is not live (${stream.state})`);
     const [primary] = relaysFor(deps, stream, session, req);
     deps.balancer.setBasePathway(session, primary!.id);
     const steeringUri = steeringUrl(deps.publicUrl(req), stream.id, session);

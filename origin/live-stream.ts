@@ -76,6 +76,8 @@ export class LiveStream {
   private readonly ts: TsSegments | undefined;
   private endTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The init sections the last live announcement described (a new one changes the codecs). */
+  private announcedInits: unknown[] = [];
   private readonly waiters = new Set<() => void>();
   /**
    * LL-HLS PART-TARGET: ffmpeg cuts a fragment once it holds 200 ms of whole frames; the first fragment
@@ -98,6 +100,7 @@ export class LiveStream {
             onSegment: (rendition, s) => {
               opts.onSegment?.(rendition, s);
               this.wake();
+              this.checkLive();
             },
           })
         : undefined;
@@ -112,13 +115,16 @@ export class LiveStream {
           retainSegments: opts.retainSegments,
           firstMsn: opts.firstMsn,
           log: opts.log,
-          onInit: () => this.onInit(),
+          onInit: () => this.checkLive(),
           onSegment: (s) => {
             const init = this.ts && this.packagers.get(r.name)?.init;
             if (init) this.ts?.add(r.name, s, init.data);
             else opts.onSegment?.(r.name, s);
           },
-          onUpdate: () => this.wake(),
+          onUpdate: () => {
+            this.wake();
+            this.checkLive();
+          },
         }),
       ]),
     );
@@ -232,9 +238,16 @@ export class LiveStream {
 
   /** The master playlist once every rendition has a segment; undefined before. */
   masterPlaylist(): string | undefined {
-    if (this.activePackagers().some((p) => p.segments.length === 0 || !p.init)) return undefined;
-    if (this.ts && this.active.some((r) => this.ts!.segments(r.name).length === 0)) return undefined;
-    return masterPlaylistText(this.renditions());
+    return this.everyVariantAnswers() ? masterPlaylistText(this.renditions()) : undefined;
+  }
+
+  /**
+   * True once every active rendition's media playlist lists a complete segment (an LL-HLS part is not
+   * enough): before, a player opening the master would get a 404 for some variant and give up.
+   */
+  private everyVariantAnswers(): boolean {
+    if (this.activePackagers().some((p) => p.segments.length === 0 || !p.init)) return false;
+    return !this.ts || this.active.every((r) => this.ts!.segments(r.name).length > 0);
   }
 
   /** A media playlist once it has a segment; undefined before (or for an unknown rendition). */
@@ -372,10 +385,18 @@ export class LiveStream {
     await this.ts?.flushed();
   }
 
-  private onInit(): void {
-    const ready = this.activePackagers().every((p) => p.init);
-    if (ready && this.stateValue !== 'live') this.setState('live');
-    else if (ready) this.opts.onChange?.(this);
+  /**
+   * Live (announced, so the coordinator offers the master) only once every variant answers; a later
+   * init section (a new run's codecs) is announced again. Runs after every init and every new segment.
+   */
+  private checkLive(): void {
+    if (this.closed || !this.everyVariantAnswers()) return;
+    const inits = this.activePackagers().map((p) => p.init);
+    const changed = inits.some((init, i) => init !== this.announcedInits[i]);
+    this.announcedInits = inits;
+    const recovered = this.stateValue === 'error' && this.progressRunId === this.supervisor.currentRunId;
+    if (this.stateValue === 'idle' || recovered) this.setState('live');
+    else if (changed) this.opts.onChange?.(this);
   }
 
   private activePackagers(): RenditionPackager[] {
@@ -385,7 +406,7 @@ export class LiveStream {
   private noteProgress(runId: string): void {
     this.progressRunId = runId;
     this.failedRuns = 0;
-    if (this.stateValue === 'error' && this.activePackagers().every((p) => p.init)) this.setState('live');
+    if (this.stateValue === 'error' && this.everyVariantAnswers()) this.setState('live');
   }
 
   /** Two runs in a row without a fragment: the stream is in error, with ffmpeg's complaint as the reason. */

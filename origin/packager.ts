@@ -52,7 +52,7 @@ export class RenditionPackager {
   private readonly opts: PackagerOptions;
   private run: Run | undefined;
   private nextMsn: number;
-  private discontinuitySequence = 0;
+  private discontinuitySequence: number;
   private runs = 0;
   private writes: Promise<void> = Promise.resolve();
   private readonly window: PublishedSegment[] = [];
@@ -64,6 +64,9 @@ export class RenditionPackager {
     this.opts = opts;
     this.rendition = opts.rendition;
     this.nextMsn = opts.firstMsn ?? 0;
+    // Counted from the first number too: each discontinuity comes with a new segment, so the count never
+    // passes the segment number, and a restarted origin (a later clock-based first number) continues it.
+    this.discontinuitySequence = this.nextMsn;
   }
 
   /** Starts a transcoder run; fragments of older runs are ignored from now on. */

@@ -1,5 +1,5 @@
 /** The `local` action and its `status`, `stop` and `rolling-restart`: relays on this host, state under --dir. */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoordinatorApi } from './coordinator-api.ts';
 import { DeployError, messageOf } from './errors.ts';
@@ -20,6 +20,62 @@ export function loadLocalRelays(dir: string, repoDir: string): LocalRelay[] {
     .map((r) => new LocalRelay(dir, r, repoDir));
 }
 
+/**
+ * Pid files without a record: a start that was interrupted before the relay logged `listening` (the
+ * script killed, the machine busy). Only `stop` and the next `local` know of them from these files.
+ */
+export function leftoverLocalRelays(dir: string, repoDir: string): LocalRelay[] {
+  if (!existsSync(dir)) return [];
+  const files = new Set(readdirSync(dir));
+  return [...files]
+    .map((f) => /^relay-(\d+)\.pid$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null && !files.has(`relay-${m[1]}.json`))
+    .map((m) => {
+      const index = Number(m[1]);
+      const record = { index, host: '', port: 0, id: '', url: '', coordinatorUrl: '' };
+      return new LocalRelay(dir, { ...record, cacheBytes: 0, capacity: 1, drainMs: 0 }, repoDir);
+    });
+}
+
+/** Stops the leftovers of an interrupted start and removes their pid files. */
+async function stopLeftovers(opts: DeployOptions, reporter: Reporter): Promise<void> {
+  for (const relay of leftoverLocalRelays(opts.local.dir, opts.repoDir)) {
+    const pid = relay.pid();
+    if (opts.dryRun) {
+      reporter.wouldDo(
+        relay.label,
+        `stop the leftover of an interrupted start (pid ${pid}) and remove its pid file`,
+      );
+      continue;
+    }
+    const running = await relay.isRunning();
+    await relay.stop().catch(() => undefined);
+    reporter.step(
+      relay.label,
+      running ? `leftover of an interrupted start (pid ${pid}) stopped` : 'stale pid file removed',
+    );
+  }
+}
+
+/**
+ * A start that failed half way: the relays it started are stopped, and those it created lose their
+ * pid, env (the secret) and record files, so nothing runs and `status` shows what ran before.
+ */
+async function undoStart(started: LocalRelay[], created: Set<number>, reporter: Reporter): Promise<void> {
+  await Promise.all(
+    started.map(async (relay) => {
+      const running = await relay.isRunning();
+      await relay.stop().catch(() => undefined);
+      rmSync(relay.pidFile, { force: true });
+      if (created.has(relay.record.index)) {
+        rmSync(relay.envFile, { force: true });
+        rmSync(relay.recordFile, { force: true });
+      }
+      if (running) reporter.step(relay.label, 'stopped: the start failed (log kept)');
+    }),
+  );
+}
+
 /** `local --count N`: makes N relays run here; relays already running are kept. */
 export async function deployLocal(opts: DeployOptions, reporter: Reporter): Promise<void> {
   const { dir } = opts.local;
@@ -33,6 +89,7 @@ export async function deployLocal(opts: DeployOptions, reporter: Reporter): Prom
     await coordinator.check();
     mkdirSync(dir, { recursive: true });
   }
+  await stopLeftovers(opts, reporter);
   const toStart: LocalRelay[] = [];
   for (let index = 0; index < count; index++) {
     const relay = existing.get(index) ?? newRelay(opts, index, coordinatorUrl);
@@ -62,6 +119,10 @@ export async function deployLocal(opts: DeployOptions, reporter: Reporter): Prom
     }),
   );
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (failures.length > 0) {
+    const created = new Set(toStart.map((r) => r.record.index).filter((i) => !existing.has(i)));
+    await undoStart(toStart, created, reporter);
+  }
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) {
     throw new DeployError(
@@ -123,11 +184,13 @@ export async function localStatus(opts: DeployOptions, reporter: Reporter): Prom
 /** `stop`: every recorded relay drains and exits; waits until the ring no longer lists them. */
 export async function localStop(opts: DeployOptions, reporter: Reporter): Promise<void> {
   const { relays, coordinatorUrl } = recorded(opts);
+  await stopLeftovers(opts, reporter);
   if (relays.length === 0) reporter.info(`no relays recorded in ${opts.local.dir}`);
   const coordinator = coordinatorUrl ? new CoordinatorApi(coordinatorUrl) : undefined;
   const stopped = await Promise.all(
     relays.map(async (relay) => {
       if (!(await relay.isRunning())) {
+        if (!opts.dryRun) rmSync(relay.pidFile, { force: true });
         reporter.step(relay.label, 'not running');
         return undefined;
       }
