@@ -46,6 +46,13 @@ export interface RtmpConnectionHooks {
 /** Largest message (chunk-stream message length) taken before a publish is authorised: a connect is ~200 B. */
 export const PRE_AUTH_MESSAGE_CAP = 64 * 1024;
 
+/**
+ * Before a publish is authorised: buffer bytes all chunk streams may hold at once (each may hold a
+ * message half-read), and chunk streams in use (ffmpeg and OBS use 2 to 6).
+ */
+const PRE_AUTH_BUFFER_BUDGET = 256 * 1024;
+const PRE_AUTH_CHUNK_STREAMS = 32;
+
 /** After a refusal the status is flushed; a peer that never closes its side is cut after this. */
 const REFUSAL_LINGER_MS = 2000;
 
@@ -97,6 +104,8 @@ export class RtmpConnection {
   /** Set between a publish request and its verdict: complete messages wait here. */
   private held: RtmpPacket[] | undefined;
   private heldBytes = 0;
+  /** Parser buffer bytes allocated before the publish was authorised. */
+  private preAuthAllocated = 0;
   /** A publish or play was asked for (one per connection). */
   engaged = false;
   private closed = false;
@@ -162,10 +171,21 @@ export class RtmpConnection {
     const onClose = s.onClose;
     s.onClose = () => this.guard(onClose);
     const proto = Object.getPrototypeOf(rtmp) as typeof rtmp;
+    rtmp.packetParse = () => {
+      proto.packetParse.call(rtmp);
+      if (!this.authorized && rtmp.inPackets.size > PRE_AUTH_CHUNK_STREAMS)
+        throw new RtmpReject('malformed', `more than ${PRE_AUTH_CHUNK_STREAMS} chunk streams before publish`);
+    };
     rtmp.packetAlloc = () => {
-      const length = rtmp.parserPacket.header.length;
-      if (!this.authorized && length > PRE_AUTH_MESSAGE_CAP)
-        throw new RtmpReject('message_too_large', `message of ${length} B before publish was authorised`);
+      const { header, capacity } = rtmp.parserPacket;
+      if (!this.authorized && capacity < header.length) {
+        // NMS allocates the declared length (+1 KiB) up front: check before it does.
+        this.preAuthAllocated += header.length + 1024;
+        if (header.length > PRE_AUTH_MESSAGE_CAP)
+          throw new RtmpReject('message_too_large', `message of ${header.length} B before publish`);
+        if (this.preAuthAllocated > PRE_AUTH_BUFFER_BUDGET)
+          throw new RtmpReject('message_too_large', `${this.preAuthAllocated} B of buffers before publish`);
+      }
       proto.packetAlloc.call(rtmp);
     };
     rtmp.controlHandler = () => {

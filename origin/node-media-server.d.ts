@@ -18,6 +18,9 @@ declare module 'node-media-server/src/session/rtmp_session.js' {
   /** NMS's RTMP protocol state machine of one connection (protocol/rtmp.js). */
   export interface Rtmp {
     parserPacket: RtmpPacket;
+    /** Chunk streams seen, by chunk stream id. */
+    inPackets: Map<number, RtmpPacket>;
+    packetParse(): void;
     /** From the connect command (any AMF0 value the peer sent). */
     streamApp: unknown;
     packetAlloc(): void;

@@ -1,9 +1,9 @@
 /** How refused publish attempts from one address are limited. */
 export interface PublishBackoffPolicy {
-  /** Refusals within `windowMs` before the address is locked out. */
+  /** Refusals within `windowMs` that lock the address out (the next attempt is refused at once). */
   freeRefusals: number;
   windowMs: number;
-  /** The first lockout; each refusal past `freeRefusals` doubles it, up to `maxLockoutMs`. */
+  /** The first lockout; each further refusal doubles it, up to `maxLockoutMs`. */
   lockoutMs: number;
   maxLockoutMs: number;
   /** Addresses remembered at most: the oldest record goes first. */
@@ -58,7 +58,7 @@ export class PublishBackoff {
     r ??= { refusals: 0, windowStart: now, lockedUntil: 0 };
     r.refusals += 1;
     const over = r.refusals - p.freeRefusals;
-    if (over > 0) r.lockedUntil = now + Math.min(p.maxLockoutMs, p.lockoutMs * 2 ** Math.min(over - 1, 30));
+    if (over >= 0) r.lockedUntil = now + Math.min(p.maxLockoutMs, p.lockoutMs * 2 ** Math.min(over, 30));
     // Re-inserted at the end: Map order is then least recently refused first.
     this.records.delete(address);
     this.records.set(address, r);
