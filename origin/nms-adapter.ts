@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import Context from 'node-media-server/src/core/context.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
-import RtmpSession, { type RtmpPacket } from 'node-media-server/src/session/rtmp_session.js';
+import RtmpSession, { type Rtmp, type RtmpPacket } from 'node-media-server/src/session/rtmp_session.js';
 import type { Logger } from '../common/log.ts';
 
 // Every touch of node-media-server's private `src/` files is in this file (package.json pins the exact
@@ -170,7 +170,13 @@ export class RtmpConnection {
     };
     const onClose = s.onClose;
     s.onClose = () => this.guard(onClose);
-    const proto = Object.getPrototypeOf(rtmp) as typeof rtmp;
+    this.fenceBuffers(rtmp);
+    this.fenceMessages(rtmp);
+  }
+
+  /** Before a publish is authorised, NMS allocates nothing past the caps. */
+  private fenceBuffers(rtmp: Rtmp): void {
+    const proto = Object.getPrototypeOf(rtmp) as Rtmp;
     rtmp.packetParse = () => {
       proto.packetParse.call(rtmp);
       if (!this.authorized && rtmp.inPackets.size > PRE_AUTH_CHUNK_STREAMS)
@@ -188,6 +194,11 @@ export class RtmpConnection {
       }
       proto.packetAlloc.call(rtmp);
     };
+  }
+
+  /** Control messages checked, publish and play decided by the hooks, messages held during a decision. */
+  private fenceMessages(rtmp: Rtmp): void {
+    const proto = Object.getPrototypeOf(rtmp) as Rtmp;
     rtmp.controlHandler = () => {
       const { type, length } = rtmp.parserPacket.header;
       if (length < (CONTROL_MIN_BYTES[type] ?? 0))
