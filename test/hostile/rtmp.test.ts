@@ -34,11 +34,20 @@ const connectMsg = (cmdObj: Buffer | undefined) =>
 const connectWith = (props: [string, Buffer][]) => connectMsg(amf.object(props));
 
 test.serial(
-  'a publisher whose connection throws after publish leaves nothing that stops the next one',
+  'an accepted publisher may send 400 KB messages; one whose connection throws leaves nothing that stops the next',
   async (t) => {
     const raw = await open();
     raw.send(publishSequence(origin.key));
     t.true(await raw.waitForText('NetStream.Publish.Start'), 'the right key is accepted');
+    // Once authorised, messages far over the pre-publish cap are read (OBS keyframes are hundreds of KB).
+    const rejectedAny = await origin.metric('ringcast_origin_rtmp_rejected_total');
+    const keyframe = Buffer.concat([Buffer.from([0x17, 1, 0, 0, 0]), Buffer.alloc(400_000, 0x55)]);
+    raw.send(chunk({ type: 9, payload: keyframe, csid: 6, streamId: 1 }));
+    const results = () => raw.text().split('_result').length;
+    const answered = results();
+    raw.send(command('createStream', [amf.number(9), amf.null()])); // its answer: the keyframe was read
+    await waitFor(() => results() > answered, { what: 'the answer after the 400 KB keyframe' });
+    t.is(await origin.metric('ringcast_origin_rtmp_rejected_total'), rejectedAny, 'the keyframe was taken');
     const before = await rejected('malformed');
     raw.send(connectMsg(amf.null())); // NMS's connect handler throws on a null command object
     await raw.closed;
