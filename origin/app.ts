@@ -131,6 +131,7 @@ export class Origin {
       onPublishStart: (p) => void this.publishStarted(p.streamId),
       onPublishEnd: (p) => this.streams.get(p.streamId)?.sourceStopped(),
       onRefused: (reason) => this.metrics.publishRefused.inc({ reason: refusalLabel(reason) }),
+      onRejected: (reason) => this.metrics.rtmpRejected.inc({ reason }),
     });
     const rtmpPort = await this.rtmp.start();
     if (c.source === 'testsrc') own?.sourceStarted();

@@ -1,7 +1,35 @@
-/** The parts of node-media-server 4.4 (CommonJS, untyped) that the origin's RTMP ingest uses. */
+/**
+ * The parts of node-media-server 4.4.3 (CommonJS, untyped, private `src/` files) that the origin's RTMP
+ * ingest uses; only origin/nms-adapter.ts imports them.
+ */
 
 declare module 'node-media-server/src/session/rtmp_session.js' {
   import type { Socket } from 'node:net';
+
+  /** A chunk stream's message being read (NMS reuses one per chunk stream id). */
+  export interface RtmpPacket {
+    header: { fmt: number; cid: number; timestamp: number; length: number; type: number; stream_id: number };
+    clock: number;
+    payload: Buffer;
+    capacity: number;
+    bytes: number;
+  }
+
+  /** NMS's RTMP protocol state machine of one connection (protocol/rtmp.js). */
+  export interface Rtmp {
+    parserPacket: RtmpPacket;
+    /** Chunk streams seen, by chunk stream id. */
+    inPackets: Map<number, RtmpPacket>;
+    packetParse(): void;
+    /** From the connect command (any AMF0 value the peer sent). */
+    streamApp: unknown;
+    packetAlloc(): void;
+    packetHandler(): void;
+    controlHandler(): void;
+    onPublish(msg: unknown): void;
+    onPlay(msg: unknown): void;
+    sendStatusMessage(sid: number, level: string, code: string, description: string): void;
+  }
 
   /** One RTMP connection (publisher or player); `run()` starts reading the socket. */
   export default class RtmpSession {
@@ -9,6 +37,7 @@ declare module 'node-media-server/src/session/rtmp_session.js' {
     id: string;
     /** `address:port` of the peer. */
     ip: string;
+    rtmp: Rtmp;
     isPublisher: boolean;
     streamApp: string;
     streamName: string;
@@ -20,6 +49,9 @@ declare module 'node-media-server/src/session/rtmp_session.js' {
     videoFramerate: number;
     videoCodec: number;
     audioCodec: number;
+    /** The socket's 'data' and 'close' handlers (instance properties, read by `run()`). */
+    onData: (data: Buffer) => void;
+    onClose: () => void;
     run(): void;
     close(): void;
   }

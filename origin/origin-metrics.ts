@@ -9,6 +9,7 @@ export class OriginMetrics {
   readonly bytesServed: Counter<'stream'>;
   readonly ffmpegExits: Counter<'stream' | 'reason'>;
   readonly publishRefused: Counter<'reason'>;
+  readonly rtmpRejected: Counter<'reason'>;
 
   constructor() {
     this.registry = createRegistry('origin');
@@ -39,6 +40,12 @@ export class OriginMetrics {
     this.publishRefused = new Counter({
       name: 'ringcast_origin_publish_refused_total',
       help: 'RTMP publishers refused',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.rtmpRejected = new Counter({
+      name: 'ringcast_origin_rtmp_rejected_total',
+      help: 'RTMP connections closed for what they sent (malformed, message_too_large, bad_command, backoff, idle, play_refused)',
       labelNames: ['reason'],
       registers: [this.registry],
     });

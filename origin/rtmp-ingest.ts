@@ -1,9 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import Context from 'node-media-server/src/core/context.js';
-import nmsLogger from 'node-media-server/src/core/logger.js';
-import RtmpSession from 'node-media-server/src/session/rtmp_session.js';
 import type { Logger } from '../common/log.ts';
 import type { SourceInfo } from './live-stream.ts';
+import { type PublishVerdict, RtmpConnection, type RtmpRejectReason, routeNmsLogs } from './nms-adapter.ts';
+import { addressOf, PublishBackoff, type PublishBackoffPolicy } from './publish-backoff.ts';
 
 export interface RtmpIngestOptions {
   host: string;
@@ -29,10 +28,17 @@ export interface RtmpIngestOptions {
   onPublishEnd?: (info: PublisherInfo) => void;
   /** A publisher was refused. */
   onRefused?: (reason: string) => void;
+  /** A connection was closed for what it sent (malformed, too large, back-off, idle, play refused). */
+  onRejected?: (reason: RtmpRejectReason) => void;
+  /** Limits on refused publish attempts per address (defaults: DEFAULT_PUBLISH_BACKOFF). */
+  publishBackoff?: Partial<PublishBackoffPolicy>;
 }
 
-/** What publish-auth said: the stream the key feeds, or why it was refused. */
-export type PublishAuthResult = { streamId: string } | { refused: string };
+/**
+ * What publish-auth said: the stream the key feeds, or why it was refused (`unreachable`: no verdict on
+ * the key, so the attempt does not count against the address).
+ */
+export type PublishAuthResult = { streamId: string } | { refused: string; unreachable?: boolean };
 
 /** An accepted publisher: the NMS path it feeds is `/live/<key>`. */
 export interface PublisherInfo {
@@ -47,54 +53,34 @@ export function redactKey(key: string): string {
   return key.length <= 4 ? `…(${key.length} chars)` : `${key.slice(0, 2)}…(${key.length} chars)`;
 }
 
-/** FLV codec ids (onMetaData videocodecid / audiocodecid). */
-const FLV_VIDEO: Record<number, string> = {
-  2: 'flv1',
-  3: 'screen',
-  4: 'vp6',
-  5: 'vp6a',
-  7: 'h264',
-  12: 'hevc',
-};
-const FLV_AUDIO: Record<number, string> = {
-  1: 'adpcm',
-  2: 'mp3',
-  7: 'g711a',
-  8: 'g711u',
-  10: 'aac',
-  11: 'speex',
-};
-
 const isLoopback = (ip: string) => /^(127\.|::1|::ffff:127\.)/.test(ip);
+/** Characters node-media-server accepts in a stream name: any other key is refused without asking. */
+const KEY_RE = /^[A-Za-z0-9_-]{1,256}$/;
 
 /**
- * RTMP ingest on node-media-server's session code behind our own TCP listener (NMS's listener
- * ignores port 0). Publishers are checked in `prePublish`, before any media is read: only the
- * configured key, only one at a time. Players are limited to loopback (the origin's own ffmpeg).
+ * RTMP ingest on node-media-server's session code (through origin/nms-adapter.ts) behind our own TCP
+ * listener (NMS's listener ignores port 0). Each connection is fenced: what it sends closes at most
+ * itself. Publishers are checked before NMS answers them or reads their media: the configured key, or
+ * the coordinator's word; one per stream; refused attempts are limited per address. Players are
+ * limited to loopback (the origin's own ffmpeg).
  */
 export class RtmpIngest {
   private readonly opts: RtmpIngestOptions;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
-  /** Sessions of this listener: NMS's event bus is process-wide and may carry other listeners' sessions. */
-  private readonly mine = new WeakSet<RtmpSession>();
-  /** Sessions that reached publish or play (accepted or not). */
-  private readonly engaged = new WeakSet<RtmpSession>();
   /** Accepted publishers by streamId: one per stream. */
-  private readonly publishers = new Map<string, { session: RtmpSession; key: string }>();
-  private readonly onPrePublish = (s: RtmpSession) => this.checkPublisher(s);
-  private readonly onPrePlay = (s: RtmpSession) => this.checkPlayer(s);
+  private readonly publishers = new Map<string, { conn: RtmpConnection; key: string }>();
+  private readonly backoff: PublishBackoff;
 
   constructor(opts: RtmpIngestOptions) {
     this.opts = opts;
+    this.backoff = new PublishBackoff(opts.publishBackoff);
   }
 
   /** Listens; resolves with the bound port. */
   async start(): Promise<number> {
     if (this.server) return this.port;
     routeNmsLogs(this.opts.log);
-    Context.eventEmitter.on('prePublish', this.onPrePublish);
-    Context.eventEmitter.on('prePlay', this.onPrePlay);
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -129,16 +115,10 @@ export class RtmpIngest {
   async sourceOf(streamId: string, waitMs = 1500): Promise<SourceInfo | undefined> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const s = this.publishers.get(streamId)?.session;
-      if (!s) return undefined;
-      if (s.videoWidth > 0 && s.videoHeight > 0)
-        return {
-          width: s.videoWidth,
-          height: s.videoHeight,
-          fps: Math.round(s.videoFramerate) || undefined,
-          videoCodec: FLV_VIDEO[s.videoCodec] ?? `id ${s.videoCodec}`,
-          audioCodec: s.audioCodec ? (FLV_AUDIO[s.audioCodec] ?? `id ${s.audioCodec}`) : undefined,
-        };
+      const conn = this.publishers.get(streamId)?.conn;
+      if (!conn) return undefined;
+      const meta = conn.sourceMeta();
+      if (meta) return { ...meta, fps: meta.fps || undefined };
       if (Date.now() >= deadline) return undefined;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -153,16 +133,14 @@ export class RtmpIngest {
   disconnect(streamId: string, reason: string): void {
     const p = this.publishers.get(streamId);
     if (!p) return;
-    this.opts.log.warn({ streamId, sessionId: p.session.id }, `publisher disconnected: ${reason}`);
-    p.session.socket.destroy();
+    this.opts.log.warn({ streamId, sessionId: p.conn.id }, `publisher disconnected: ${reason}`);
+    p.conn.socket.destroy();
   }
 
   /** Stops listening and drops every connection. */
   async close(): Promise<void> {
     const server = this.server;
     if (!server) return;
-    Context.eventEmitter.off('prePublish', this.onPrePublish);
-    Context.eventEmitter.off('prePlay', this.onPrePlay);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;
@@ -174,97 +152,109 @@ export class RtmpIngest {
     socket.once('close', () => this.sockets.delete(socket));
     socket.setNoDelay(true);
     socket.on('error', () => {}); // resets from broken clients: NMS logs them; they must not throw
-    const session = new RtmpSession(socket);
+    const conn = new RtmpConnection(socket, {
+      onPublishRequest: (c, app, key) => this.decidePublish(c, app, key),
+      onPlayRequest: (c, _app, name) => this.allowPlay(c, name),
+      onRejected: (c, reason, detail) => {
+        this.opts.log.warn({ sessionId: c.id, ip: c.ip, reason }, `RTMP connection closed: ${detail}`);
+        this.opts.onRejected?.(reason);
+      },
+    });
     // A client that connects and never publishes or plays (or speaks no RTMP) holds a socket forever.
     const idle = setTimeout(() => {
-      if (this.engaged.has(session)) return;
-      this.opts.log.warn(
-        { sessionId: session.id, ip: session.ip },
-        'RTMP connection idle: no publish or play; dropped',
-      );
-      socket.destroy();
+      if (!conn.engaged) conn.reject('idle', 'no publish or play in time');
     }, this.opts.idleTimeoutMs ?? 10_000);
     idle.unref();
     socket.once('close', () => {
       clearTimeout(idle);
-      if (!this.engaged.has(session))
+      if (!conn.engaged && !conn.rejected)
         this.opts.log.warn(
-          { sessionId: session.id, ip: session.ip, bytesRead: socket.bytesRead },
+          { sessionId: conn.id, ip: conn.ip, bytesRead: socket.bytesRead },
           'RTMP connection closed before publish or play (not RTMP, or nothing sent)',
         );
     });
-    this.mine.add(session);
-    session.run();
-    Context.sessions.set(session.id, session);
+    conn.run();
   }
 
-  private checkPublisher(session: RtmpSession): void {
-    if (!this.mine.has(session)) return;
-    this.engaged.add(session);
-    const key = session.streamName;
-    if (session.streamApp === 'live' && this.opts.streamKey && key === this.opts.streamKey) {
-      const reason = this.opts.acceptPublishers ? undefined : 'the stream is fed by the built-in test source';
-      this.admit(session, reason ? { refused: reason } : { streamId: this.opts.streamId });
-      return;
+  /** Decides a publish request; the socket is paused meanwhile, so no media is read. */
+  private async decidePublish(conn: RtmpConnection, app: string, key: string): Promise<PublishVerdict> {
+    const address = addressOf(conn.ip);
+    const lockedMs = this.backoff.lockedFor(address);
+    if (lockedMs > 0) {
+      const detail = `publish refused at once: too many refused attempts from ${address}`;
+      this.opts.log.warn({ sessionId: conn.id, ip: conn.ip, reason: 'backoff', lockedMs }, detail);
+      this.opts.onRejected?.('backoff');
+      const retry = Math.ceil(lockedMs / 1000);
+      return refusal(`too many refused attempts from this address; retry in ${retry} s`);
     }
-    if (session.streamApp !== 'live' || !this.opts.authorize) {
-      this.admit(session, { refused: 'wrong stream key' });
-      return;
-    }
-    // Hold the socket until the coordinator answers: nothing more of this publisher is parsed meanwhile.
-    session.socket.pause();
-    this.opts.authorize(key).then(
-      (result) => this.admit(session, result),
-      (err) => this.admit(session, { refused: `key check failed: ${(err as Error).message}` }),
-    );
-  }
-
-  private admit(session: RtmpSession, result: PublishAuthResult): void {
-    const key = session.streamName;
-    const who = { sessionId: session.id, ip: session.ip, app: session.streamApp };
-    let reason = 'refused' in result ? result.refused : undefined;
+    const result = await this.verdictFor(app, key);
+    const reason = this.refusalReason(conn, result);
+    const who = { sessionId: conn.id, ip: conn.ip, app };
     const streamId = 'streamId' in result ? result.streamId : '';
-    if (!reason && this.publishers.has(streamId)) reason = 'the stream already has a publisher';
-    if (!reason && streamId === this.opts.streamId && !this.opts.acceptPublishers)
-      reason = 'the stream is fed by the built-in test source';
-    if (!reason && session.socket.destroyed) reason = 'the publisher left during the key check';
     if (reason) {
       this.opts.log.warn({ ...who, streamId, key: redactKey(key) }, `publish refused: ${reason}`);
-      // destroy, not end: stop reading now, so no media of a refused publisher is parsed.
-      session.socket.destroy();
       this.opts.onRefused?.(reason);
-      return;
+      // Only a verdict on the key itself counts against the address.
+      if ('refused' in result && !result.unreachable) this.backoff.refused(address);
+      return refusal(reason, reason === ALREADY_LIVE ? 'NetStream.Publish.BadName' : undefined);
     }
-    const info: PublisherInfo = { sessionId: session.id, ip: session.ip, streamId, key };
-    this.publishers.set(streamId, { session, key });
+    this.backoff.accepted(address);
+    this.register(conn, streamId, key, who);
+    return { admit: true };
+  }
+
+  private async verdictFor(app: string, key: string): Promise<PublishAuthResult> {
+    const own = this.opts.streamKey;
+    if (app === 'live' && own && key === own) {
+      return this.opts.acceptPublishers
+        ? { streamId: this.opts.streamId }
+        : { refused: 'the stream is fed by the built-in test source', unreachable: true };
+    }
+    if (app !== 'live' || !KEY_RE.test(key) || !this.opts.authorize) return { refused: 'wrong stream key' };
+    try {
+      return await this.opts.authorize(key);
+    } catch (err) {
+      return { refused: `key check failed: ${(err as Error).message}`, unreachable: true };
+    }
+  }
+
+  private refusalReason(conn: RtmpConnection, result: PublishAuthResult): string | undefined {
+    if ('refused' in result) return result.refused;
+    if (this.publishers.has(result.streamId)) return ALREADY_LIVE;
+    if (result.streamId === this.opts.streamId && !this.opts.acceptPublishers)
+      return 'the stream is fed by the built-in test source';
+    if (conn.socket.destroyed) return 'the publisher left during the key check';
+    return undefined;
+  }
+
+  private register(conn: RtmpConnection, streamId: string, key: string, who: Record<string, string>): void {
+    const info: PublisherInfo = { sessionId: conn.id, ip: conn.ip, streamId, key };
+    this.publishers.set(streamId, { conn, key });
     this.opts.log.info({ ...who, streamId }, 'publisher connected');
-    session.socket.once('close', () => {
-      if (this.publishers.get(streamId)?.session !== session) return;
+    conn.socket.once('close', () => {
+      if (this.publishers.get(streamId)?.conn !== conn) return;
       this.publishers.delete(streamId);
       this.opts.log.info({ ...who, streamId }, 'publisher left');
       this.opts.onPublishEnd?.(info);
     });
-    session.socket.resume();
     // After NMS has registered the publisher, so the transcoder's pull finds it.
     setImmediate(() => {
-      if (this.publishers.get(streamId)?.session === session) this.opts.onPublishStart?.(info);
+      if (this.publishers.get(streamId)?.conn === conn) this.opts.onPublishStart?.(info);
     });
   }
 
-  private checkPlayer(session: RtmpSession): void {
-    if (!this.mine.has(session)) return;
-    this.engaged.add(session);
-    const live = [...this.publishers.values()].some((p) => p.key === session.streamName);
-    const own = session.streamName === this.opts.streamKey && this.opts.streamKey !== '';
-    if (isLoopback(session.socket.remoteAddress ?? '') && (live || own)) return;
-    this.opts.log.warn({ sessionId: session.id, ip: session.ip }, 'RTMP play refused');
-    session.socket.destroy();
+  private allowPlay(conn: RtmpConnection, name: string): boolean {
+    const live = [...this.publishers.values()].some((p) => p.key === name);
+    const own = name === this.opts.streamKey && this.opts.streamKey !== '';
+    return isLoopback(conn.socket.remoteAddress ?? '') && (live || own);
   }
 }
 
-/** node-media-server writes to the console; its lines go to our log at debug level instead. */
-function routeNmsLogs(log: Logger): void {
-  const child = log.child({ component: 'node-media-server' });
-  nmsLogger.level = 'error';
-  nmsLogger.log = (message: string) => child.debug(message);
+const ALREADY_LIVE = 'the stream already has a publisher';
+
+function refusal(
+  reason: string,
+  status: 'NetStream.Publish.Unauthorized' | 'NetStream.Publish.BadName' = 'NetStream.Publish.Unauthorized',
+): PublishVerdict {
+  return { admit: false, reason, status };
 }

@@ -1,0 +1,125 @@
+/**
+ * The long RTMP fuzz run: the generator of test/hostile/rtmp-fuzz.test.ts, many more cases, against a
+ * child-process origin while ffmpeg publishes a 160x90 test pattern. Exits non-zero if the origin dies,
+ * a connection is refused, or the stream stops growing; prints the case to replay.
+ *   npm run fuzz:rtmp [-- --cases 1000000 --seed 20261203 --first 0 --concurrency 32]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { spawnPart, stopPart } from '../cli/part-process.ts';
+import { runRtmpFuzz } from './lib/rtmp-fuzz-run.ts';
+
+const { values } = parseArgs({
+  options: {
+    cases: { type: 'string', default: '1000000' },
+    seed: { type: 'string', default: '20261203' },
+    first: { type: 'string', default: '0' },
+    concurrency: { type: 'string', default: '32' },
+  },
+});
+const BATCH = 10_000;
+
+/** The origin's counter `name` summed over its labels. */
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.split(' ').pop());
+  return sum;
+}
+
+async function run(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'ringcast-fuzz-'));
+  const key = `fuzz${process.pid}`;
+  const origin = await spawnPart({
+    part: 'origin',
+    args: [
+      ...['--port', '0', '--rtmp-port', '0', '--source', 'rtmp', '--stream-key', key],
+      ...['--ladder', '90p:160x90:150k:48k', '--fps', '15', '--data-dir', join(dir, 'origin')],
+    ],
+    env: { RINGCAST_LOG_LEVEL: 'info' }, // spawnPart waits for the 'listening' line
+  });
+  const publisher = spawn(
+    'ffmpeg',
+    [
+      ...[
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=160x90:rate=15',
+      ],
+      ...[
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:sample_rate=48000',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+      ],
+      ...['-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '30', '-c:a', 'aac', '-b:a', '48k'],
+      ...['-f', 'flv', `${origin.rtmpUrl}/${key}`],
+    ],
+    { stdio: 'ignore' },
+  );
+  const alive = () => origin.child.exitCode === null && origin.child.signalCode === null;
+  const segments = () => metric(origin.url, 'ringcast_origin_segments_published_total');
+  try {
+    const deadline = Date.now() + 60_000;
+    while ((await segments()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const port = Number(new URL(origin.rtmpUrl!.replace('rtmp:', 'http:')).port);
+    const total = Number(values.cases);
+    const started = Date.now();
+    for (let first = Number(values.first); first < Number(values.first) + total; first += BATCH) {
+      const before = await segments();
+      const cases = Math.min(BATCH, Number(values.first) + total - first);
+      const r = await runRtmpFuzz({
+        port,
+        seed: Number(values.seed),
+        first,
+        cases,
+        concurrency: Number(values.concurrency),
+        stop: () => !alive(),
+      });
+      const after = alive() ? await segments() : before;
+      const rate = Math.round(((first - Number(values.first) + r.cases) * 1000) / (Date.now() - started));
+      console.log(
+        `cases ${first}..${first + r.cases - 1}: closed ${r.closed}, held ${r.held}, refused ${r.refused}; ` +
+          `segments ${before} → ${after}; ${rate} cases/s overall`,
+      );
+      // A batch long enough for a few 2 s segments must have seen one (a one-case replay need not).
+      const stalled = r.elapsedMs > 8000 && after <= before;
+      if (!alive() || r.refused > 0 || stalled || publisher.exitCode !== null) {
+        console.log(
+          `FAILED in cases ${first}..${first + cases - 1} (first refused: ${r.firstRefused ?? '-'})`,
+        );
+        console.log(origin.tail.join('\n'));
+        return 1;
+      }
+    }
+    console.log(
+      `${total} cases, origin alive, rejected ${await metric(origin.url, 'ringcast_origin_rtmp_rejected_total')}`,
+    );
+    return 0;
+  } finally {
+    publisher.kill('SIGKILL');
+    await stopPart(origin, 3000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+run().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,304 @@
+import type { Socket } from 'node:net';
+import Context from 'node-media-server/src/core/context.js';
+import nmsLogger from 'node-media-server/src/core/logger.js';
+import RtmpSession, { type Rtmp, type RtmpPacket } from 'node-media-server/src/session/rtmp_session.js';
+import type { Logger } from '../common/log.ts';
+
+// Every touch of node-media-server's private `src/` files is in this file (package.json pins the exact
+// version they were read from). NMS parses a connection's bytes synchronously in the socket's 'data'
+// handler and throws on malformed input; here each connection's parsing is fenced, so a throw closes
+// that connection only.
+
+/** Why an RTMP connection was closed for what it sent (the `reason` label of rtmp_rejected_total). */
+export type RtmpRejectReason =
+  | 'malformed'
+  | 'message_too_large'
+  | 'bad_command'
+  | 'backoff'
+  | 'idle'
+  | 'play_refused';
+
+/** Thrown inside the parser to close the connection with a known reason. */
+class RtmpReject extends Error {
+  constructor(
+    readonly reason: RtmpRejectReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What to do with a publish request. */
+export type PublishVerdict =
+  | { admit: true }
+  | { admit: false; reason: string; status: 'NetStream.Publish.Unauthorized' | 'NetStream.Publish.BadName' };
+
+/** The ingest's side of one connection: decisions and notices. */
+export interface RtmpConnectionHooks {
+  /** The peer asks to publish `name` under `app`; nothing more of it is handed on until the verdict. */
+  onPublishRequest(conn: RtmpConnection, app: string, name: string): Promise<PublishVerdict>;
+  /** The peer asks to play `name`; false closes the connection. */
+  onPlayRequest(conn: RtmpConnection, app: string, name: string): boolean;
+  /** The connection is being closed for what it sent. */
+  onRejected(conn: RtmpConnection, reason: RtmpRejectReason, detail: string): void;
+}
+
+/** Largest message (chunk-stream message length) taken before a publish is authorised: a connect is ~200 B. */
+export const PRE_AUTH_MESSAGE_CAP = 64 * 1024;
+
+/**
+ * Before a publish is authorised: buffer bytes all chunk streams may hold at once (each may hold a
+ * message half-read), and chunk streams in use (ffmpeg and OBS use 2 to 6).
+ */
+const PRE_AUTH_BUFFER_BUDGET = 256 * 1024;
+const PRE_AUTH_CHUNK_STREAMS = 32;
+
+/** After a refusal the status is flushed; a peer that never closes its side is cut after this. */
+const REFUSAL_LINGER_MS = 2000;
+
+/** FLV codec ids (onMetaData videocodecid / audiocodecid). */
+const FLV_VIDEO: Record<number, string> = {
+  2: 'flv1',
+  3: 'screen',
+  4: 'vp6',
+  5: 'vp6a',
+  7: 'h264',
+  12: 'hevc',
+};
+const FLV_AUDIO: Record<number, string> = {
+  1: 'adpcm',
+  2: 'mp3',
+  7: 'g711a',
+  8: 'g711u',
+  10: 'aac',
+  11: 'speex',
+};
+
+/** What a publisher said about its media in onMetaData. */
+export interface RtmpSourceMeta {
+  width: number;
+  height: number;
+  fps: number;
+  videoCodec: string;
+  audioCodec: string | undefined;
+}
+
+/** Control message types and the payload each needs (RTMP 5.4). */
+const CONTROL_MIN_BYTES: Record<number, number> = { 1: 4, 2: 4, 3: 4, 5: 4, 6: 5 };
+
+/**
+ * One RTMP connection on node-media-server's session code, with its parsing fenced: a throw, a
+ * control message too short for its type, or (before a publish is authorised) a message longer than
+ * PRE_AUTH_MESSAGE_CAP closes this connection, and NMS's process-wide state is left as a close leaves it.
+ * Publish and play requests go to the hooks before NMS answers them, so a refused publisher is told
+ * so (never NetStream.Publish.Start) and nothing it sends is handed on.
+ */
+export class RtmpConnection {
+  readonly socket: Socket;
+  /** `address:port` of the peer. */
+  readonly ip: string;
+  readonly id: string;
+  private readonly session: RtmpSession;
+  private readonly hooks: RtmpConnectionHooks;
+  private authorized = false;
+  /** Set between a publish request and its verdict: complete messages wait here. */
+  private held: RtmpPacket[] | undefined;
+  private heldBytes = 0;
+  /** Parser buffer bytes allocated before the publish was authorised. */
+  private preAuthAllocated = 0;
+  /** A publish or play was asked for (one per connection). */
+  engaged = false;
+  private closed = false;
+
+  constructor(socket: Socket, hooks: RtmpConnectionHooks) {
+    this.socket = socket;
+    this.hooks = hooks;
+    this.session = new RtmpSession(socket);
+    this.id = this.session.id;
+    this.ip = this.session.ip;
+    this.fence();
+    socket.once('close', () => {
+      this.closed = true;
+    });
+  }
+
+  /** Starts reading the socket. */
+  run(): void {
+    this.session.run();
+    Context.sessions.set(this.session.id, this.session);
+  }
+
+  /** The app and stream name of the publish or play (empty before one). */
+  get app(): string {
+    const app = this.session.rtmp.streamApp;
+    return typeof app === 'string' ? app : '';
+  }
+
+  /** What the publisher said in onMetaData; undefined until it did. */
+  sourceMeta(): RtmpSourceMeta | undefined {
+    const s = this.session;
+    if (!(s.videoWidth > 0 && s.videoHeight > 0)) return undefined;
+    return {
+      width: s.videoWidth,
+      height: s.videoHeight,
+      fps: Math.round(s.videoFramerate) || 0,
+      videoCodec: FLV_VIDEO[s.videoCodec] ?? `id ${s.videoCodec}`,
+      audioCodec: s.audioCodec ? (FLV_AUDIO[s.audioCodec] ?? `id ${s.audioCodec}`) : undefined,
+    };
+  }
+
+  /** Why the connection was closed for what it sent, if it was. */
+  rejected: RtmpRejectReason | undefined;
+
+  /** Closes the connection for what it sent; the hooks hear of it once. */
+  reject(reason: RtmpRejectReason, detail: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.rejected = reason;
+    this.hooks.onRejected(this, reason, detail);
+    this.socket.destroy();
+  }
+
+  /** Wraps NMS's handlers on this one session (instance properties shadow the prototype's). */
+  private fence(): void {
+    const s = this.session;
+    const rtmp = s.rtmp;
+    const onData = s.onData;
+    s.onData = (data: Buffer) => {
+      if (this.closed) return;
+      this.guard(() => onData(data));
+    };
+    const onClose = s.onClose;
+    s.onClose = () => this.guard(onClose);
+    this.fenceBuffers(rtmp);
+    this.fenceMessages(rtmp);
+  }
+
+  /** Before a publish is authorised, NMS allocates nothing past the caps. */
+  private fenceBuffers(rtmp: Rtmp): void {
+    const proto = Object.getPrototypeOf(rtmp) as Rtmp;
+    rtmp.packetParse = () => {
+      proto.packetParse.call(rtmp);
+      if (!this.authorized && rtmp.inPackets.size > PRE_AUTH_CHUNK_STREAMS)
+        throw new RtmpReject('malformed', `more than ${PRE_AUTH_CHUNK_STREAMS} chunk streams before publish`);
+    };
+    rtmp.packetAlloc = () => {
+      const { header, capacity } = rtmp.parserPacket;
+      if (!this.authorized && capacity < header.length) {
+        // NMS allocates the declared length (+1 KiB) up front: check before it does.
+        this.preAuthAllocated += header.length + 1024;
+        if (header.length > PRE_AUTH_MESSAGE_CAP)
+          throw new RtmpReject('message_too_large', `message of ${header.length} B before publish`);
+        if (this.preAuthAllocated > PRE_AUTH_BUFFER_BUDGET)
+          throw new RtmpReject('message_too_large', `${this.preAuthAllocated} B of buffers before publish`);
+      }
+      proto.packetAlloc.call(rtmp);
+    };
+  }
+
+  /** Control messages checked, publish and play decided by the hooks, messages held during a decision. */
+  private fenceMessages(rtmp: Rtmp): void {
+    const proto = Object.getPrototypeOf(rtmp) as Rtmp;
+    rtmp.controlHandler = () => {
+      const { type, length } = rtmp.parserPacket.header;
+      if (length < (CONTROL_MIN_BYTES[type] ?? 0))
+        throw new RtmpReject('malformed', `control message type ${type} with ${length} B`);
+      // A chunk size of 0 would stall the parser forever; the top bit is reserved (RTMP 5.4.1).
+      if (
+        type === 1 &&
+        !(rtmp.parserPacket.payload.readUInt32BE(0) >= 1 && rtmp.parserPacket.payload[0]! < 0x80)
+      )
+        throw new RtmpReject('malformed', 'Set Chunk Size outside 1..2^31-1');
+      proto.controlHandler.call(rtmp);
+    };
+    rtmp.packetHandler = () => {
+      if (!this.held) return proto.packetHandler.call(rtmp);
+      this.hold(rtmp.parserPacket);
+    };
+    rtmp.onPublish = (msg: { streamName?: unknown }) => this.publishRequested(msg);
+    rtmp.onPlay = (msg: { streamName?: unknown }) => {
+      const name = this.engage(msg);
+      if (!this.hooks.onPlayRequest(this, this.app, name))
+        throw new RtmpReject('play_refused', `play of '${name.slice(0, 64)}' refused`);
+      proto.onPlay.call(rtmp, msg);
+    };
+  }
+
+  /** Runs NMS code for this connection; a throw closes this connection only. */
+  private guard(run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      if (err instanceof RtmpReject) this.reject(err.reason, err.message);
+      else this.reject('malformed', `parser threw: ${(err as Error)?.message ?? String(err)}`.slice(0, 200));
+    }
+  }
+
+  /** Checks a publish/play command and marks the connection engaged; returns the stream name. */
+  private engage(msg: { streamName?: unknown }): string {
+    if (this.engaged) throw new RtmpReject('bad_command', 'a second publish or play on one connection');
+    if (typeof msg?.streamName !== 'string')
+      throw new RtmpReject('bad_command', 'publish or play without a name');
+    this.engaged = true;
+    return msg.streamName.split('?')[0] ?? '';
+  }
+
+  private hold(packet: RtmpPacket): void {
+    const length = packet.header.length;
+    this.heldBytes += length;
+    if (this.heldBytes > PRE_AUTH_MESSAGE_CAP)
+      throw new RtmpReject('message_too_large', `${this.heldBytes} B sent while the key was being checked`);
+    // NMS reuses a chunk stream's packet and buffer for its next message: keep a copy.
+    this.held?.push({
+      ...packet,
+      header: { ...packet.header },
+      payload: Buffer.from(packet.payload.subarray(0, length)),
+    });
+  }
+
+  private publishRequested(msg: { streamName?: unknown }): void {
+    const rtmp = this.session.rtmp;
+    const name = this.engage(msg);
+    const streamId = rtmp.parserPacket.header.stream_id;
+    this.held = [];
+    this.socket.pause();
+    this.hooks.onPublishRequest(this, this.app, name).then(
+      (verdict) => this.guard(() => this.settle(verdict, msg, streamId)),
+      (err: Error) => this.reject('malformed', `publish check failed: ${err.message}`),
+    );
+  }
+
+  private settle(verdict: PublishVerdict, msg: { streamName?: unknown }, streamId: number): void {
+    if (this.closed) return;
+    const rtmp = this.session.rtmp;
+    if (!verdict.admit) {
+      // Tell the publisher why (ffmpeg prints "Server error: <description>"), then close.
+      rtmp.sendStatusMessage(streamId, 'error', verdict.status, `publish refused: ${verdict.reason}`);
+      this.closed = true;
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), REFUSAL_LINGER_MS).unref();
+      return;
+    }
+    this.authorized = true;
+    const held = this.held ?? [];
+    this.held = undefined;
+    const proto = Object.getPrototypeOf(rtmp) as typeof rtmp;
+    const current = rtmp.parserPacket;
+    rtmp.parserPacket = { ...current, header: { ...current.header, stream_id: streamId } };
+    proto.onPublish.call(rtmp, msg);
+    // What the publisher sent before the answer, in order, as if it had come now.
+    for (const packet of held) {
+      rtmp.parserPacket = packet;
+      proto.packetHandler.call(rtmp);
+    }
+    rtmp.parserPacket = current;
+    this.socket.resume();
+  }
+}
+
+/** node-media-server writes to the console; its lines go to our log at debug level instead. */
+export function routeNmsLogs(log: Logger): void {
+  const child = log.child({ component: 'node-media-server' });
+  nmsLogger.level = 'error';
+  nmsLogger.log = (message: string) => child.debug(message);
+}
