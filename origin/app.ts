@@ -71,6 +71,11 @@ export class Origin {
     return this.streams.get(streamId);
   }
 
+  /** The NMS path the transcoder of `streamId` pulls (`/live/<path>`), for tests and tooling. */
+  rtmpInputPath(streamId: string): string | undefined {
+    return this.rtmp?.inputPathOf(streamId);
+  }
+
   /** Where segments are written. */
   get dataDirectory(): string {
     return this.dataDir;
@@ -205,9 +210,10 @@ export class Origin {
 
   private createStream(originUrl: string, streamId: string): LiveStream {
     const c = this.config;
-    // NMS knows a publisher by its key path (/live/<key>); a key rotated between reconnects changes it.
+    // NMS files each publish under a random path of its own (rtmp-ingest.ts): never the key, which
+    // would show on ffmpeg's command line. Read at each transcoder start: a reconnect changes it.
     const rtmpInput = () =>
-      `rtmp://127.0.0.1:${this.rtmp?.port ?? c.rtmpPort}/live/${this.rtmp?.keyOf(streamId) ?? c.streamKey}`;
+      `rtmp://127.0.0.1:${this.rtmp?.port ?? c.rtmpPort}/live/${this.rtmp?.inputPathOf(streamId) ?? 'none'}`;
     const stream: LiveStream = new LiveStream({
       streamId,
       ladder: parseLadder(c.ladder),

@@ -30,7 +30,8 @@ class RtmpReject extends Error {
 
 /** What to do with a publish request. */
 export type PublishVerdict =
-  | { admit: true }
+  /** `path`: the name NMS files the publisher under (`/live/<path>`), never the key itself. */
+  | { admit: true; path: string }
   | { admit: false; reason: string; status: 'NetStream.Publish.Unauthorized' | 'NetStream.Publish.BadName' };
 
 /** The ingest's side of one connection: decisions and notices. */
@@ -285,7 +286,7 @@ export class RtmpConnection {
     const proto = Object.getPrototypeOf(rtmp) as typeof rtmp;
     const current = rtmp.parserPacket;
     rtmp.parserPacket = { ...current, header: { ...current.header, stream_id: streamId } };
-    proto.onPublish.call(rtmp, msg);
+    proto.onPublish.call(rtmp, { ...msg, streamName: verdict.path });
     // What the publisher sent before the answer, in order, as if it had come now.
     for (const packet of held) {
       rtmp.parserPacket = packet;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../common/log.ts';
 import type { SourceInfo } from './live-stream.ts';
@@ -69,7 +70,7 @@ export class RtmpIngest {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   /** Accepted publishers by streamId: one per stream. */
-  private readonly publishers = new Map<string, { conn: RtmpConnection; key: string }>();
+  private readonly publishers = new Map<string, { conn: RtmpConnection; key: string; path: string }>();
   private readonly backoff: PublishBackoff;
 
   constructor(opts: RtmpIngestOptions) {
@@ -103,9 +104,12 @@ export class RtmpIngest {
     return streamId === undefined ? this.publishers.size > 0 : this.publishers.has(streamId);
   }
 
-  /** The key the live publisher of `streamId` uses (its NMS path is `/live/<key>`). */
-  keyOf(streamId: string): string | undefined {
-    return this.publishers.get(streamId)?.key;
+  /**
+   * The name the live publisher of `streamId` is filed under inside NMS (`/live/<path>`), for the
+   * transcoder's local pull: a random name per publish, so the key never reaches a command line.
+   */
+  inputPathOf(streamId: string): string | undefined {
+    return this.publishers.get(streamId)?.path;
   }
 
   /**
@@ -199,8 +203,9 @@ export class RtmpIngest {
       return refusal(reason, reason === ALREADY_LIVE ? 'NetStream.Publish.BadName' : undefined);
     }
     this.backoff.accepted(address);
-    this.register(conn, streamId, key, who);
-    return { admit: true };
+    const path = randomBytes(12).toString('hex');
+    this.register(conn, { streamId, key, path }, who);
+    return { admit: true, path };
   }
 
   private async verdictFor(app: string, key: string): Promise<PublishAuthResult> {
@@ -227,9 +232,13 @@ export class RtmpIngest {
     return undefined;
   }
 
-  private register(conn: RtmpConnection, streamId: string, key: string, who: Record<string, string>): void {
+  private register(
+    conn: RtmpConnection,
+    { streamId, key, path }: { streamId: string; key: string; path: string },
+    who: Record<string, string>,
+  ): void {
     const info: PublisherInfo = { sessionId: conn.id, ip: conn.ip, streamId, key };
-    this.publishers.set(streamId, { conn, key });
+    this.publishers.set(streamId, { conn, key, path });
     this.opts.log.info({ ...who, streamId }, 'publisher connected');
     conn.socket.once('close', () => {
       if (this.publishers.get(streamId)?.conn !== conn) return;
@@ -244,9 +253,8 @@ export class RtmpIngest {
   }
 
   private allowPlay(conn: RtmpConnection, name: string): boolean {
-    const live = [...this.publishers.values()].some((p) => p.key === name);
-    const own = name === this.opts.streamKey && this.opts.streamKey !== '';
-    return isLoopback(conn.socket.remoteAddress ?? '') && (live || own);
+    const live = [...this.publishers.values()].some((p) => p.path === name);
+    return isLoopback(conn.socket.remoteAddress ?? '') && live;
   }
 }
 

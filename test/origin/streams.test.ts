@@ -84,12 +84,16 @@ const waitForMsn = (streamId: string, msn: number, what: string) =>
     timeoutMs: 60_000,
     what,
   });
-/** The transcoders (children of this process) reading `/live/<key>`. */
-const transcoders = (key: string) =>
-  execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => l.includes('/ingest/') && l.includes(`/live/${key} `))
+const children = () =>
+  execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split('\n');
+const STREAM_OF_KEY: Record<string, string> = { [KEY_A]: 'alpha', [KEY_B]: 'beta' };
+/** The transcoders (children of this process) pulling the publisher of `key`'s stream. */
+const transcoders = (key: string) => {
+  const path = origin.rtmpInputPath(STREAM_OF_KEY[key]!);
+  return children()
+    .filter((l) => path && l.includes('/ingest/') && l.includes(`/live/${path} `))
     .map((l) => Number(l.trim().split(' ')[0]));
+};
 
 test.before(async () => {
   coordinator = await fakeCoordinator();
@@ -146,6 +150,11 @@ test.serial(
     t.is(b.child.exitCode, null, b.stderr());
     t.is(transcoders(KEY_A).length, 1);
     t.is(transcoders(KEY_B).length, 1);
+    // The transcoders pull a path of the origin's own: no stream key on their command lines (the
+    // publishers, children of this test too, carry theirs).
+    const pulls = children().filter((l) => l.includes('/ingest/'));
+    t.is(pulls.length, 2);
+    t.false(pulls.some((l) => l.includes(KEY_A) || l.includes(KEY_B)));
     for (const id of ['alpha', 'beta'])
       await waitFor(() => coordinator.segments.some((s) => s.streamId === id), { what: `${id} announced` });
     t.true(
