@@ -16,7 +16,8 @@ export type RtmpRejectReason =
   | 'bad_command'
   | 'backoff'
   | 'idle'
-  | 'play_refused';
+  | 'play_refused'
+  | 'too_many_connections';
 
 /** Thrown inside the parser to close the connection with a known reason. */
 class RtmpReject extends Error {
