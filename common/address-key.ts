@@ -17,6 +17,15 @@ export function addressKey(addr: string): string {
   return isIPv6(plain) ? `${expandIPv6(plain).slice(0, 4).join(':')}::/64` : plain;
 }
 
+/**
+ * One spelling per address, for comparing addresses an operator wrote with those a socket reports
+ * (`0:0:0:0:0:0:0:1` and `::1`, `2001:DB8::a` and `2001:db8::a`).
+ */
+export function canonicalAddress(addr: string): string {
+  const plain = plainAddress(addr);
+  return isIPv6(plain) ? expandIPv6(plain).join(':') : plain;
+}
+
 /** The eight hextets of an IPv6 address (`::` expanded, zone dropped). */
 function expandIPv6(addr: string): string[] {
   const [head = '', tail] = addr.split('%')[0]!.split('::');

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import { addressKey, plainAddress } from '../common/address-key.ts';
+import { addressKey, canonicalAddress, plainAddress } from '../common/address-key.ts';
 
 /**
  * The key per-address limits count a request under: its IPv4 address, or the /64 prefix of an IPv6
@@ -15,15 +15,16 @@ export function clientAddressKey(req: IncomingMessage, trustedProxies: readonly 
 }
 
 function forwardedClient(req: IncomingMessage, remote: string, trustedProxies: readonly string[]): string {
-  const trusted = new Set(trustedProxies.map(plainAddress));
+  // Compared in one spelling: a proxy configured as `0:0:0:0:0:0:0:1` is the socket's `::1`.
+  const trusted = new Set(trustedProxies.map(canonicalAddress));
   const header = req.headers['x-forwarded-for'];
-  if (!trusted.has(remote) || typeof header !== 'string') return remote;
+  if (!trusted.has(canonicalAddress(remote)) || typeof header !== 'string') return remote;
   const hops = header.split(',').map((h) => plainAddress(h.trim()));
   let client = remote;
   for (let i = hops.length - 1; i >= 0; i--) {
     if (isIP(hops[i]!) === 0) break;
     client = hops[i]!;
-    if (!trusted.has(client)) break;
+    if (!trusted.has(canonicalAddress(client))) break;
   }
   return client;
 }
