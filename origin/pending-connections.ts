@@ -28,21 +28,25 @@ export class PendingConnections {
     this.limits = { ...DEFAULT_PENDING_LIMITS, ...limits };
   }
 
-  /** Takes a place for a connection from `address`, or says why there is none. */
-  take(address: string): PendingPlace {
+  /**
+   * Takes a place for a connection from `address`, or says why there is none. `inTotal` false: the
+   * connection counts only against its address (loopback, where the origin's own pull comes from, so
+   * strangers filling the total cannot stop a transcoder from reading its publisher).
+   */
+  take(address: string, inTotal = true): PendingPlace {
     const n = this.byAddress.get(address) ?? 0;
-    if (this.total >= this.limits.total)
+    if (inTotal && this.total >= this.limits.total)
       return { refused: `${this.total} connections waiting to publish already` };
     if (n >= this.limits.perAddress)
       return { refused: `${n} connections waiting to publish from ${address} already` };
     this.byAddress.set(address, n + 1);
-    this.total += 1;
+    if (inTotal) this.total += 1;
     let held = true;
     return {
       release: () => {
         if (!held) return;
         held = false;
-        this.total -= 1;
+        if (inTotal) this.total -= 1;
         const left = (this.byAddress.get(address) ?? 1) - 1;
         if (left > 0) this.byAddress.set(address, left);
         else this.byAddress.delete(address);

@@ -57,7 +57,7 @@ export function redactKey(key: string): string {
   return key.length <= 4 ? `…(${key.length} chars)` : `${key.slice(0, 2)}…(${key.length} chars)`;
 }
 
-const isLoopback = (ip: string) => /^(127\.|::1|::ffff:127\.)/.test(ip);
+const isLoopback = (ip: string) => ip === '::1' || /^(::ffff:)?127\./.test(ip);
 /** Characters node-media-server accepts in a stream name: any other key is refused without asking. */
 const KEY_RE = /^[A-Za-z0-9_-]{1,256}$/;
 
@@ -163,9 +163,9 @@ export class RtmpIngest {
     socket.once('close', () => this.sockets.delete(socket));
     socket.setNoDelay(true);
     socket.on('error', () => {}); // resets from broken clients: NMS logs them; they must not throw
-    const place = this.pending.take(addressOf(`${socket.remoteAddress}:${socket.remotePort}`));
+    const ip = `${socket.remoteAddress}:${socket.remotePort}`;
+    const place = this.pending.take(addressOf(ip), !isLoopback(socket.remoteAddress ?? ''));
     if ('refused' in place) {
-      const ip = `${socket.remoteAddress}:${socket.remotePort}`;
       this.opts.log.warn({ ip, reason: 'too_many_connections' }, `RTMP connection closed: ${place.refused}`);
       this.opts.onRejected?.('too_many_connections');
       socket.destroy();
