@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../common/config.ts';
 
@@ -36,8 +36,9 @@ export function resolveDemoSecret(opts: {
   if (fromEnv) return { secret: fromEnv, source: 'env' };
   const secret = randomBytes(18).toString('base64url');
   const file = join(opts.dataDir, 'cluster-secret');
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  // writeFileSync's mode applies only to a new file: an old one keeps its mode otherwise.
-  chmodSync(file, 0o600);
+  // A new file every run, created exclusively: an older one (or a symlink planted in its place) is
+  // removed, never written through, so the secret lands nowhere else and the mode applies.
+  rmSync(file, { force: true });
+  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   return { secret, source: 'generated', file };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exitOnConfigError } from '../common/cli.ts';
@@ -40,7 +40,11 @@ export const DEMO_CONFIG = {
     default: '',
     doc: "rendition ladder, as the origin's --ladder (origin default when empty)",
   },
-  dataDir: { type: 'string', default: '', doc: 'where logs and segments go (a temp dir when empty)' },
+  dataDir: {
+    type: 'string',
+    default: '',
+    doc: 'where logs, segments and the generated secret go (a new private temp dir when empty)',
+  },
   lowLatency: {
     type: 'bool',
     default: true,
@@ -78,7 +82,9 @@ const portOf = (url: string) => new URL(url.replace(/^rtmp:/, 'http:')).port;
 
 /** Starts a coordinator, an origin and N relays as child processes, each restarted when it dies. */
 export async function startDemoCluster(config: DemoConfig, opts: DemoOptions = {}): Promise<DemoCluster> {
-  const dataDir = config.dataDir || join(tmpdir(), `ringcast-demo-${process.pid}`);
+  // By default a new directory of our own (mode 700, random name): a name fixed by the pid can be made
+  // in advance by another user of the machine, or be a symlink, and the secret and logs would go there.
+  const dataDir = config.dataDir || mkdtempSync(join(tmpdir(), 'ringcast-demo-'));
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secretInfo = resolveDemoSecret({ file: config.clusterSecretFile, env: process.env, dataDir });
   const streamKey =

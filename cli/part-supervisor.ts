@@ -37,6 +37,8 @@ export class PartSupervisor {
   private stopping = false;
   private timer: NodeJS.Timeout | undefined;
   private restarting: Promise<void> | undefined;
+  /** The first start while it runs (settled either way), so stop() can wait for it. */
+  private starting: Promise<void> | undefined;
   private restarts = 0;
 
   constructor(opts: PartSupervisorOptions) {
@@ -55,19 +57,36 @@ export class PartSupervisor {
     return this.restarts;
   }
 
-  /** First start: rejects (nothing restarted) when the part cannot start at all. */
-  async start(): Promise<PartProcess> {
-    const proc = await spawnPart(this.opts.spawn(undefined));
-    this.adopt(proc);
-    return proc;
+  /**
+   * First start: rejects (nothing restarted) when the part cannot start at all, or when stop() came
+   * while it started (the demo stops every part when one fails: one still starting must not run on).
+   */
+  start(): Promise<PartProcess> {
+    const run = this.firstStart();
+    this.starting = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
   }
 
-  /** Stops the part and any pending restart (idempotent). */
+  /** Stops the part, one still starting and any pending restart (idempotent). */
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.timer);
+    await this.starting;
     await this.restarting;
     if (this.proc) await stopPart(this.proc);
+  }
+
+  private async firstStart(): Promise<PartProcess> {
+    const proc = await spawnPart(this.opts.spawn(undefined));
+    if (this.stopping) {
+      await stopPart(proc);
+      throw new Error(`${this.opts.label} was stopped while it started`);
+    }
+    this.adopt(proc);
+    return proc;
   }
 
   private adopt(proc: PartProcess): void {

@@ -178,7 +178,9 @@ export class LiveStream {
     }
     clearTimeout(this.endTimer);
     this.endTimer = undefined;
-    if (this.stateValue === 'ended') this.setState('live');
+    // Back after it ended: live again through checkLive, as at the first start. A larger picture adds a
+    // rung with no segment yet, and a master listing it would send viewers to a playlist that 404s.
+    if (this.stateValue === 'ended') this.setState('idle');
     this.supervisor.start();
   }
 

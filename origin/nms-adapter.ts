@@ -16,7 +16,9 @@ export type RtmpRejectReason =
   | 'bad_command'
   | 'backoff'
   | 'idle'
-  | 'play_refused';
+  | 'play_refused'
+  | 'too_many_connections'
+  | 'not_reading';
 
 /** Thrown inside the parser to close the connection with a known reason. */
 class RtmpReject extends Error {
@@ -53,6 +55,11 @@ export const PRE_AUTH_MESSAGE_CAP = 64 * 1024;
  */
 const PRE_AUTH_BUFFER_BUDGET = 256 * 1024;
 const PRE_AUTH_CHUNK_STREAMS = 32;
+/**
+ * Before a publish is authorised: answers queued for a peer that does not read them. NMS answers every
+ * connect (~80 B) with ~1 KB: unread, 21 MiB of connects grew an origin by 330 MiB in 8 s.
+ */
+const PRE_AUTH_UNREAD_OUTPUT = 64 * 1024;
 
 /** After a refusal the status is flushed; a peer that never closes its side is cut after this. */
 const REFUSAL_LINGER_MS = 2000;
@@ -201,6 +208,7 @@ export class RtmpConnection {
   private fenceMessages(rtmp: Rtmp): void {
     const proto = Object.getPrototypeOf(rtmp) as Rtmp;
     rtmp.controlHandler = () => {
+      this.checkUnread();
       const { type, length } = rtmp.parserPacket.header;
       if (length < (CONTROL_MIN_BYTES[type] ?? 0))
         throw new RtmpReject('malformed', `control message type ${type} with ${length} B`);
@@ -213,6 +221,7 @@ export class RtmpConnection {
       proto.controlHandler.call(rtmp);
     };
     rtmp.packetHandler = () => {
+      this.checkUnread();
       if (!this.held) return proto.packetHandler.call(rtmp);
       this.hold(rtmp.parserPacket);
     };
@@ -221,8 +230,17 @@ export class RtmpConnection {
       const name = this.engage(msg);
       if (!this.hooks.onPlayRequest(this, this.app, name))
         throw new RtmpReject('play_refused', `play of '${name.slice(0, 64)}' refused`);
+      // The origin's own pull: trusted like an accepted publisher (its media may queue while it lags).
+      this.authorized = true;
       proto.onPlay.call(rtmp, msg);
     };
+  }
+
+  /** Before authorisation, a peer that lets NMS's answers pile up unread gets no more of them. */
+  private checkUnread(): void {
+    const queued = this.socket.writableLength;
+    if (!this.authorized && queued > PRE_AUTH_UNREAD_OUTPUT)
+      throw new RtmpReject('not_reading', `${queued} B of answers unread before publish`);
   }
 
   /** Runs NMS code for this connection; a throw closes this connection only. */

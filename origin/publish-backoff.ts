@@ -1,3 +1,5 @@
+import { addressKey } from '../common/address-key.ts';
+
 /** How refused publish attempts from one address are limited. */
 export interface PublishBackoffPolicy {
   /** Refusals within `windowMs` that lock the address out (the next attempt is refused at once). */
@@ -80,7 +82,10 @@ export class PublishBackoff {
   }
 }
 
-/** The address part of NMS's `address:port` (IPv6 included). */
+/**
+ * The key NMS's `address:port` counts under (common/address-key.ts): the IPv4 address, or the /64 of an
+ * IPv6 one, so an attacker cannot step round the limits through the addresses of its own /64.
+ */
 export function addressOf(ip: string): string {
-  return ip.replace(/:\d+$/, '');
+  return addressKey(ip.replace(/:\d+$/, ''));
 }

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../common/log.ts';
 import type { SourceInfo } from './live-stream.ts';
 import { type PublishVerdict, RtmpConnection, type RtmpRejectReason, routeNmsLogs } from './nms-adapter.ts';
+import { PendingConnections, type PendingLimits } from './pending-connections.ts';
 import { addressOf, PublishBackoff, type PublishBackoffPolicy } from './publish-backoff.ts';
 
 export interface RtmpIngestOptions {
@@ -33,6 +34,8 @@ export interface RtmpIngestOptions {
   onRejected?: (reason: RtmpRejectReason) => void;
   /** Limits on refused publish attempts per address (defaults: DEFAULT_PUBLISH_BACKOFF). */
   publishBackoff?: Partial<PublishBackoffPolicy>;
+  /** Connections waiting unadmitted, per address and in all (defaults: DEFAULT_PENDING_LIMITS). */
+  pendingLimits?: Partial<PendingLimits>;
 }
 
 /**
@@ -54,7 +57,7 @@ export function redactKey(key: string): string {
   return key.length <= 4 ? `…(${key.length} chars)` : `${key.slice(0, 2)}…(${key.length} chars)`;
 }
 
-const isLoopback = (ip: string) => /^(127\.|::1|::ffff:127\.)/.test(ip);
+const isLoopback = (ip: string) => ip === '::1' || /^(::ffff:)?127\./.test(ip);
 /** Characters node-media-server accepts in a stream name: any other key is refused without asking. */
 const KEY_RE = /^[A-Za-z0-9_-]{1,256}$/;
 
@@ -72,10 +75,14 @@ export class RtmpIngest {
   /** Accepted publishers by streamId: one per stream. */
   private readonly publishers = new Map<string, { conn: RtmpConnection; key: string; path: string }>();
   private readonly backoff: PublishBackoff;
+  private readonly pending: PendingConnections;
+  /** The place each unadmitted connection holds; given back on admission or close. */
+  private readonly places = new Map<RtmpConnection, () => void>();
 
   constructor(opts: RtmpIngestOptions) {
     this.opts = opts;
     this.backoff = new PublishBackoff(opts.publishBackoff);
+    this.pending = new PendingConnections(opts.pendingLimits);
   }
 
   /** Listens; resolves with the bound port. */
@@ -156,6 +163,15 @@ export class RtmpIngest {
     socket.once('close', () => this.sockets.delete(socket));
     socket.setNoDelay(true);
     socket.on('error', () => {}); // resets from broken clients: NMS logs them; they must not throw
+    const ip = `${socket.remoteAddress}:${socket.remotePort}`;
+    const place = this.pending.take(addressOf(ip), !isLoopback(socket.remoteAddress ?? ''));
+    if ('refused' in place) {
+      this.opts.log.warn({ ip, reason: 'too_many_connections' }, `RTMP connection closed: ${place.refused}`);
+      this.opts.onRejected?.('too_many_connections');
+      socket.destroy();
+      return;
+    }
+    socket.once('close', place.release);
     const conn = new RtmpConnection(socket, {
       onPublishRequest: (c, app, key) => this.decidePublish(c, app, key),
       onPlayRequest: (c, _app, name) => this.allowPlay(c, name),
@@ -164,6 +180,8 @@ export class RtmpIngest {
         this.opts.onRejected?.(reason);
       },
     });
+    this.places.set(conn, place.release);
+    socket.once('close', () => this.places.delete(conn));
     // A client that connects and never publishes or plays (or speaks no RTMP) holds a socket forever.
     const idle = setTimeout(() => {
       if (!conn.engaged) conn.reject('idle', 'no publish or play in time');
@@ -238,6 +256,7 @@ export class RtmpIngest {
     who: Record<string, string>,
   ): void {
     const info: PublisherInfo = { sessionId: conn.id, ip: conn.ip, streamId, key };
+    this.admitted(conn);
     this.publishers.set(streamId, { conn, key, path });
     this.opts.log.info({ ...who, streamId }, 'publisher connected');
     conn.socket.once('close', () => {
@@ -254,7 +273,15 @@ export class RtmpIngest {
 
   private allowPlay(conn: RtmpConnection, name: string): boolean {
     const live = [...this.publishers.values()].some((p) => p.path === name);
-    return isLoopback(conn.socket.remoteAddress ?? '') && live;
+    const allowed = isLoopback(conn.socket.remoteAddress ?? '') && live;
+    if (allowed) this.admitted(conn);
+    return allowed;
+  }
+
+  /** An accepted publisher or the origin's own pull no longer counts as waiting. */
+  private admitted(conn: RtmpConnection): void {
+    this.places.get(conn)?.();
+    this.places.delete(conn);
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -40,6 +40,21 @@ test('otherwise a new secret goes to <dataDir>/cluster-secret, mode 600 even ove
   t.regex(s.secret, /^[A-Za-z0-9_-]{24}$/);
   t.is(readFileSync(file, 'utf8'), `${s.secret}\n`);
   t.is(statSync(file).mode & 0o777, 0o600);
+});
+
+// Before, the secret was written through whatever stood at that name: a symlink to another file got
+// that file overwritten with the secret (and made mode 600).
+test('a symlink planted as <dataDir>/cluster-secret is replaced, not written through', (t) => {
+  const dir = tempDir(t);
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, 'keep me\n', { mode: 0o644 });
+  symlinkSync(victim, join(dir, 'cluster-secret'));
+  const s = resolveDemoSecret({ file: '', env: {}, dataDir: dir });
+  t.is(readFileSync(victim, 'utf8'), 'keep me\n');
+  t.is(statSync(victim).mode & 0o777, 0o644);
+  t.true(lstatSync(s.file!).isFile());
+  t.is(readFileSync(s.file!, 'utf8'), `${s.secret}\n`);
+  t.is(statSync(s.file!).mode & 0o777, 0o600);
 });
 
 test('a missing or empty secret file is a ConfigError naming the option', (t) => {

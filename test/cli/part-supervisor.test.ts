@@ -38,3 +38,43 @@ test('back-off doubles up to the cap, one terminal line per attempt; stop ends i
   t.is(said.length, count, 'no attempt after stop()');
   t.is(sup.restartCount, 0);
 });
+
+// The demo's error path: when one part fails to start, startDemoCluster stops every supervisor while
+// the others may still be starting. A part whose start was under way must not be left running.
+test('stop() during the first start stops the part once it is up', async (t) => {
+  t.timeout(60_000);
+  let pid: number | undefined;
+  const alive = () => {
+    if (pid === undefined) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  t.teardown(() => {
+    if (alive()) process.kill(pid!, 'SIGKILL');
+  });
+  const sup = new PartSupervisor({
+    label: 'coordinator',
+    say: () => {},
+    spawn: () => ({
+      part: 'coordinator',
+      args: ['--port', '0'],
+      env: { RINGCAST_CLUSTER_SECRET: 'supervisor-test-secret' },
+      onLog: (line) => {
+        if (typeof line.pid === 'number') pid = line.pid;
+      },
+    }),
+  });
+  const starting = sup.start();
+  await sup.stop();
+  const outcome = await starting.then(
+    () => 'started',
+    (err: Error) => err.message,
+  );
+  t.not(pid, undefined, 'the part logged its pid');
+  await waitFor(() => !alive(), { timeoutMs: 10_000, what: `coordinator ${pid} gone (start: ${outcome})` });
+  t.regex(outcome, /stopped while it started/);
+});

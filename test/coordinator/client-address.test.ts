@@ -37,6 +37,20 @@ test('X-Forwarded-For counts only from a trusted proxy, and only a well-formed n
   t.is(clientAddressKey(req('10.0.0.1'), proxies), '10.0.0.1');
 });
 
+// Before, compared as strings: a proxy written in another spelling than the socket's was never trusted,
+// so every viewer behind it counted as the proxy's one address.
+test('a trusted proxy is recognised however its address is written', (t) => {
+  t.is(clientAddressKey(req('::1', '203.0.113.7'), ['0:0:0:0:0:0:0:1']), '203.0.113.7');
+  t.is(clientAddressKey(req('2001:db8::10', '203.0.113.7'), ['2001:DB8:0::10']), '203.0.113.7');
+  t.is(
+    clientAddressKey(req('2001:db8::10', '203.0.113.7, 2001:db8:0:0:0:0:0:11'), [
+      '2001:db8::10',
+      '2001:db8::11',
+    ]),
+    '203.0.113.7',
+  );
+});
+
 test('trustedProxies must be IP addresses', (t) => {
   const ok = loadConfig(
     COORDINATOR_CONFIG,

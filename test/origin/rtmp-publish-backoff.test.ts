@@ -46,8 +46,21 @@ test('many addresses cannot grow the map past its bound; the least recently refu
   t.true(b.lockedFor('10.0.39.15') > 0);
 });
 
-test('addressOf drops the port of IPv4 and IPv6 peers', (t) => {
+test('addressOf drops the port; an IPv4-mapped peer counts as its IPv4 address', (t) => {
   t.is(addressOf('127.0.0.1:51234'), '127.0.0.1');
-  t.is(addressOf('::ffff:10.1.2.3:1935'), '::ffff:10.1.2.3');
-  t.is(addressOf('2001:db8::1:40000'), '2001:db8::1');
+  t.is(addressOf('::ffff:10.1.2.3:1935'), '10.1.2.3');
+});
+
+// An IPv6 host holds a whole /64: counted per address, it could step round the lockout for ever.
+test('IPv6 peers count per /64, however the address is written', (t) => {
+  const key = addressOf('2001:db8:0:7::1:40000');
+  t.is(addressOf('2001:db8:0:7:ffff:1:2:3:40001'), key);
+  t.is(addressOf('2001:0DB8:0000:0007::9:1935'), key);
+  t.not(addressOf('2001:db8:0:8::1:40000'), key);
+  const b = new PublishBackoff();
+  for (let i = 1; i <= 5; i++) b.refused(addressOf(`2001:db8:0:7::${i.toString(16)}:5000`));
+  t.true(
+    b.lockedFor(addressOf('2001:db8:0:7::abcd:6000')) > 0,
+    'a new address of that /64 is locked out too',
+  );
 });
