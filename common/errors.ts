@@ -22,6 +22,9 @@ export const ERROR_CODES = {
   RC_INTERNAL: { status: 500, message: 'internal error' },
   // ingest (issue 14)
   // relay edge (issue 14)
+  RC_UPSTREAM_FORBIDDEN: { status: 403, message: 'the origin refused this request' },
+  RC_UPSTREAM_GONE: { status: 410, message: 'the origin no longer has this object' },
+  RC_UPSTREAM_RANGE: { status: 416, message: 'the origin cannot satisfy this range' },
   // coordinator (issue 14)
   // demo (issue 14)
 } as const;

@@ -4,7 +4,7 @@ import { Agent, createServer, type IncomingHttpHeaders, request, type ServerResp
 import { loadConfig } from '../../common/config.ts';
 import { closeServer, listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
-import type { SegmentAnnouncement } from '../../common/types.ts';
+import type { SegmentAnnouncement, StreamInfo } from '../../common/types.ts';
 import { Relay } from '../../relay/app.ts';
 import { ClusterState } from '../../relay/cluster-state.ts';
 import { RELAY_CONFIG, type RelayConfig } from '../../relay/config.ts';
@@ -224,10 +224,10 @@ export async function startRelay(
   return { relay, url, id };
 }
 
-/** A cluster with one live stream `demo` on `originUrl`. */
-export function clusterWith(originUrl: string): ClusterState {
+/** A cluster with one live stream `demo` on `originUrl` (`extra`: e.g. `{ lowLatency: true }`). */
+export function clusterWith(originUrl: string, extra: Partial<StreamInfo> = {}): ClusterState {
   const cluster = new ClusterState();
-  cluster.putStream({ id: 'demo', state: 'live', originUrl, renditions: [], targetDuration: 2 });
+  cluster.putStream({ id: 'demo', state: 'live', originUrl, renditions: [], targetDuration: 2, ...extra });
   return cluster;
 }
 
