@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   RC_UPSTREAM_FORBIDDEN: { status: 403, message: 'the origin refused this request' },
   RC_UPSTREAM_GONE: { status: 410, message: 'the origin no longer has this object' },
   RC_UPSTREAM_RANGE: { status: 416, message: 'the origin cannot satisfy this range' },
+  RC_HEAD_TOO_LARGE: { status: 431, message: 'request head is over 16 KiB' },
+  RC_HEAD_TIMEOUT: { status: 408, message: 'request head not complete in time' },
   // coordinator (issue 14)
   // demo (issue 14)
 } as const;

@@ -15,7 +15,7 @@ import { Filler } from './filler.ts';
 import { HopAuth } from './hop-auth.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { RequestGuard } from './request-guard.ts';
-import { type CacheResult, CORS_HEADERS, Responder, sendRelayError } from './responder.ts';
+import { answerClientError, type CacheResult, CORS_HEADERS, Responder, sendRelayError } from './responder.ts';
 import { SegmentCache } from './segment-cache.ts';
 import { agentSession, SESSION_CHARS, ViewerTracker } from './viewer-tracker.ts';
 import { ZeroCopy } from './zero-copy.ts';
@@ -132,8 +132,14 @@ export class Relay {
   /** Listens, learns its id and URL, joins the cluster; resolves once it serves. */
   start(): Promise<{ url: string; id: string }> {
     this.starting ??= (async () => {
-      const server = createServer((req, res) => this.handle(req, res));
+      // The Host check is ours (handle), so its 400 carries a code like every other error.
+      const server = createServer({ requireHostHeader: false }, (req, res) => this.handle(req, res));
       server.keepAliveTimeout = KEEP_ALIVE_MS;
+      // What Node's parser refuses gets a JSON error with its code, as every other error does.
+      server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+        const code = answerClientError(err, socket, this.id);
+        if (code) this.guard.note('bad_head', code);
+      });
       // A viewer that stops reading would pin its entry forever; no progress for 30 s ends it.
       server.setTimeout(STALL_MS);
       this.server = server;
@@ -242,6 +248,10 @@ export class Relay {
     if (this.state === 'closed') {
       res.setHeader('connection', 'close');
       sendError(res, new RingcastError('RC_SHUTTING_DOWN'));
+    } else if (req.headers.host === undefined && req.httpVersion === '1.1') {
+      // RFC 9112 3.2: a 1.1 request without Host is a 400 (Node would send a bare one).
+      res.setHeader('connection', 'close');
+      sendRelayError(res, new RingcastError('RC_BAD_REQUEST', 'Host header missing'), this.id);
     } else if (req.method === 'OPTIONS') {
       res.writeHead(204, PREFLIGHT_HEADERS);
       res.end();

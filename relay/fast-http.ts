@@ -297,6 +297,11 @@ class FastConnection {
         }
         break;
       }
+      // A head over the limit is Node's to refuse (431), however it arrived: both paths answer alike.
+      if (end + 4 > MAX_HEAD) {
+        this.handOff();
+        return;
+      }
       const req = this.parse(buf, end);
       const routed = req && this.fast.deps.route(req);
       if (!req || routed === undefined) {

@@ -6,7 +6,7 @@ import type { CacheEntry } from './cache-entry.ts';
 import { StreamWindow, WINDOW_LEAD } from './stream-window.ts';
 
 /** Strangers' requests refused locally, by reason: `ringcast_relay_refused_requests_total`. */
-export type RefusalReason = 'outside_window' | 'too_far_ahead';
+export type RefusalReason = 'outside_window' | 'too_far_ahead' | 'bad_head';
 
 /** How often a flood of one kind of refusal is logged (one line, with the count since the last). */
 const LOG_EVERY_MS = 1000;
@@ -19,10 +19,11 @@ const LOG_EVERY_MS = 1000;
  */
 export class RequestGuard {
   readonly window = new StreamWindow();
-  readonly refused: Record<RefusalReason, number> = { outside_window: 0, too_far_ahead: 0 };
+  readonly refused: Record<RefusalReason, number> = { outside_window: 0, too_far_ahead: 0, bad_head: 0 };
   private readonly lastLog: Record<RefusalReason, { at: number; count: number }> = {
     outside_window: { at: 0, count: 0 },
     too_far_ahead: { at: 0, count: 0 },
+    bad_head: { at: 0, count: 0 },
   };
 
   constructor(private readonly log: Logger) {}
