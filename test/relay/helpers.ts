@@ -14,7 +14,8 @@ import { RELAY_CONFIG, type RelayConfig } from '../../relay/config.ts';
  * ok: whole body; slow: half, then the rest on release(); held: nothing until release() (an LL-HLS
  * blocking reload); die: half, then reset; 500; 502; refuse: 502 RC_ORIGIN_LINK_DOWN (a peer refusing a
  * hop); hang: never answers; reset-reused: resets a reused socket;
- * redirect: 302 to `redirectTo`.
+ * redirect: 302 to `redirectTo`; 400, 403, 410: that status with an error body as the origin sends it
+ * (400: `RC_BAD_REQUEST`, as for a blocking reload too far ahead; the others a code of no such status).
  */
 export type Behaviour =
   | 'ok'
@@ -26,7 +27,10 @@ export type Behaviour =
   | 'refuse'
   | 'hang'
   | 'reset-reused'
-  | 'redirect';
+  | 'redirect'
+  | '400'
+  | '403'
+  | '410';
 
 /** A tiny origin (or peer) that serves byte objects by path after `/live/` and counts requests. */
 export class FakeUpstream {
@@ -69,6 +73,12 @@ export class FakeUpstream {
     }
     if (mode === 'refuse') {
       res.writeHead(502, { 'x-ringcast-error': 'RC_ORIGIN_LINK_DOWN' }).end();
+      return;
+    }
+    if (mode === '400' || mode === '403' || mode === '410') {
+      const code = mode === '400' ? 'RC_BAD_REQUEST' : 'RC_NOT_FOUND';
+      const text = JSON.stringify({ error: { code, message: `origin says ${mode}` } });
+      res.writeHead(Number(mode), { 'content-type': 'application/json', 'content-length': text.length }).end(text);
       return;
     }
     if (mode === '500' || mode === '502') {
