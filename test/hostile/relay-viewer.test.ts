@@ -8,9 +8,22 @@ import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import type { StreamInfo } from '../../common/types.ts';
 import type { ClusterState } from '../../relay/cluster-state.ts';
-import { announce, clusterWith, FakeUpstream, get, metric, metrics, startRelay, waitFor } from '../relay/helpers.ts';
+import {
+  announce,
+  clusterWith,
+  FakeUpstream,
+  get,
+  metric,
+  metrics,
+  startRelay,
+  waitFor,
+} from '../relay/helpers.ts';
 
-async function setup(t: ExecutionContext, stream: Partial<StreamInfo> = {}, config: Record<string, unknown> = {}) {
+async function setup(
+  t: ExecutionContext,
+  stream: Partial<StreamInfo> = {},
+  config: Record<string, unknown> = {},
+) {
   const origin = await new FakeUpstream().start();
   const cluster = clusterWith(origin.url, stream);
   const { relay, url } = await startRelay(cluster, config);
@@ -152,7 +165,8 @@ test('one client address counts as at most 8 viewers; long session strings are c
   other.origin.objects.set('demo/720p/index.m3u8', Buffer.from('#EXTM3U\n'));
   // Agents that differ only after their first 64 characters are one session.
   const long = 'A'.repeat(5000);
-  for (let i = 0; i < 5; i++) await get(`${other.url}/live/demo/720p/index.m3u8`, { 'user-agent': `${long}${i}` });
+  for (let i = 0; i < 5; i++)
+    await get(`${other.url}/live/demo/720p/index.m3u8`, { 'user-agent': `${long}${i}` });
   m = await metrics(other.url);
   t.is(metric(m, 'ringcast_relay_active_viewers', 'stream="demo"'), 1);
 });

@@ -78,7 +78,9 @@ export class FakeUpstream {
     if (mode === '400' || mode === '403' || mode === '410') {
       const code = mode === '400' ? 'RC_BAD_REQUEST' : 'RC_NOT_FOUND';
       const text = JSON.stringify({ error: { code, message: `origin says ${mode}` } });
-      res.writeHead(Number(mode), { 'content-type': 'application/json', 'content-length': text.length }).end(text);
+      res
+        .writeHead(Number(mode), { 'content-type': 'application/json', 'content-length': text.length })
+        .end(text);
       return;
     }
     if (mode === '500' || mode === '502') {
