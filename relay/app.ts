@@ -358,7 +358,11 @@ export class Relay {
     }
     const stream: StreamInfo | undefined = this.cluster.stream(seg.streamId);
     const now = Date.now();
-    if (!stream || this.cache.get(path.relPath, now)) return;
+    if (!stream) return;
+    const cached = this.cache.get(path.relPath, now);
+    // A 404 kept from a request that came a moment early: the announcement says the segment exists now.
+    if (cached?.state === 'complete' && cached.status === 404) this.cache.remove(cached);
+    else if (cached) return;
     const mine = this.cluster.ring().owner(path.ringKey)?.id === this.id;
     if (!mine && !this.viewers.watching(seg.streamId, seg.rendition, now)) return;
     this.metrics.prefetches.inc({ source: mine ? 'origin' : 'peer' });

@@ -258,6 +258,9 @@ export function sendRelayError(res: ServerResponse, err: unknown, relayId: strin
   sendError(res, err);
 }
 
+/** How long a refused client has to read the error before its socket is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
 /** What Node's parser reports on a client's socket, as the relay answers it. */
 const PARSE_ERRORS: Record<string, RingcastError> = {
   HPE_HEADER_OVERFLOW: new RingcastError('RC_HEAD_TOO_LARGE'),
@@ -294,5 +297,7 @@ export function answerClientError(
     'connection: close',
   ];
   socket.end(`${head.join('\r\n')}\r\n\r\n${text}`);
+  // A client that never closes its side must not keep the socket: the parser that timed it out is gone.
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   return e.code;
 }

@@ -81,7 +81,11 @@ export class SourceAttempt implements UpstreamHandlers {
     } else if (status === 503 && !this.isPeer && this.entry.key.includes('_HLS_msn')) {
       // The origin held an LL-HLS blocking reload as long as it allows: asking it again through a peer
       // would only hold the viewers longer. They get the 503 (RFC 8216bis 6.2.5.2).
-      this.report.failed(new RingcastError('RC_BLOCKING_TIMEOUT', 'the origin ended the blocking reload'));
+      // An answer, not a link failure: 'bad_status' leaves the origin-link breaker alone.
+      this.report.failed(
+        new RingcastError('RC_BLOCKING_TIMEOUT', 'the origin ended the blocking reload'),
+        'bad_status',
+      );
     } else if (this.isPeer && headers[ERROR_HEADER] === 'RC_ORIGIN_LINK_DOWN') {
       // The peer refused our (hop) request at once: it takes its own link to the origin as broken.
       const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} cannot reach the origin now`);

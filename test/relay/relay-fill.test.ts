@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
-import { clusterWith, FakeUpstream, get, metric, metrics, startRelay, waitFor } from './helpers.ts';
+import { announce, clusterWith, FakeUpstream, get, metric, metrics, startRelay, waitFor } from './helpers.ts';
 
 /** An origin and a relay on a fake cluster, closed when the test ends (pass or fail). */
 async function setup(t: ExecutionContext, overrides = {}) {
@@ -138,6 +138,17 @@ test("the origin's 404 passes through and is kept only briefly (a quarter target
   );
   t.is(found.body.toString(), 'now here');
   t.is(s.origin.count('demo/720p/99.m4s'), 2);
+});
+
+test('a kept 404 gives way to the announcement of that segment: the next request is served', async (t) => {
+  const s = await setup(t);
+  t.is((await get(`${s.url}/live/demo/720p/50.m4s`)).status, 404);
+  const body = randomBytes(2000);
+  s.origin.objects.set('demo/720p/50.m4s', body);
+  s.cluster.addSegment(announce('720p', '50.m4s', body));
+  const got = await get(`${s.url}/live/demo/720p/50.m4s`);
+  t.is(got.status, 200);
+  t.deepEqual(got.body, body);
 });
 
 test('playlists are kept only playlistMaxAgeMs', async (t) => {
