@@ -13,11 +13,12 @@ import { CoordinatorClient } from './coordinator-client.ts';
 import { FastHttp, type FastRequest } from './fast-http.ts';
 import { Filler } from './filler.ts';
 import { HopAuth } from './hop-auth.ts';
+import { type BlockingQuery, blockingQuery, header, NO_QUERY, sessionParam } from './live-query.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { RequestGuard } from './request-guard.ts';
 import { answerClientError, type CacheResult, CORS_HEADERS, Responder, sendRelayError } from './responder.ts';
 import { SegmentCache } from './segment-cache.ts';
-import { agentSession, SESSION_CHARS, ViewerTracker } from './viewer-tracker.ts';
+import { agentSession, ViewerTracker } from './viewer-tracker.ts';
 import { ZeroCopy } from './zero-copy.ts';
 
 export interface RelayDeps {
@@ -390,44 +391,3 @@ const KEEP_ALIVE_MS = 5000;
 const STALL_MS = 30_000;
 
 const RESULT_LABELS = { HIT: 'hit', MISS: 'miss', COALESCED: 'coalesced' } as const;
-
-/** A blocking reload's canonical query (`?_HLS_msn=7&_HLS_part=1`, or '') and its msn. */
-export interface BlockingQuery {
-  query: string;
-  msn: number | undefined;
-}
-const NO_QUERY: BlockingQuery = { query: '', msn: undefined };
-
-/**
- * The LL-HLS blocking parameters in a fixed order, each canonicalised by value (`_HLS_msn=01` is
- * `_HLS_msn=1`), so equal requests share one cache key; nothing else is forwarded (unknown `_HLS_`
- * parameters included).
- */
-export function blockingQuery(params: URLSearchParams): BlockingQuery {
-  const out: string[] = [];
-  let msn: number | undefined;
-  for (const [name, re] of [
-    ['_HLS_msn', /^\d{1,10}$/],
-    ['_HLS_part', /^\d{1,6}$/],
-    ['_HLS_skip', /^(YES|v2)$/],
-  ] as const) {
-    const v = params.get(name);
-    if (v === null) continue;
-    if (!re.test(v)) throw new RingcastError('RC_BAD_REQUEST', `${name} is not valid`);
-    const canonical = name === '_HLS_skip' ? v : String(Number(v));
-    if (name === '_HLS_msn') msn = Number(v);
-    out.push(`${name}=${canonical}`);
-  }
-  return out.length > 0 ? { query: `?${out.join('&')}`, msn } : NO_QUERY;
-}
-
-/** The `session` query parameter naming a viewer session, if any (a bounded copy). */
-function sessionParam(query: string): string | undefined {
-  if (!query.includes('session=')) return undefined;
-  return new URLSearchParams(query).get('session')?.slice(0, SESSION_CHARS) || undefined;
-}
-
-/** A header's value when sent once (Node joins or arrays repeated ones: those are not ours). */
-function header(value: string | string[] | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
