@@ -55,7 +55,10 @@ export class StreamWindow {
     }
     if (hi < lo) return;
     const w = this.window(streamId, rendition);
-    if (w) w.listed = { lo, hi };
+    if (!w) return;
+    // A delta update (EXT-X-SKIP) leaves out older segments that are still live: it moves only the top.
+    if (playlist.includes('#EXT-X-SKIP')) lo = Math.min(w.listed?.lo ?? hi - ANNOUNCED_TAIL, lo);
+    w.listed = { lo, hi };
   }
 
   /**

@@ -60,3 +60,19 @@ test('viewer sessions: at most 8 per address and stream, freed again when they g
   for (let i = 0; i < 20; i++) v.seen('s', '720p', `z${i}`, '10.0.0.1', 20_000);
   t.is(v.counts(20_000).get('s'), 8);
 });
+
+test('a delta playlist (EXT-X-SKIP) moves the top of the window, not its tail', (t) => {
+  const w = new StreamWindow();
+  w.listed('s', '720p', '#EXTM3U\n#EXTINF:2,\n100.m4s\n#EXTINF:2,\n101.m4s\n#EXTINF:2,\n110.m4s\n');
+  w.listed(
+    's',
+    '720p',
+    '#EXTM3U\n#EXT-X-SKIP:SKIPPED-SEGMENTS=10\n#EXTINF:2,\n111.m4s\n#EXTINF:2,\n112.m4s\n',
+  );
+  t.true(w.admits('s', '720p', '100.m4s'));
+  t.true(w.admits('s', '720p', '115.m4s'));
+  // Without a full playlist before it: the announced tail.
+  w.listed('t', '720p', '#EXTM3U\n#EXT-X-SKIP:SKIPPED-SEGMENTS=10\n#EXTINF:2,\n111.m4s\n');
+  t.true(w.admits('t', '720p', '80.m4s'));
+  t.false(w.admits('t', '720p', '75.m4s'));
+});
