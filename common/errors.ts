@@ -27,6 +27,10 @@ export const ERROR_CODES = {
   RC_UPSTREAM_RANGE: { status: 416, message: 'the origin cannot satisfy this range' },
   RC_HEAD_TOO_LARGE: { status: 431, message: 'request head is over 16 KiB' },
   RC_HEAD_TIMEOUT: { status: 408, message: 'request head not complete in time' },
+  RC_WINDOW_UNKNOWN: {
+    status: 503,
+    message: "this relay does not know the stream's live window yet and is busy: retry shortly",
+  },
   // coordinator (issue 14)
   // demo (issue 14)
 } as const;

@@ -3,10 +3,16 @@ import type { Logger } from '../common/log.ts';
 import type { LivePath } from '../common/names.ts';
 import type { StreamInfo } from '../common/types.ts';
 import type { CacheEntry } from './cache-entry.ts';
-import { StreamWindow, WINDOW_LEAD } from './stream-window.ts';
+import { mediaNumbers, StreamWindow, WINDOW_LEAD } from './stream-window.ts';
 
 /** Strangers' requests refused locally, by reason: `ringcast_relay_refused_requests_total`. */
-export type RefusalReason = 'outside_window' | 'too_far_ahead' | 'bad_head';
+export type RefusalReason = 'outside_window' | 'too_far_ahead' | 'cold' | 'bad_head';
+
+/**
+ * Segment fills per second a stream the relay knows no window of yet may start: enough for viewers
+ * arriving at a fresh relay (they ask for the same few names), not for a stranger's list of guesses.
+ */
+export const COLD_FILLS_PER_SECOND = 32;
 
 /** How often a flood of one kind of refusal is logged (one line, with the count since the last). */
 const LOG_EVERY_MS = 1000;
@@ -19,12 +25,21 @@ const LOG_EVERY_MS = 1000;
  */
 export class RequestGuard {
   readonly window = new StreamWindow();
-  readonly refused: Record<RefusalReason, number> = { outside_window: 0, too_far_ahead: 0, bad_head: 0 };
+  readonly refused: Record<RefusalReason, number> = {
+    outside_window: 0,
+    too_far_ahead: 0,
+    cold: 0,
+    bad_head: 0,
+  };
   private readonly lastLog: Record<RefusalReason, { at: number; count: number }> = {
     outside_window: { at: 0, count: 0 },
     too_far_ahead: { at: 0, count: 0 },
+    cold: { at: 0, count: 0 },
     bad_head: { at: 0, count: 0 },
   };
+
+  /** Fills started per cold stream in the current second. */
+  private readonly cold = new Map<string, { sec: number; fills: number }>();
 
   constructor(private readonly log: Logger) {}
 
@@ -39,6 +54,10 @@ export class RequestGuard {
         `${file} is outside the live window of ${streamId}/${rendition}`,
       );
     }
+    if (path.kind === 'segment' && !this.coldFill(streamId, file)) {
+      this.note('cold', path.relPath);
+      return new RingcastError('RC_WINDOW_UNKNOWN');
+    }
     if (msn !== undefined && stream.lowLatency) {
       const newest = this.window.newest(streamId, rendition);
       // One segment more than the window's lead: the origin refuses past its last + 2 (RFC 8216bis
@@ -49,6 +68,22 @@ export class RequestGuard {
       }
     }
     return undefined;
+  }
+
+  /** May a segment fill of a stream with no known window start now? (Always, once the window is known.) */
+  private coldFill(streamId: string, file: string): boolean {
+    if (this.window.knows(streamId)) {
+      if (this.cold.size > 0) this.cold.delete(streamId);
+      return true;
+    }
+    if (!mediaNumbers(file)) return true;
+    const sec = Math.floor(Date.now() / 1000);
+    let c = this.cold.get(streamId);
+    if (!c || c.sec !== sec) {
+      c = { sec, fills: 0 };
+      this.cold.set(streamId, c);
+    }
+    return ++c.fills <= COLD_FILLS_PER_SECOND;
   }
 
   /** A media playlist filled with 200: its URIs tell the rendition's window. */

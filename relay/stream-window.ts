@@ -78,6 +78,11 @@ export class StreamWindow {
     return byRendition.size === 0;
   }
 
+  /** True once anything is known of the stream's window (an announcement or a filled playlist). */
+  knows(streamId: string): boolean {
+    return (this.streams.get(streamId)?.size ?? 0) > 0;
+  }
+
   /** The newest msn the relay knows for a rendition (for LL-HLS blocking reloads), if any. */
   newest(streamId: string, rendition: string): number | undefined {
     const w = this.streams.get(streamId)?.get(rendition);

@@ -207,3 +207,24 @@ test('expired playlists leave the cache within about a second, read again or not
   await waitFor(async () => (await bytes()) === 0, 5000, 'the expired playlist to leave');
   t.pass();
 });
+
+test('a stream with no known window yet: the first segment fills go through, a guessing flood does not', async (t) => {
+  const s = await setup(t);
+  let served = 0;
+  let refused = 0;
+  const t0 = Date.now();
+  for (let i = 0; i < 200; i++) {
+    const g = await get(`${s.url}/live/demo/720p/${1000 + i * 7}.m4s`);
+    if (g.status === 404) served++;
+    else if (g.status === 503 && code(g) === 'RC_WINDOW_UNKNOWN') refused++;
+  }
+  const seconds = Math.ceil((Date.now() - t0) / 1000);
+  t.is(served + refused, 200);
+  t.true(served >= 32, 'the first fills of a cold stream go upstream');
+  t.true(s.origin.total() <= 32 * (seconds + 1), `${s.origin.total()} fetches in ${seconds} s`);
+  // Once a playlist tells the window, names inside it are filled again.
+  s.origin.objects.set('demo/720p/index.m3u8', Buffer.from('#EXTM3U\n#EXTINF:2,\n5000.m4s\n'));
+  t.is((await get(`${s.url}/live/demo/720p/index.m3u8`)).status, 200);
+  s.origin.objects.set('demo/720p/5001.m4s', Buffer.from('x'));
+  t.is((await get(`${s.url}/live/demo/720p/5001.m4s`)).status, 200);
+});
