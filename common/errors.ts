@@ -22,6 +22,15 @@ export const ERROR_CODES = {
   RC_INTERNAL: { status: 500, message: 'internal error' },
   // ingest (issue 14)
   // relay edge (issue 14)
+  RC_UPSTREAM_FORBIDDEN: { status: 403, message: 'the origin refused this request' },
+  RC_UPSTREAM_GONE: { status: 410, message: 'the origin no longer has this object' },
+  RC_UPSTREAM_RANGE: { status: 416, message: 'the origin cannot satisfy this range' },
+  RC_HEAD_TOO_LARGE: { status: 431, message: 'request head is over 16 KiB' },
+  RC_HEAD_TIMEOUT: { status: 408, message: 'request head not complete in time' },
+  RC_WINDOW_UNKNOWN: {
+    status: 503,
+    message: "this relay does not know the stream's live window yet and is busy: retry shortly",
+  },
   // coordinator (issue 14)
   RC_TOO_MANY_SUBSCRIBERS: {
     status: 429,

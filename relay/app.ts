@@ -12,10 +12,13 @@ import type { RelayConfig } from './config.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { FastHttp, type FastRequest } from './fast-http.ts';
 import { Filler } from './filler.ts';
+import { HopAuth } from './hop-auth.ts';
+import { type BlockingQuery, blockingQuery, header, NO_QUERY, sessionParam } from './live-query.ts';
 import { RelayMetrics } from './relay-metrics.ts';
-import { type CacheResult, CORS_HEADERS, Responder, sendRelayError } from './responder.ts';
+import { RequestGuard } from './request-guard.ts';
+import { answerClientError, type CacheResult, CORS_HEADERS, Responder, sendRelayError } from './responder.ts';
 import { SegmentCache } from './segment-cache.ts';
-import { ViewerTracker } from './viewer-tracker.ts';
+import { agentSession, ViewerTracker } from './viewer-tracker.ts';
 import { ZeroCopy } from './zero-copy.ts';
 
 export interface RelayDeps {
@@ -42,6 +45,10 @@ export class Relay {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
   private readonly metrics: RelayMetrics;
   private readonly viewers = new ViewerTracker();
+  /** Who may send a hop request (ring members, by the cluster secret). */
+  private readonly hopAuth: HopAuth;
+  /** The live window per rendition: names far outside it never reach upstream. */
+  private readonly guard: RequestGuard;
   private readonly cluster: ClusterSource;
   private readonly client: CoordinatorClient | undefined;
   private readonly filler: Filler;
@@ -54,6 +61,7 @@ export class Relay {
   private server: Server | undefined;
   private fast: FastHttp | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private prunes = 0;
   private state: RelayState = 'new';
   private id = '';
   private url = '';
@@ -68,12 +76,15 @@ export class Relay {
   ) {
     this.log = deps.log.child({ component: 'relay' });
     this.cache = new SegmentCache(config.cacheBytes);
+    this.hopAuth = new HopAuth(config.clusterSecret, this.log);
+    this.guard = new RequestGuard(this.log);
     this.metrics = new RelayMetrics({
       cacheBytes: () => this.cache.bytes,
       cacheEntries: () => this.cache.size,
       viewersByStream: () => this.viewers.counts(Date.now()),
       originLinksDown: () => this.filler.originLinksDown(),
       zeroCopyBytes: () => this.zeroCopy?.sent ?? 0,
+      refused: () => ({ ...this.guard.refused, forged_hop: this.hopAuth.refused }),
     });
     if (deps.cluster) this.cluster = deps.cluster;
     else {
@@ -107,6 +118,8 @@ export class Relay {
       metrics: this.metrics,
       log: this.log,
       selfId,
+      hopToken: this.hopAuth.token,
+      onPlaylist: (entry) => this.guard.learnPlaylist(entry),
     });
     this.responder = new Responder({
       relayId: selfId,
@@ -120,8 +133,14 @@ export class Relay {
   /** Listens, learns its id and URL, joins the cluster; resolves once it serves. */
   start(): Promise<{ url: string; id: string }> {
     this.starting ??= (async () => {
-      const server = createServer((req, res) => this.handle(req, res));
+      // The Host check is ours (handle), so its 400 carries a code like every other error.
+      const server = createServer({ requireHostHeader: false }, (req, res) => this.handle(req, res));
       server.keepAliveTimeout = KEEP_ALIVE_MS;
+      // What Node's parser refuses gets a JSON error with its code, as every other error does.
+      server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+        const code = answerClientError(err, socket, this.id);
+        if (code) this.guard.note('bad_head', code);
+      });
       // A viewer that stops reading would pin its entry forever; no progress for 30 s ends it.
       server.setTimeout(STALL_MS);
       this.server = server;
@@ -135,7 +154,8 @@ export class Relay {
       this.unsubscribe = this.cluster.onChange((c) => this.onClusterChange(c));
       this.client?.start({ id: this.id, url: this.url, capacity: this.config.capacity });
       // Viewer figures are pruned when read; read them now and then so idle streams do not pile up.
-      this.pruneTimer = setInterval(() => this.viewers.counts(Date.now()), 5000).unref();
+      // Expired playlists and negative entries leave within a second, whether read again or not.
+      this.pruneTimer = setInterval(() => this.prune(), 1000).unref();
       this.state = 'running';
       this.log.debug({ id: this.id, url: this.url }, 'relay started');
       return { url: this.url, id: this.id };
@@ -215,6 +235,13 @@ export class Relay {
     return fast;
   }
 
+  /** Drops expired cache entries; every 5th run, stale viewer figures too. */
+  private prune(): void {
+    const now = Date.now();
+    this.cache.sweep(now, true);
+    if (++this.prunes % 5 === 0) this.viewers.counts(now);
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -222,6 +249,10 @@ export class Relay {
     if (this.state === 'closed') {
       res.setHeader('connection', 'close');
       sendError(res, new RingcastError('RC_SHUTTING_DOWN'));
+    } else if (req.headers.host === undefined && req.httpVersion === '1.1') {
+      // RFC 9112 3.2: a 1.1 request without Host is a 400 (Node would send a bare one).
+      res.setHeader('connection', 'close');
+      sendRelayError(res, new RingcastError('RC_BAD_REQUEST', 'Host header missing'), this.id);
     } else if (req.method === 'OPTIONS') {
       res.writeHead(204, PREFLIGHT_HEADERS);
       res.end();
@@ -241,9 +272,10 @@ export class Relay {
       head: req.method === 'HEAD',
       pathname,
       query,
-      hop: req.headers[HOP_HEADER] === '1',
+      hop: header(req.headers[HOP_HEADER]),
       onlyIfCached: req.headers['cache-control']?.includes('only-if-cached') === true,
-      session: () => sessionOf(req),
+      session: () => agentSession(req.socket.remoteAddress ?? '', header(req.headers['user-agent'])),
+      address: () => req.socket.remoteAddress ?? '',
     });
     if (routed instanceof RingcastError) sendRelayError(res, routed, this.id);
     else this.responder.serve(req, res, routed.entry, routed.result);
@@ -255,25 +287,39 @@ export class Relay {
    */
   private route(req: FastRequest): { entry: CacheEntry; result: CacheResult } | RingcastError {
     let path: LivePath;
-    let forward = '';
     try {
       path = this.parsePath(req.pathname);
-      if (req.query && path.kind === 'playlist') forward = blockingQuery(new URLSearchParams(req.query));
     } catch (err) {
       return toRingcastError(err);
     }
     const stream = this.cluster.stream(path.streamId);
     if (!stream) return new RingcastError('RC_STREAM_NOT_FOUND', `stream ${path.streamId} is not known`);
+    // LL-HLS parameters key (and are forwarded) only on LL streams: elsewhere a query is no new object.
+    let blocking: BlockingQuery = NO_QUERY;
+    if (req.query && path.kind === 'playlist' && stream.lowLatency) {
+      try {
+        blocking = blockingQuery(new URLSearchParams(req.query));
+      } catch (err) {
+        return toRingcastError(err);
+      }
+    }
+    const forward = blocking.query;
     const now = Date.now();
-    const { hop } = req;
+    // Only ring members (who hold the cluster secret) make hop requests; anyone else is a viewer.
+    const hop = req.hop !== undefined && this.hopAuth.check(req.hop, req.address);
     // Peers are not viewers: only viewer requests count and steer prefetching.
-    if (!hop) this.viewers.seen(path.streamId, path.rendition, sessionParam(req.query) ?? req.session(), now);
+    if (!hop) {
+      const session = sessionParam(req.query) ?? req.session();
+      this.viewers.seen(path.streamId, path.rendition, session, req.address(), now);
+    }
     const cacheKey = forward ? path.relPath + forward : path.relPath;
     let entry = this.cache.get(cacheKey, now);
     // RFC 9111 only-if-cached: answer from the cache or 504, never fill (probes and benchmarks use it).
     if (entry?.state !== 'complete' && req.onlyIfCached) return new RingcastError('RC_NOT_CACHED');
     let result: CacheResult;
     if (!entry) {
+      const refused = this.guard.check(path, blocking.msn, stream);
+      if (refused) return refused;
       entry = this.filler.start({ path, cacheKey, query: forward, hop, stream }, true);
       result = 'MISS';
     } else if (entry.state === 'complete') result = 'HIT';
@@ -304,6 +350,7 @@ export class Relay {
   private onClusterChange(change: ClusterChange): void {
     if (change.type !== 'segment' || this.state === 'closed') return;
     const seg = change.segment;
+    if (Number.isSafeInteger(seg.msn)) this.guard.window.announced(seg.streamId, seg.rendition, seg.msn);
     let path: LivePath;
     try {
       path = parseLivePath(`/live/${seg.streamId}/${seg.rendition}/${seg.file}`);
@@ -312,7 +359,11 @@ export class Relay {
     }
     const stream: StreamInfo | undefined = this.cluster.stream(seg.streamId);
     const now = Date.now();
-    if (!stream || this.cache.get(path.relPath, now)) return;
+    if (!stream) return;
+    const cached = this.cache.get(path.relPath, now);
+    // A 404 kept from a request that came a moment early: the announcement says the segment exists now.
+    if (cached?.state === 'complete' && cached.status === 404) this.cache.remove(cached);
+    else if (cached) return;
     const mine = this.cluster.ring().owner(path.ringKey)?.id === this.id;
     if (!mine && !this.viewers.watching(seg.streamId, seg.rendition, now)) return;
     this.metrics.prefetches.inc({ source: mine ? 'origin' : 'peer' });
@@ -335,34 +386,8 @@ export class Relay {
 }
 
 const PARSED_PATHS_MAX = 4096;
+
 const KEEP_ALIVE_MS = 5000;
 const STALL_MS = 30_000;
 
 const RESULT_LABELS = { HIT: 'hit', MISS: 'miss', COALESCED: 'coalesced' } as const;
-
-/** The LL-HLS blocking parameters in a fixed order (DESIGN.md, Fill); nothing else is forwarded. */
-export function blockingQuery(params: URLSearchParams): string {
-  const out: string[] = [];
-  for (const [name, re] of [
-    ['_HLS_msn', /^\d{1,10}$/],
-    ['_HLS_part', /^\d{1,6}$/],
-    ['_HLS_skip', /^(YES|v2)$/],
-  ] as const) {
-    const v = params.get(name);
-    if (v === null) continue;
-    if (!re.test(v)) throw new RingcastError('RC_BAD_REQUEST', `${name} is not valid`);
-    out.push(`${name}=${v}`);
-  }
-  return out.length > 0 ? `?${out.join('&')}` : '';
-}
-
-/** The `session` query parameter naming a viewer session, if any. */
-function sessionParam(query: string): string | undefined {
-  if (!query.includes('session=')) return undefined;
-  return new URLSearchParams(query).get('session')?.slice(0, 128) || undefined;
-}
-
-/** A viewer session without a `session` parameter: client address plus user agent. */
-function sessionOf(req: IncomingMessage): string {
-  return `${req.socket.remoteAddress}|${req.headers['user-agent'] ?? ''}`;
-}

@@ -4,6 +4,7 @@ import { RingcastError, toRingcastError } from '../common/errors.ts';
 import { ERROR_HEADER } from '../common/types.ts';
 import type { CacheEntry } from './cache-entry.ts';
 import { ageSeconds, type CacheResult, etagMatches, isPlaylist, parseRange } from './responder.ts';
+import { agentSession } from './viewer-tracker.ts';
 import type { ZeroCopy } from './zero-copy.ts';
 
 /** A `/live/` GET or HEAD the fast path parsed. */
@@ -14,13 +15,16 @@ export interface FastRequest {
   ifNoneMatch?: string;
   pathname: string;
   query: string;
-  hop: boolean;
+  /** The `X-Ringcast-Hop` value, if sent: the route checks it against the cluster's token. */
+  hop: string | undefined;
   onlyIfCached: boolean;
   /**
    * The viewer session (computed only when needed). Valid only while the request is routed: on the fast
    * path it reads the connection's current request.
    */
   session(): string;
+  /** The client's address (computed only when needed). */
+  address(): string;
 }
 
 /** What to answer: an entry to serve, an error, or undefined to hand the connection to Node's http. */
@@ -182,9 +186,15 @@ class FastConnection {
   private readonly session = (): string => {
     if (this.ua !== this.requestUa) {
       this.ua = this.requestUa;
-      this.uaSession = `${this.socket.remoteAddress}|${this.requestUa}`;
+      this.uaSession = agentSession(this.address(), this.requestUa);
     }
     return this.uaSession;
+  };
+  private remote: string | undefined;
+  /** The client's address, read once per connection. */
+  private readonly address = (): string => {
+    this.remote ??= this.socket.remoteAddress ?? '';
+    return this.remote;
   };
 
   constructor(
@@ -287,6 +297,11 @@ class FastConnection {
         }
         break;
       }
+      // A head over the limit is Node's to refuse (431), however it arrived: both paths answer alike.
+      if (end + 4 > MAX_HEAD) {
+        this.handOff();
+        return;
+      }
       const req = this.parse(buf, end);
       const routed = req && this.fast.deps.route(req);
       if (!req || routed === undefined) {
@@ -350,6 +365,7 @@ class FastConnection {
       onlyIfCached: headers.onlyIfCached,
       // One function per connection, not a closure per request: the route reads it at once.
       session: this.session,
+      address: this.address,
     };
   }
 
@@ -588,7 +604,7 @@ function couldBeFast(buf: Buffer): boolean {
 
 /** What the fast path reads from a header block. */
 interface HeaderFields {
-  hop: boolean;
+  hop: string | undefined;
   onlyIfCached: boolean;
   ua: string;
   range?: string;
@@ -599,7 +615,7 @@ interface HeaderFields {
 function parseHeaders(block: string): HeaderFields | undefined {
   let host = false;
   const fields: HeaderFields = {
-    hop: false,
+    hop: undefined,
     onlyIfCached: false,
     ua: '',
     range: undefined,
@@ -623,7 +639,8 @@ function parseHeaders(block: string): HeaderFields | undefined {
         fields.onlyIfCached = value.includes('only-if-cached');
         break;
       case 'x-ringcast-hop':
-        fields.hop = value === '1';
+        // A repeated hop header is not a ring member's (Node's path sees it joined): no token.
+        fields.hop = fields.hop === undefined ? value : '';
         break;
       case 'connection':
         if (!/^keep-alive$/i.test(value)) return undefined;

@@ -54,6 +54,10 @@ export interface FillerDeps {
   selfId(): string;
   /** Where large complete bodies go for sendfile (zero-copy.ts); absent: one Buffer each. */
   zeroCopy?: ZeroCopy;
+  /** The `X-Ringcast-Hop` value that proves a request comes from a ring member (hop-auth.ts). */
+  hopToken: string;
+  /** A media playlist was filled (200): the relay learns the rendition's window from it. */
+  onPlaylist?(entry: CacheEntry): void;
 }
 
 /** One fill request: what to fetch and for whom. */
@@ -200,7 +204,9 @@ export class Filler {
 
   /** Notes how a fill from the origin went: a link failure opens the breaker, success closes it. */
   private originOutcome(base: string, outcome: string): void {
-    if (outcome === 'ok' || outcome === 'not_found') this.breaker.succeeded(base);
+    // A 4xx passed on is an answer about the request: the link works.
+    if (outcome === 'ok' || outcome === 'not_found' || outcome === 'client_error')
+      this.breaker.succeeded(base);
     else if (outcome === 'timeout' || outcome === 'error') {
       // Woken from a freeze (the tick has not run yet, or ran late just now): not the link's fault.
       this.tick();
@@ -314,14 +320,14 @@ export class Filler {
         failed(err, outcome);
         this.attempt(entry, req, sources, index + 1, err);
       },
-      failed: (err) => {
+      failed: (err, outcome) => {
         settle();
-        failed(err, err.code === 'RC_UPSTREAM_TIMEOUT' ? 'timeout' : 'error');
+        failed(err, outcome ?? (err.code === 'RC_UPSTREAM_TIMEOUT' ? 'timeout' : 'error'));
         this.finish(entry, err);
       },
     });
     const headers: Record<string, string> = { 'user-agent': 'ringcast-relay' };
-    if (source.kind === 'peer') headers[HOP_HEADER] = '1';
+    if (source.kind === 'peer') headers[HOP_HEADER] = this.deps.hopToken;
     const url = `${source.base}/live/${path.relPath}${req.query}`;
     const maxBytes = Math.floor(this.deps.config.cacheBytes / 2);
     abort = requestUpstream(
@@ -355,19 +361,23 @@ export class Filler {
   }
 
   private finish(entry: CacheEntry, err: RingcastError | undefined, sha256 = ''): void {
-    const { cache, config } = this.deps;
+    const { cache, config, cluster } = this.deps;
     if (err) entry.fail(err);
     else {
-      if (entry.status === 200 && (entry.path.kind === 'playlist' || entry.path.kind === 'master')) {
-        entry.expiresAt =
-          Date.now() + playlistTtlMs(config.playlistMaxAgeMs, this.deps.cluster, entry.path.streamId);
-      }
       // Segments and init sections only: playlists are replaced every playlistMaxAgeMs.
       const immutable = entry.path.kind === 'segment' || entry.path.kind === 'init';
       entry.complete(sha256, entry.status === 200 && immutable ? this.joinBody : undefined);
+      const { streamId } = entry.path;
+      if (entry.status === 200 && !immutable) {
+        cache.expire(entry, Date.now() + playlistTtlMs(config.playlistMaxAgeMs, cluster, streamId));
+        if (entry.path.kind === 'playlist') this.deps.onPlaylist?.(entry);
+      } else if (entry.status === 404) {
+        // The origin's word that the name is missing: a flood of the same name costs one fetch per TTL.
+        cache.expire(entry, Date.now() + notFoundTtlMs(entry.path, cluster));
+      }
     }
-    // Errors and 404s are never cached; waiting viewers got them through their listeners.
-    if (entry.state !== 'complete' || entry.status !== 200) cache.remove(entry);
+    // Errors are never cached; waiting viewers got them through their listeners.
+    if (entry.state !== 'complete') cache.remove(entry);
     cache.unpin(entry);
   }
 
@@ -388,6 +398,19 @@ export class Filler {
     };
   }
 }
+
+/**
+ * How long the origin's 404 is kept: a quarter of the target duration, at most 1 s (a segment asked for
+ * a moment early shows up within that); parts, which come every few hundred ms, 200 ms.
+ */
+export function notFoundTtlMs(path: LivePath, cluster: ClusterSource): number {
+  if (isPartFile(path.file)) return NOT_FOUND_PART_TTL_MS;
+  const target = cluster.stream(path.streamId)?.targetDuration;
+  return target ? Math.min(NOT_FOUND_TTL_MS, (target * 1000) / 4) : NOT_FOUND_TTL_MS;
+}
+
+const NOT_FOUND_TTL_MS = 1000;
+const NOT_FOUND_PART_TTL_MS = 200;
 
 /** Playlist lifetime: the configured age, kept under half the stream's target duration. */
 export function playlistTtlMs(maxAgeMs: number, cluster: ClusterSource, streamId: string): number {

@@ -9,6 +9,8 @@ export interface RelayGaugeSource {
   originLinksDown(): number;
   /** Bytes sent with sendfile so far (zero-copy.ts); 0 without zero-copy. */
   zeroCopyBytes(): number;
+  /** Requests refused locally so far, by reason (outside_window, too_far_ahead, forged_hop). */
+  refused(): Record<string, number>;
 }
 
 /** The relay's Prometheus metrics (`ringcast_relay_*`), one registry per Relay instance. */
@@ -46,7 +48,7 @@ export class RelayMetrics {
     });
     this.upstreamFetches = new Counter({
       name: 'ringcast_relay_upstream_fetches_total',
-      help: 'Upstream fetches by source (origin, peer) and outcome (ok, not_found, error, timeout, bad_status, refused, mismatch, given_up)',
+      help: 'Upstream fetches by source (origin, peer) and outcome (ok, not_found, client_error, error, timeout, bad_status, refused, mismatch, given_up)',
       labelNames: ['source', 'outcome'],
       registers,
     });
@@ -93,6 +95,19 @@ export class RelayMetrics {
       name: 'ringcast_relay_fast_path_handoffs_total',
       help: "Viewer connections the raw-socket fast path handed to Node's http (ranges, conditional requests, other paths, unusual syntax)",
       registers,
+    });
+    const refusedReported: Record<string, number> = {};
+    new Counter({
+      name: 'ringcast_relay_refused_requests_total',
+      help: 'Viewer requests answered locally without an upstream fetch (outside_window, too_far_ahead) or whose hop header was not a ring member token (forged_hop; served as a viewer)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        for (const [reason, n] of Object.entries(gauges.refused())) {
+          this.inc({ reason }, n - (refusedReported[reason] ?? 0));
+          refusedReported[reason] = n;
+        }
+      },
     });
     this.addGauges(gauges, registers);
   }

@@ -1,4 +1,5 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { RingcastError, toRingcastError } from '../common/errors.ts';
 import { sendError } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
@@ -255,4 +256,48 @@ export function sendRelayError(res: ServerResponse, err: unknown, relayId: strin
     for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
   }
   sendError(res, err);
+}
+
+/** How long a refused client has to read the error before its socket is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
+/** What Node's parser reports on a client's socket, as the relay answers it. */
+const PARSE_ERRORS: Record<string, RingcastError> = {
+  HPE_HEADER_OVERFLOW: new RingcastError('RC_HEAD_TOO_LARGE'),
+  ERR_HTTP_REQUEST_TIMEOUT: new RingcastError('RC_HEAD_TIMEOUT'),
+};
+
+/**
+ * Node's `clientError`: a request its parser refused (malformed, head over `maxHeaderSize`, head not
+ * complete in time). Answered like every other error, with a JSON body and its code, then closed, as
+ * the fast path answers the same bytes (it hands them to Node). Returns the code (undefined: the
+ * socket was only closed, e.g. a reset, or a response still being written that the error cannot follow).
+ */
+export function answerClientError(
+  err: NodeJS.ErrnoException,
+  socket: Duplex,
+  relayId: string,
+): string | undefined {
+  const current = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || (current && !current.writableEnded)) {
+    socket.destroy();
+    return undefined;
+  }
+  const e =
+    PARSE_ERRORS[err.code ?? ''] ?? new RingcastError('RC_BAD_REQUEST', 'request is not valid HTTP/1.1');
+  const text = JSON.stringify(e.toJSON());
+  const head = [
+    `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}`,
+    `${RELAY_HEADER}: ${relayId}`,
+    ...Object.entries(CORS_HEADERS).map(([name, value]) => `${name}: ${value}`),
+    `${ERROR_HEADER}: ${e.code}`,
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(text)}`,
+    'cache-control: no-store',
+    'connection: close',
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${text}`);
+  // A client that never closes its side must not keep the socket: the parser that timed it out is gone.
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  return e.code;
 }

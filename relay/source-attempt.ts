@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { RingcastError } from '../common/errors.ts';
+import { ERROR_CODES, type ErrorCode, RingcastError } from '../common/errors.ts';
 import { ERROR_HEADER } from '../common/types.ts';
 import type { CacheEntry } from './cache-entry.ts';
 import type { UpstreamHandlers } from './upstream-request.ts';
@@ -25,8 +25,8 @@ export interface AttemptReport {
   notFound(): void;
   /** Nothing reached viewers yet: the next source may try. */
   next(err: RingcastError, outcome: string, mismatch?: boolean): void;
-  /** Bytes already went out: the fill fails. */
-  failed(err: RingcastError): void;
+  /** Bytes already went out, or the origin's answer is final: the fill fails. */
+  failed(err: RingcastError, outcome?: string): void;
 }
 
 /**
@@ -38,6 +38,10 @@ export class SourceAttempt implements UpstreamHandlers {
   private readonly hash = createHash('sha256');
   private readonly held: Buffer[] = [];
   private heldBytes = 0;
+  /** The origin answered a 4xx that viewers get as is: its status and (bounded) error body. */
+  private clientError:
+    | { status: number; code: string | undefined; body: Buffer[]; bytes: number }
+    | undefined;
 
   constructor(
     private readonly entry: CacheEntry,
@@ -60,13 +64,28 @@ export class SourceAttempt implements UpstreamHandlers {
       return true;
     }
     if (status === 404 && !this.isPeer) this.report.notFound();
+    else if (PASSED_ON.has(status) && !this.isPeer) {
+      // The origin's answer about the request itself (a blocking reload too far ahead is a 400, RFC
+      // 8216bis 6.2.5.2): viewers get the same status and code; its error body is read for the code.
+      const code = headers[ERROR_HEADER];
+      this.clientError = { status, code: typeof code === 'string' ? code : undefined, body: [], bytes: 0 };
+      return true;
+    } else if (PASSED_ON.has(status)) {
+      // A peer's 4xx goes to the origin once: the origin has the last word, as for a 404.
+      const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} answered HTTP ${status}`);
+      this.report.next(err, 'client_error');
+    }
     // A peer's 404 may only mean its view of the stream lags: the origin has the last word.
     else if (status === 404) {
       this.report.next(new RingcastError('RC_NOT_FOUND', `${this.sourceId} has no such object`), 'not_found');
     } else if (status === 503 && !this.isPeer && this.entry.key.includes('_HLS_msn')) {
       // The origin held an LL-HLS blocking reload as long as it allows: asking it again through a peer
       // would only hold the viewers longer. They get the 503 (RFC 8216bis 6.2.5.2).
-      this.report.failed(new RingcastError('RC_BLOCKING_TIMEOUT', 'the origin ended the blocking reload'));
+      // An answer, not a link failure: 'bad_status' leaves the origin-link breaker alone.
+      this.report.failed(
+        new RingcastError('RC_BLOCKING_TIMEOUT', 'the origin ended the blocking reload'),
+        'bad_status',
+      );
     } else if (this.isPeer && headers[ERROR_HEADER] === 'RC_ORIGIN_LINK_DOWN') {
       // The peer refused our (hop) request at once: it takes its own link to the origin as broken.
       const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} cannot reach the origin now`);
@@ -79,6 +98,13 @@ export class SourceAttempt implements UpstreamHandlers {
   }
 
   onData(chunk: Buffer): void {
+    const ce = this.clientError;
+    if (ce) {
+      // Only a bounded copy of what upstream says is kept.
+      if (ce.bytes < ERROR_BODY_MAX) ce.body.push(chunk.subarray(0, ERROR_BODY_MAX - ce.bytes));
+      ce.bytes += chunk.length;
+      return;
+    }
     this.hash.update(chunk);
     if (!this.announced) this.entry.push(chunk);
     else {
@@ -88,6 +114,13 @@ export class SourceAttempt implements UpstreamHandlers {
   }
 
   onEnd(): void {
+    if (this.clientError) {
+      this.report.failed(
+        passedOn(this.clientError.status, this.clientError.code, this.clientError.body),
+        'client_error',
+      );
+      return;
+    }
     const sha256 = this.hash.digest('hex');
     const announced = this.announced;
     if (announced) {
@@ -110,6 +143,11 @@ export class SourceAttempt implements UpstreamHandlers {
   }
 
   onError(err: RingcastError): void {
+    if (this.clientError) {
+      // The status is what matters; a body cut short only loses the code.
+      this.report.failed(passedOn(this.clientError.status, this.clientError.code, []), 'client_error');
+      return;
+    }
     // Bytes already went out to viewers: this fill cannot switch sources mid-body.
     if (this.entry.state === 'streaming') this.report.failed(err);
     else this.report.next(err, err.code === 'RC_UPSTREAM_TIMEOUT' ? 'timeout' : 'error');
@@ -119,4 +157,40 @@ export class SourceAttempt implements UpstreamHandlers {
     const err = new RingcastError('RC_UPSTREAM_FAILED', `peer ${this.sourceId} sent a bad segment: ${why}`);
     this.report.next(err, 'mismatch', true);
   }
+}
+
+/** Upstream 4xx answers a relay passes on to viewers as the same status (404 has its own path). */
+const PASSED_ON = new Set([400, 403, 410, 416]);
+const ERROR_BODY_MAX = 1024;
+/** The code viewers get for an upstream 4xx whose own code is unknown or does not fit its status. */
+const GENERIC: Record<number, ErrorCode> = {
+  400: 'RC_BAD_REQUEST',
+  403: 'RC_UPSTREAM_FORBIDDEN',
+  410: 'RC_UPSTREAM_GONE',
+  416: 'RC_UPSTREAM_RANGE',
+};
+
+/**
+ * The error an upstream 4xx becomes: its own RC_ code (from `X-Ringcast-Error` or the JSON body) when
+ * that code is known and has the same status, else the generic code of the status; the message is the
+ * upstream's, cut to 200 characters.
+ */
+export function passedOn(status: number, header: string | undefined, body: readonly Buffer[]): RingcastError {
+  let code = header;
+  let message: string | undefined;
+  try {
+    const parsed = JSON.parse(Buffer.concat(body).toString('utf8')) as {
+      error?: { code?: unknown; message?: unknown };
+    };
+    if (typeof parsed?.error?.code === 'string') code ??= parsed.error.code;
+    if (typeof parsed?.error?.message === 'string') message = parsed.error.message.slice(0, 200);
+  } catch {
+    // Not JSON (or cut short): the generic code.
+  }
+  const known =
+    code !== undefined &&
+    Object.hasOwn(ERROR_CODES, code) &&
+    ERROR_CODES[code as ErrorCode].status === status;
+  const use = known ? (code as ErrorCode) : GENERIC[status]!;
+  return new RingcastError(use, message ?? `upstream answered HTTP ${status}`);
 }

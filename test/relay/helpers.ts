@@ -4,7 +4,7 @@ import { Agent, createServer, type IncomingHttpHeaders, request, type ServerResp
 import { loadConfig } from '../../common/config.ts';
 import { closeServer, listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
-import type { SegmentAnnouncement } from '../../common/types.ts';
+import type { SegmentAnnouncement, StreamInfo } from '../../common/types.ts';
 import { Relay } from '../../relay/app.ts';
 import { ClusterState } from '../../relay/cluster-state.ts';
 import { RELAY_CONFIG, type RelayConfig } from '../../relay/config.ts';
@@ -14,7 +14,8 @@ import { RELAY_CONFIG, type RelayConfig } from '../../relay/config.ts';
  * ok: whole body; slow: half, then the rest on release(); held: nothing until release() (an LL-HLS
  * blocking reload); die: half, then reset; 500; 502; refuse: 502 RC_ORIGIN_LINK_DOWN (a peer refusing a
  * hop); hang: never answers; reset-reused: resets a reused socket;
- * redirect: 302 to `redirectTo`.
+ * redirect: 302 to `redirectTo`; 400, 403, 410: that status with an error body as the origin sends it
+ * (400: `RC_BAD_REQUEST`, as for a blocking reload too far ahead; the others a code of no such status).
  */
 export type Behaviour =
   | 'ok'
@@ -26,7 +27,10 @@ export type Behaviour =
   | 'refuse'
   | 'hang'
   | 'reset-reused'
-  | 'redirect';
+  | 'redirect'
+  | '400'
+  | '403'
+  | '410';
 
 /** A tiny origin (or peer) that serves byte objects by path after `/live/` and counts requests. */
 export class FakeUpstream {
@@ -69,6 +73,14 @@ export class FakeUpstream {
     }
     if (mode === 'refuse') {
       res.writeHead(502, { 'x-ringcast-error': 'RC_ORIGIN_LINK_DOWN' }).end();
+      return;
+    }
+    if (mode === '400' || mode === '403' || mode === '410') {
+      const code = mode === '400' ? 'RC_BAD_REQUEST' : 'RC_NOT_FOUND';
+      const text = JSON.stringify({ error: { code, message: `origin says ${mode}` } });
+      res
+        .writeHead(Number(mode), { 'content-type': 'application/json', 'content-length': text.length })
+        .end(text);
       return;
     }
     if (mode === '500' || mode === '502') {
@@ -224,10 +236,10 @@ export async function startRelay(
   return { relay, url, id };
 }
 
-/** A cluster with one live stream `demo` on `originUrl`. */
-export function clusterWith(originUrl: string): ClusterState {
+/** A cluster with one live stream `demo` on `originUrl` (`extra`: e.g. `{ lowLatency: true }`). */
+export function clusterWith(originUrl: string, extra: Partial<StreamInfo> = {}): ClusterState {
   const cluster = new ClusterState();
-  cluster.putStream({ id: 'demo', state: 'live', originUrl, renditions: [], targetDuration: 2 });
+  cluster.putStream({ id: 'demo', state: 'live', originUrl, renditions: [], targetDuration: 2, ...extra });
   return cluster;
 }
 

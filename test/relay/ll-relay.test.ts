@@ -13,9 +13,12 @@ import { clusterWith, FakeUpstream, get, startRelay, waitFor } from './helpers.t
 
 type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
 
+/** The stream is LL-HLS: only then do `_HLS_` parameters make a cache key of their own. */
+const LL = { lowLatency: true };
+
 test('50 viewers blocking on the same reload (other parameters differing) make one upstream request; Age is set', async (t) => {
   const origin = await new FakeUpstream().start();
-  const { relay, url } = await startRelay(clusterWith(origin.url));
+  const { relay, url } = await startRelay(clusterWith(origin.url, LL));
   t.teardown(() => Promise.all([relay.close(), origin.close()]));
   const playlist = Buffer.from('#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:5\n');
   origin.objects.set('demo/180p/index.m3u8', playlist);
@@ -63,7 +66,7 @@ test('an origin 503 on a blocking reload (held too long) reaches every waiting v
     req.resume();
   });
   const originUrl = await listen(server, 0);
-  const { relay, url } = await startRelay(clusterWith(originUrl));
+  const { relay, url } = await startRelay(clusterWith(originUrl, LL));
   t.teardown(async () => {
     await relay.close();
     server.closeAllConnections();
@@ -142,7 +145,7 @@ test.serial(
     const origin = new Origin(config, { log: silentLogger() });
     const { url: originUrl } = await origin.start();
     const proxy = await countingProxy(originUrl);
-    const { relay, url } = await startRelay(clusterWith(proxy.url));
+    const { relay, url } = await startRelay(clusterWith(proxy.url, LL));
     t.teardown(async () => {
       await relay.close();
       await proxy.close();

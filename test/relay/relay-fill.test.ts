@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
-import { clusterWith, FakeUpstream, get, metric, metrics, startRelay, waitFor } from './helpers.ts';
+import { announce, clusterWith, FakeUpstream, get, metric, metrics, startRelay, waitFor } from './helpers.ts';
 
 /** An origin and a relay on a fake cluster, closed when the test ends (pass or fail). */
 async function setup(t: ExecutionContext, overrides = {}) {
@@ -105,6 +105,12 @@ test('the byte budget holds while ten times its size streams through', async (t)
   const s = await setup(t, { cacheBytes: budget });
   const size = 256 * 1024;
   for (let i = 0; i < 40; i++) s.origin.objects.set(`demo/360p/${i}.m4s`, randomBytes(size));
+  // As a player does, the playlist first: it tells the relay the window (40 segments, more than a cold
+  // stream's fills per second).
+  const list = Array.from({ length: 40 }, (_, i) => `#EXTINF:2,\n${i}.m4s\n`).join('');
+  const playlist = Buffer.from(`#EXTM3U\n${list}`);
+  s.origin.objects.set('demo/360p/index.m3u8', playlist);
+  t.is((await get(`${s.url}/live/demo/360p/index.m3u8`)).status, 200);
   let maxSeen = 0;
   for (let i = 0; i < 40; i += 4) {
     const batch = [0, 1, 2, 3].map((j) => get(`${s.url}/live/demo/360p/${i + j}.m4s`));
@@ -116,18 +122,39 @@ test('the byte budget holds while ten times its size streams through', async (t)
   const m = await metrics(s.url);
   t.true(metric(m, 'ringcast_relay_cache_bytes') <= budget);
   t.true(metric(m, 'ringcast_relay_cache_entries') <= 4);
-  t.is(metric(m, 'ringcast_relay_bytes_served_total'), 40 * size);
+  t.is(metric(m, 'ringcast_relay_bytes_served_total'), 40 * size + playlist.length);
 });
 
-test('an upstream 404 passes through and is not cached', async (t) => {
+test("the origin's 404 passes through and is kept only briefly (a quarter target duration)", async (t) => {
   const s = await setup(t);
   const missing = await get(`${s.url}/live/demo/720p/99.m4s`);
   t.is(missing.status, 404);
   s.origin.objects.set('demo/720p/99.m4s', Buffer.from('now here'));
-  const found = await get(`${s.url}/live/demo/720p/99.m4s`);
-  t.is(found.status, 200);
+  // A flood of the same missing name costs no further fetch while the 404 is kept; once it has expired
+  // (500 ms for 2 s targets) the object is filled, once: two origin requests in all.
+  const again = await Promise.all(Array.from({ length: 20 }, () => get(`${s.url}/live/demo/720p/99.m4s`)));
+  let found = again.at(-1)!;
+  await waitFor(
+    async () => {
+      found = await get(`${s.url}/live/demo/720p/99.m4s`);
+      return found.status === 200;
+    },
+    5000,
+    'the object once the 404 expired',
+  );
   t.is(found.body.toString(), 'now here');
   t.is(s.origin.count('demo/720p/99.m4s'), 2);
+});
+
+test('a kept 404 gives way to the announcement of that segment: the next request is served', async (t) => {
+  const s = await setup(t);
+  t.is((await get(`${s.url}/live/demo/720p/50.m4s`)).status, 404);
+  const body = randomBytes(2000);
+  s.origin.objects.set('demo/720p/50.m4s', body);
+  s.cluster.addSegment(announce('720p', '50.m4s', body));
+  const got = await get(`${s.url}/live/demo/720p/50.m4s`);
+  t.is(got.status, 200);
+  t.deepEqual(got.body, body);
 });
 
 test('playlists are kept only playlistMaxAgeMs', async (t) => {

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
+import type { StreamInfo } from '../../common/types.ts';
 import { clusterWith, FakeUpstream, get, metrics, startRelay, waitFor } from './helpers.ts';
 
-async function setup(t: ExecutionContext) {
+async function setup(t: ExecutionContext, stream: Partial<StreamInfo> = {}) {
   const origin = await new FakeUpstream().start();
-  const { relay, url, id } = await startRelay(clusterWith(origin.url));
+  const { relay, url, id } = await startRelay(clusterWith(origin.url, stream));
   t.teardown(() => Promise.all([relay.close(), origin.close()]));
   return { origin, url, id };
 }
@@ -129,7 +130,7 @@ test('active viewers count distinct sessions per stream', async (t) => {
 });
 
 test('LL-HLS blocking parameters are forwarded in a fixed order and keyed separately', async (t) => {
-  const s = await setup(t);
+  const s = await setup(t, { lowLatency: true });
   s.origin.objects.set('demo/720p/index.m3u8', Buffer.from('#EXTM3U\n'));
   await get(`${s.url}/live/demo/720p/index.m3u8?_HLS_part=1&x=y&_HLS_msn=7`);
   await get(`${s.url}/live/demo/720p/index.m3u8?_HLS_msn=7&_HLS_part=1`);
@@ -154,7 +155,7 @@ test('drain keeps serving for drainMs; close then refuses', async (t) => {
 
 test('identical LL-HLS blocking reloads share one upstream request held past the first-byte timeout', async (t) => {
   const origin = await new FakeUpstream().start();
-  const { relay, url } = await startRelay(clusterWith(origin.url), {
+  const { relay, url } = await startRelay(clusterWith(origin.url, { lowLatency: true }), {
     firstByteTimeoutMs: 200,
     blockingTimeoutMs: 10_000,
   });

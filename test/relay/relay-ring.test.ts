@@ -3,7 +3,11 @@ import test, { type ExecutionContext } from 'ava';
 import { Ring } from '../../common/ring.ts';
 import type { RelayInfo } from '../../common/types.ts';
 import type { ClusterState } from '../../relay/cluster-state.ts';
+import { hopToken } from '../../relay/hop-auth.ts';
 import { announce, clusterWith, FakeUpstream, get, metric, metrics, startRelay, waitFor } from './helpers.ts';
+
+/** What ring members send as `X-Ringcast-Hop` (the test relays have no cluster secret). */
+const HOP = hopToken('');
 
 const member = (id: string, url: string): RelayInfo => ({ id, url, capacity: 1, state: 'active' });
 
@@ -98,7 +102,7 @@ test('a request with X-Ringcast-Hop: 1 goes to the origin, never to a peer', asy
   const body = randomBytes(2000);
   origin.objects.set(key, body);
   peer.objects.set(key, body);
-  const got = await get(`${b.url}/live/${key}`, { 'x-ringcast-hop': '1' });
+  const got = await get(`${b.url}/live/${key}`, { 'x-ringcast-hop': HOP });
   t.true(got.body.equals(body));
   t.is(peer.total(), 0);
   t.is(origin.count(key), 1);
@@ -108,7 +112,7 @@ test('a request with X-Ringcast-Hop: 1 goes to the origin, never to a peer', asy
   announceKey(cluster, other, body);
   await get(`${b.url}/live/${other}`);
   t.is(peer.count(other), 1);
-  t.deepEqual(peer.hopHeaders, ['1']);
+  t.deepEqual(peer.hopHeaders, [HOP]);
   t.is(origin.count(other), 0);
 });
 
@@ -241,7 +245,7 @@ test('a hop request joins a fill that has moved on to the origin: one origin req
   // A viewer's miss: the (dead) owner first, then the origin, which holds the answer.
   const viewer = get(`${b.url}/live/${key}`);
   await waitFor(() => origin.count(key) === 1, 5000, 'the fill reached the origin');
-  const hop = get(`${b.url}/live/${key}`, { 'x-ringcast-hop': '1' });
+  const hop = get(`${b.url}/live/${key}`, { 'x-ringcast-hop': HOP });
   await waitFor(
     async () => metric(await metrics(b.url), 'ringcast_relay_requests_total', 'cache="coalesced"') === 1,
     5000,
@@ -321,7 +325,7 @@ test('a hop request for a fill waiting on a hung peer: the fill gives the peer u
   const started = Date.now();
   const viewer = get(`${b.url}/live/${key}`);
   await waitFor(() => peer.count(key) === 1, 5000, 'the fill asked the (hung) owner');
-  const hop = await get(`${b.url}/live/${key}`, { 'x-ringcast-hop': '1' });
+  const hop = await get(`${b.url}/live/${key}`, { 'x-ringcast-hop': HOP });
   t.is(hop.status, 200);
   t.true(hop.body.equals(body));
   const seen = await viewer;
@@ -385,7 +389,7 @@ test('a failing origin link opens the breaker: owner fills try the next member f
   t.is(hungLink.count(k2!), 0);
   // A peer's hop request cannot be served from a failing link: refused at once.
   started = Date.now();
-  const hop = await get(`${a.url}/live/${k3}`, { 'x-ringcast-hop': '1' });
+  const hop = await get(`${a.url}/live/${k3}`, { 'x-ringcast-hop': HOP });
   t.is(hop.status, 502);
   t.is(hop.headers['x-ringcast-error'], 'RC_ORIGIN_LINK_DOWN');
   t.true(Date.now() - started < 300);
@@ -444,7 +448,7 @@ test('the member right after a dead owner, its own origin link failing, asks the
   t.true(got.body.equals(body));
   t.is(after.count(key), 1);
   t.is(hungLink.count(key), 0);
-  t.is(after.hopHeaders.at(-1), '1');
+  t.is(after.hopHeaders.at(-1), HOP);
 });
 
 test.serial('timeouts that expire while the relay process was frozen do not open the breaker', async (t) => {

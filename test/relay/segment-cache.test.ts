@@ -113,3 +113,35 @@ test('range and ETag parsing', (t) => {
   t.true(etagMatches('*', '"b"'));
   t.false(etagMatches('"a"', '"b"'));
 });
+
+test('over budget, expired and other short-lived entries leave before segments, whatever the LRU order', (t) => {
+  const cache = new SegmentCache(400);
+  const seg1 = entry(cache, 1, 100);
+  const seg2 = entry(cache, 2, 100);
+  const playlist = new CacheEntry('demo/720p/index.m3u8', parseLivePath('/live/demo/720p/index.m3u8'));
+  cache.add(playlist);
+  playlist.start(200, 100);
+  playlist.push(Buffer.alloc(100));
+  playlist.complete('00');
+  cache.expire(playlist, Date.now() + 60_000);
+  // The segments are now the least recently used; the playlist must still go first.
+  t.truthy(cache.get('demo/720p/index.m3u8', 0));
+  entry(cache, 3, 100);
+  entry(cache, 4, 100);
+  t.falsy(cache.get('demo/720p/index.m3u8', 0));
+  t.is(cache.get(seg1.key, 0), seg1);
+  t.is(cache.get(seg2.key, 0), seg2);
+  t.is(cache.bytes, 400);
+});
+
+test('expired entries are swept without being read', (t) => {
+  const cache = new SegmentCache(1000);
+  const old = entry(cache, 1, 100);
+  cache.expire(old, Date.now() - 1);
+  entry(cache, 2, 100);
+  t.is(cache.bytes, 100, 'dropped when the next entry came');
+  const soon = entry(cache, 3, 100);
+  cache.expire(soon, 5);
+  cache.sweep(10, true);
+  t.is(cache.size, 1);
+});
