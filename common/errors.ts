@@ -20,8 +20,7 @@ export const ERROR_CODES = {
   RC_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
   RC_STORE_UNAVAILABLE: { status: 503, message: 'state store is unavailable' },
   RC_INTERNAL: { status: 500, message: 'internal error' },
-  // ingest (issue 14)
-  // relay edge (issue 14)
+  // Relay edge: an upstream's refusal passed on as the same status; limits on a viewer's request.
   RC_UPSTREAM_FORBIDDEN: { status: 403, message: 'the origin refused this request' },
   RC_UPSTREAM_GONE: { status: 410, message: 'the origin no longer has this object' },
   RC_UPSTREAM_RANGE: { status: 416, message: 'the origin cannot satisfy this range' },
@@ -31,12 +30,10 @@ export const ERROR_CODES = {
     status: 503,
     message: "this relay does not know the stream's live window yet and is busy: retry shortly",
   },
-  // coordinator (issue 14)
   RC_TOO_MANY_SUBSCRIBERS: {
     status: 429,
     message: 'too many event subscribers: from this address or in all',
   },
-  // demo (issue 14)
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
