@@ -15,7 +15,7 @@ export interface LivePath {
   rendition?: string;
   file: string;
   kind: LiveObjectKind;
-  /** Key on the consistent-hash ring (DESIGN.md, Fill). */
+  /** Key on the consistent-hash ring (docs/architecture.md, Ring keys). */
   ringKey: string;
   /** Path after `/live/`, e.g. `demo/720p/42.m4s`. */
   relPath: string;
@@ -67,7 +67,7 @@ export function parseLivePath(pathname: string): LivePath {
     throw new RingcastError('RC_BAD_PATH', `file extension ${ext} is not served`);
   }
   const kind: LiveObjectKind = ext === '.mp4' ? 'init' : 'segment';
-  // LL-HLS parts share the live edge's owner: the rendition (DESIGN.md, Fill).
+  // LL-HLS parts share the live edge's owner: the rendition (docs/architecture.md, Ring keys).
   const ringKey = isPartFile(file) ? `${streamId}/${rendition}` : relPath;
   return { streamId, rendition, file, kind, ringKey, relPath };
 }

@@ -142,7 +142,7 @@ export class Filler {
     return entry;
   }
 
-  /** Upstream order for a request (DESIGN.md, Fill). */
+  /** Upstream order for a request (docs/architecture.md, The hop rule). */
   sources(req: FillRequest): FillSource[] {
     const origin: FillSource = {
       kind: 'origin',
