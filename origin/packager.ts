@@ -64,9 +64,11 @@ export class RenditionPackager {
     this.opts = opts;
     this.rendition = opts.rendition;
     this.nextMsn = opts.firstMsn ?? 0;
-    // Counted from the first number too: each discontinuity comes with a new segment, so the count never
-    // passes the segment number, and a restarted origin (a later clock-based first number) continues it.
-    this.discontinuitySequence = this.nextMsn;
+    // From 0, not from the clock-based first number: with a discontinuity sequence near 1.8e9, hls.js
+    // 1.7 in Chromium stopped playing after its first segment (the e2e player tests). A restarted
+    // origin starts it at 0 again; players take a lower value with a jump in segment numbers as a new
+    // timeline (hls.js re-bases it), and keeping it across restarts is the origin's stream state.
+    this.discontinuitySequence = 0;
   }
 
   /** Starts a transcoder run; fragments of older runs are ignored from now on. */
