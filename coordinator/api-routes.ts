@@ -4,8 +4,8 @@ import { RingcastError } from '../common/errors.ts';
 import { readJsonBody, sendJson } from '../common/http.ts';
 import type { ClusterView } from '../common/types.ts';
 import { AUTH_HEADER } from '../common/types.ts';
-import type { ClusterState } from './cluster-state.ts';
 import type { CoordinatorMetrics } from './coordinator-metrics.ts';
+import type { CoordinatorState } from './coordinator-state.ts';
 import type { DashboardFeed } from './dashboard-feed.ts';
 import type { EventHub } from './event-hub.ts';
 import type { RouteContext, Router } from './router.ts';
@@ -13,7 +13,7 @@ import type { ClusterStore } from './store.ts';
 import { parseHeartbeat, parseRegister, parseSegment, parseStream } from './validate.ts';
 
 export interface ApiDeps {
-  state: ClusterState;
+  state: CoordinatorState;
   store: ClusterStore;
   hub: EventHub;
   dashboard: DashboardFeed;

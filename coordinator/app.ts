@@ -7,9 +7,9 @@ import type { Logger } from '../common/log.ts';
 import { sendMetrics } from '../common/metrics.ts';
 import { addApiRoutes } from './api-routes.ts';
 import { clientAddressKey } from './client-address.ts';
-import { ClusterState } from './cluster-state.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { CoordinatorMetrics } from './coordinator-metrics.ts';
+import { CoordinatorState } from './coordinator-state.ts';
 import { DashboardFeed } from './dashboard-feed.ts';
 import { EventHub } from './event-hub.ts';
 import { MemoryStore } from './memory-store.ts';
@@ -39,7 +39,7 @@ export class Coordinator {
   private readonly log: Logger;
   private readonly store: ClusterStore;
   private readonly ownsStore: boolean;
-  private readonly state: ClusterState;
+  private readonly state: CoordinatorState;
   private readonly registry: StreamRegistry;
   /** The cluster's own events, for holders of the cluster secret (relays). */
   private readonly hub: EventHub;
@@ -64,7 +64,7 @@ export class Coordinator {
     this.store =
       deps.store ??
       (config.redisUrl ? new RedisStore({ url: config.redisUrl, log: this.log }) : new MemoryStore());
-    this.state = new ClusterState(this.store, {
+    this.state = new CoordinatorState(this.store, {
       relayTimeoutMs: config.relayTimeoutMs,
       source: randomUUID(),
       log: this.log,

@@ -2,8 +2,8 @@ import { RingcastError } from '../common/errors.ts';
 import { readJsonBody, sendJson } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import { requireSecret, requireStore } from './api-routes.ts';
-import type { ClusterState } from './cluster-state.ts';
 import type { CoordinatorMetrics } from './coordinator-metrics.ts';
+import type { CoordinatorState } from './coordinator-state.ts';
 import type { RouteContext, Router } from './router.ts';
 import type { ClusterStore } from './store.ts';
 import { type StreamRegistry, toRegistrationData } from './stream-registry.ts';
@@ -11,7 +11,7 @@ import { parsePublishAuth, parseStreamRegistration } from './validate.ts';
 
 export interface StreamKeyRouteDeps {
   registry: StreamRegistry;
-  state: ClusterState;
+  state: CoordinatorState;
   store: ClusterStore;
   metrics: CoordinatorMetrics;
   clusterSecret: string;

@@ -4,14 +4,14 @@ import { RingcastError } from '../common/errors.ts';
 import { sendJson } from '../common/http.ts';
 import { NAME_RE } from '../common/names.ts';
 import type { RelayInfo, StreamInfo } from '../common/types.ts';
-import type { ClusterState } from './cluster-state.ts';
 import type { CoordinatorMetrics } from './coordinator-metrics.ts';
+import type { CoordinatorState } from './coordinator-state.ts';
 import type { RouteContext, Router } from './router.ts';
 import { buildMasterPlaylist, buildSteeringManifest, steeringUrl } from './steering.ts';
 import type { ViewerBalancer } from './viewer-balancer.ts';
 
 export interface ViewerDeps {
-  state: ClusterState;
+  state: CoordinatorState;
   balancer: ViewerBalancer;
   metrics: CoordinatorMetrics;
   steeringTtlSeconds: number;

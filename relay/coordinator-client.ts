@@ -11,7 +11,7 @@ import type {
   StreamInfo,
 } from '../common/types.ts';
 import type { ClusterChange, ClusterSource } from './cluster-source.ts';
-import { ClusterState } from './cluster-state.ts';
+import { MemoryClusterSource } from './memory-cluster-source.ts';
 
 export interface CoordinatorClientOptions {
   /** Every coordinator this relay may talk to (they share state through Redis); it fails over in order. */
@@ -41,7 +41,7 @@ const DEFAULT_RETRY: RetryPolicy = {
  * ring, streams and announcements stay in use while the coordinator is down.
  */
 export class CoordinatorClient implements ClusterSource {
-  private readonly state = new ClusterState();
+  private readonly state = new MemoryClusterSource();
   private readonly bases: string[];
   private current = 0;
   private readonly retry: RetryPolicy;

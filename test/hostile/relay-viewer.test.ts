@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import type { StreamInfo } from '../../common/types.ts';
-import type { ClusterState } from '../../relay/cluster-state.ts';
+import type { MemoryClusterSource } from '../../relay/memory-cluster-source.ts';
 import {
   announce,
   clusterWith,
@@ -32,7 +32,7 @@ async function setup(
 }
 
 /** Announces segments `from`..`to` of `720p` (as the coordinator does once each is complete). */
-function announceRange(cluster: ClusterState, from: number, to: number): void {
+function announceRange(cluster: MemoryClusterSource, from: number, to: number): void {
   for (let n = from; n <= to; n++) cluster.addSegment(announce('720p', `${n}.m4s`, Buffer.from(`seg ${n}`)));
 }
 

@@ -6,8 +6,8 @@ import { closeServer, listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
 import type { SegmentAnnouncement, StreamInfo } from '../../common/types.ts';
 import { Relay } from '../../relay/app.ts';
-import { ClusterState } from '../../relay/cluster-state.ts';
 import { RELAY_CONFIG, type RelayConfig } from '../../relay/config.ts';
+import { MemoryClusterSource } from '../../relay/memory-cluster-source.ts';
 
 /** How the fake upstream answers one path. */
 /**
@@ -228,7 +228,7 @@ export function relayConfig(overrides: Partial<Record<keyof RelayConfig, unknown
 
 /** Starts a relay on a fake cluster. */
 export async function startRelay(
-  cluster: ClusterState,
+  cluster: MemoryClusterSource,
   overrides: Partial<Record<keyof RelayConfig, unknown>> = {},
 ): Promise<{ relay: Relay; url: string; id: string }> {
   const relay = new Relay(relayConfig(overrides), { log: silentLogger(), cluster });
@@ -237,8 +237,8 @@ export async function startRelay(
 }
 
 /** A cluster with one live stream `demo` on `originUrl` (`extra`: e.g. `{ lowLatency: true }`). */
-export function clusterWith(originUrl: string, extra: Partial<StreamInfo> = {}): ClusterState {
-  const cluster = new ClusterState();
+export function clusterWith(originUrl: string, extra: Partial<StreamInfo> = {}): MemoryClusterSource {
+  const cluster = new MemoryClusterSource();
   cluster.putStream({ id: 'demo', state: 'live', originUrl, renditions: [], targetDuration: 2, ...extra });
   return cluster;
 }

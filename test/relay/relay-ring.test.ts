@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { Ring } from '../../common/ring.ts';
 import type { RelayInfo } from '../../common/types.ts';
-import type { ClusterState } from '../../relay/cluster-state.ts';
 import { hopToken } from '../../relay/hop-auth.ts';
+import type { MemoryClusterSource } from '../../relay/memory-cluster-source.ts';
 import { announce, clusterWith, FakeUpstream, get, metric, metrics, startRelay, waitFor } from './helpers.ts';
 
 /** What ring members send as `X-Ringcast-Hop` (the test relays have no cluster secret). */
@@ -12,7 +12,7 @@ const HOP = hopToken('');
 const member = (id: string, url: string): RelayInfo => ({ id, url, capacity: 1, state: 'active' });
 
 /** The first segment path (`demo/720p/N.m4s`) whose ring owner is `ownerId`. */
-function keyOwnedBy(cluster: ClusterState, ownerId: string, from = 0): string {
+function keyOwnedBy(cluster: MemoryClusterSource, ownerId: string, from = 0): string {
   for (let n = from; n < from + 1000; n++) {
     const key = `demo/720p/${n}.m4s`;
     if (cluster.ring().owner(key)?.id === ownerId) return key;
@@ -200,7 +200,7 @@ test('the owner prefetches an announced segment; a relay with viewers prefetches
 });
 
 /** A key whose first three ring candidates are `ids`, in that order. */
-function keyWithCandidates(cluster: ClusterState, ids: string[], from = 0): string {
+function keyWithCandidates(cluster: MemoryClusterSource, ids: string[], from = 0): string {
   for (let n = from; n < from + 5000; n++) {
     const key = `demo/720p/${n}.m4s`;
     const got = cluster

@@ -10,7 +10,7 @@ const MAX_ANNOUNCEMENTS = 4096;
  * cluster (CoordinatorClient from SSE events, tests directly). It keeps its state when the feed
  * stops, so relays go on serving while the coordinator is down.
  */
-export class ClusterState implements ClusterSource {
+export class MemoryClusterSource implements ClusterSource {
   private currentRing = new Ring({ version: 0, relays: [] });
   private readonly streams = new Map<string, StreamInfo>();
   private readonly announcements = new Map<string, SegmentAnnouncement>();

@@ -10,7 +10,7 @@ import type {
 } from '../common/types.ts';
 import type { ClusterEvent, ClusterStore, StoredRelay } from './store.ts';
 
-export interface ClusterStateOptions {
+export interface CoordinatorStateOptions {
   relayTimeoutMs: number;
   /** Names this coordinator in events. */
   source: string;
@@ -27,7 +27,7 @@ function publicRelay(r: StoredRelay): RelayInfo {
  * change made by any coordinator on the same store reaches this one the same way. A local copy is
  * kept so that viewers are still served the last known ring while the store is down.
  */
-export class ClusterState {
+export class CoordinatorState {
   private relays = new Map<string, StoredRelay>();
   private readonly streams = new Map<string, StreamInfo>();
   private version = 0;
@@ -41,7 +41,7 @@ export class ClusterState {
 
   constructor(
     private readonly store: ClusterStore,
-    private readonly opts: ClusterStateOptions,
+    private readonly opts: CoordinatorStateOptions,
   ) {
     this.sweepIntervalMs = Math.max(50, Math.min(250, Math.floor(opts.relayTimeoutMs / 4)));
   }
