@@ -12,8 +12,15 @@ let origin: ChildOrigin;
 const publishers: FfmpegRun[] = [];
 const connections: RawRtmp[] = [];
 
+// The live stream every test checks on: started here, so no test depends on another having run.
 test.before(async () => {
   origin = await startChildOrigin();
+  const run = publishTestPattern(`${origin.rtmpUrl}/${origin.key}`, { size: '160x90' });
+  publishers.push(run);
+  await waitFor(async () => (await segments()) >= 2, {
+    timeoutMs: 60_000,
+    what: 'segments of the publisher',
+  });
 });
 
 test.after.always(async () => {
@@ -36,32 +43,40 @@ const connectWith = (props: [string, Buffer][]) => connectMsg(amf.object(props))
 test.serial(
   'an accepted publisher may send 400 KB messages; one whose connection throws leaves nothing that stops the next',
   async (t) => {
-    const raw = await open();
-    raw.send(publishSequence(origin.key));
+    // An origin of its own: the shared one's key is live, and this test needs it free.
+    const own = await startChildOrigin();
+    const run = { current: undefined as FfmpegRun | undefined };
+    t.teardown(async () => {
+      run.current?.kill();
+      await own.stop();
+    });
+    const raw = await RawRtmp.open(own.rtmpPort);
+    connections.push(raw);
+    const rejected = (reason: string) => own.metric('ringcast_origin_rtmp_rejected_total', { reason });
+    raw.send(publishSequence(own.key));
     t.true(await raw.waitForText('NetStream.Publish.Start'), 'the right key is accepted');
     // Once authorised, messages far over the pre-publish cap are read (OBS keyframes are hundreds of KB).
-    const rejectedAny = await origin.metric('ringcast_origin_rtmp_rejected_total');
+    const rejectedAny = await own.metric('ringcast_origin_rtmp_rejected_total');
     const keyframe = Buffer.concat([Buffer.from([0x17, 1, 0, 0, 0]), Buffer.alloc(400_000, 0x55)]);
     raw.send(chunk({ type: 9, payload: keyframe, csid: 6, streamId: 1 }));
     const results = () => raw.text().split('_result').length;
     const answered = results();
     raw.send(command('createStream', [amf.number(9), amf.null()])); // its answer: the keyframe was read
     await waitFor(() => results() > answered, { what: 'the answer after the 400 KB keyframe' });
-    t.is(await origin.metric('ringcast_origin_rtmp_rejected_total'), rejectedAny, 'the keyframe was taken');
+    t.is(await own.metric('ringcast_origin_rtmp_rejected_total'), rejectedAny, 'the keyframe was taken');
     const before = await rejected('malformed');
     raw.send(connectMsg(amf.null())); // NMS's connect handler throws on a null command object
     await raw.closed;
     await waitFor(async () => (await rejected('malformed')) > before, { what: 'the rejection counted' });
-    t.true(origin.alive(), 'the origin runs');
+    t.true(own.alive(), 'the origin runs');
 
     // The same key, from the same address, publishes at once: no publisher left registered in NMS.
-    const run = publishTestPattern(`${origin.rtmpUrl}/${origin.key}`, { size: '160x90' });
-    publishers.push(run);
-    await waitFor(async () => (await segments()) >= 2, {
+    run.current = publishTestPattern(`${own.rtmpUrl}/${own.key}`, { size: '160x90' });
+    await waitFor(async () => (await own.metric('ringcast_origin_segments_published_total')) >= 2, {
       timeoutMs: 60_000,
       what: 'segments of the new publisher',
     });
-    t.is(run.child.exitCode, null, run.stderr());
+    t.is(run.current.child.exitCode, null, run.current.stderr());
   },
 );
 
