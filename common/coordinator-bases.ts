@@ -4,7 +4,7 @@
  */
 export class CoordinatorBases {
   private readonly bases: string[];
-  private current = 0;
+  private index = 0;
 
   constructor(urls: readonly string[]) {
     this.bases = urls.map((u) => u.replace(/\/+$/, '')).filter((u) => u !== '');
@@ -16,13 +16,28 @@ export class CoordinatorBases {
 
   /** Every base once, the one that answered last first. */
   order(): string[] {
-    return this.bases.map((_, i) => this.bases[(this.current + i) % this.bases.length]!);
+    return this.bases.map((_, i) => this.bases[(this.index + i) % this.bases.length]!);
+  }
+
+  /** The base calls go to now (the one that answered last). */
+  get current(): string {
+    return this.bases[this.index] ?? '';
+  }
+
+  /**
+   * Moves on to the next base after a failure, for callers that hold one coordinator at a time (a
+   * relay's event stream); false when there is no other.
+   */
+  next(): boolean {
+    if (this.bases.length < 2) return false;
+    this.index = (this.index + 1) % this.bases.length;
+    return true;
   }
 
   /** Remembers `base` as the one that answered. */
   prefer(base: string): void {
     const i = this.bases.indexOf(base);
-    if (i >= 0) this.current = i;
+    if (i >= 0) this.index = i;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { CoordinatorBases } from '../common/coordinator-bases.ts';
 import { authHeaders, type RetryPolicy, retryDelayMs } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import type { Ring } from '../common/ring.ts';
@@ -42,8 +43,8 @@ const DEFAULT_RETRY: RetryPolicy = {
  */
 export class CoordinatorClient implements ClusterSource {
   private readonly state = new MemoryClusterSource();
-  private readonly bases: string[];
-  private current = 0;
+  /** The coordinators, with the origin's failover order (common/coordinator-bases.ts). */
+  private readonly coordinators: CoordinatorBases;
   private readonly retry: RetryPolicy;
   private self: RegisterRelayRequest | undefined;
   private registered = false;
@@ -54,7 +55,7 @@ export class CoordinatorClient implements ClusterSource {
   private staleBeats = 0;
 
   constructor(private readonly opts: CoordinatorClientOptions) {
-    this.bases = opts.coordinatorUrls.map((u) => u.replace(/\/+$/, ''));
+    this.coordinators = new CoordinatorBases(opts.coordinatorUrls);
     this.retry = opts.retry ?? DEFAULT_RETRY;
   }
 
@@ -235,14 +236,12 @@ export class CoordinatorClient implements ClusterSource {
   }
 
   private get base(): string {
-    return this.bases[this.current]!;
+    return this.coordinators.current;
   }
 
   /** Moves to the next coordinator; they share membership through Redis, so nothing else changes. */
   private failover(): void {
-    if (this.bases.length < 2) return;
-    this.current = (this.current + 1) % this.bases.length;
-    this.opts.log.info({ coordinator: this.base }, 'switching coordinator');
+    if (this.coordinators.next()) this.opts.log.info({ coordinator: this.base }, 'switching coordinator');
   }
 
   private acceptRing(view: RingView): void {
