@@ -1,5 +1,5 @@
 /**
- * The long RTMP fuzz run: the generator of test/hostile/rtmp-fuzz.test.ts, many more cases, against a
+ * The long RTMP fuzz run: the generator of the hostile RTMP fuzz test, many more cases, against a
  * child-process origin while ffmpeg publishes a 160x90 test pattern. Exits non-zero if the origin dies,
  * a connection is refused, or the stream stops growing; prints the case to replay.
  *   npm run fuzz:rtmp [-- --cases 1000000 --seed 20261203 --first 0 --concurrency 32]

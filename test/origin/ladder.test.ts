@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import test from 'ava';
 import HLS from 'hls-parser';
 import { silentLogger } from '../../common/log.ts';
+import { type FfmpegRun, publishTestPattern, runFfmpeg } from '../../harness/ffmpeg.ts';
+import { getText, waitFor } from '../../harness/wait.ts';
 import { Origin } from '../../origin/app.ts';
 import { loadOriginConfig, parseLadder } from '../../origin/config.ts';
 import { selectLadder } from '../../origin/live-stream.ts';
-import { type FfmpegRun, publishTestPattern, runFfmpeg } from '../helpers/ffmpeg.ts';
-import { getText, waitFor } from '../helpers/wait.ts';
 
 type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
 type Master = InstanceType<typeof HLS.types.MasterPlaylist>;
