@@ -1,5 +1,5 @@
 /**
- * Failure drills under simulated audience load: the drills of test/drills/ (hung relay–origin link,
+ * Failure drills under simulated audience load, the same ones the drill tests run (hung relay–origin link,
  * relay SIGSTOP 10 s, transcoder kill, coordinator restart, Redis restart, relay SIGKILL) on one
  * cluster (coordinator on Redis, origin behind a TCP proxy, 4 relays) while N viewers watch from
  * forked simulator processes. Rewrites the `drills` section of docs/benchmarks.md.
@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type PartProcess, spawnPart, stopPart } from '../cli/part-process.ts';
+import { startTestCluster, type TestCluster, waitForLive } from '../harness/cluster.ts';
 import {
   type Audience,
   type DrillResult,
@@ -20,9 +21,8 @@ import {
   runDrill,
   servesFreshSegments,
   sumViewers,
-} from '../test/drills/drill-kit.ts';
-import { startTestCluster, type TestCluster, waitForLive } from '../test/helpers/cluster.ts';
-import { TestRedis } from '../test/helpers/redis.ts';
+} from '../harness/drill-kit.ts';
+import { TestRedis } from '../harness/redis.ts';
 import { table, writeSection } from './lib/report.ts';
 import { ViewerPool } from './lib/viewer-pool.ts';
 
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
 pattern, 320x180 and 160x90) reached by the relays through a TCP proxy, ${RELAYS} relays, ${VIEWERS}
 simulated viewers (player timeout ${PLAYER_TIMEOUT_MS / 1000} s, as the player demo's hls.js) in forked
 processes; all on this 2-core machine. The same drills, with 8 viewers and assertions, are
-\`test/drills/\`; \`docs/reliability.md\` says what each one does and counts. Run on
+in the test suite; \`docs/reliability.md\` says where, and what each one does and counts. Run on
 ${new Date().toISOString().slice(0, 10)}.
 
 ${drillTable(results)}

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { SseParser } from '../common/sse.ts';
 import type { SegmentAnnouncement } from '../common/types.ts';
-import { startTestCluster, waitForLive } from '../test/helpers/cluster.ts';
+import { startTestCluster, waitForLive } from '../harness/cluster.ts';
 import { table, writeSection } from './lib/report.ts';
 
 const { values } = parseArgs({

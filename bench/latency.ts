@@ -7,7 +7,7 @@
  *   npm run bench:latency [-- --seconds 30]
  */
 import { parseArgs } from 'node:util';
-import { launchChromium } from '../test/helpers/browser.ts';
+import { launchChromium } from '../harness/browser.ts';
 import {
   currentTime,
   failPageRelay,
@@ -16,8 +16,8 @@ import {
   openPlayer,
   startRtmpCluster,
   statsOf,
-} from '../test/helpers/latency.ts';
-import { waitFor } from '../test/helpers/wait.ts';
+} from '../harness/latency.ts';
+import { waitFor } from '../harness/wait.ts';
 import { table, writeSection } from './lib/report.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' } } });

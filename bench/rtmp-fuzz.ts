@@ -1,15 +1,15 @@
 /**
- * The long RTMP fuzz run: the generator of test/hostile/rtmp-fuzz.test.ts, many more cases, against a
+ * The long RTMP fuzz run: the generator of the hostile RTMP fuzz test, many more cases, against a
  * child-process origin while ffmpeg publishes a 160x90 test pattern. Exits non-zero if the origin dies,
  * a connection is refused, or the stream stops growing; prints the case to replay.
  *   npm run fuzz:rtmp [-- --cases 1000000 --seed 20261203 --first 0 --concurrency 32]
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnPart, stopPart } from '../cli/part-process.ts';
+import { publishTestPattern } from '../harness/ffmpeg.ts';
 import { runRtmpFuzz } from './lib/rtmp-fuzz-run.ts';
 
 const { values } = parseArgs({
@@ -41,35 +41,10 @@ async function run(): Promise<number> {
     ],
     env: { RINGCAST_LOG_LEVEL: 'info' }, // spawnPart waits for the 'listening' line
   });
-  const publisher = spawn(
-    'ffmpeg',
-    [
-      ...[
-        '-hide_banner',
-        '-nostdin',
-        '-loglevel',
-        'error',
-        '-re',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc2=size=160x90:rate=15',
-      ],
-      ...[
-        '-f',
-        'lavfi',
-        '-i',
-        'sine=frequency=440:sample_rate=48000',
-        '-c:v',
-        'libx264',
-        '-preset',
-        'veryfast',
-      ],
-      ...['-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '30', '-c:a', 'aac', '-b:a', '48k'],
-      ...['-f', 'flv', `${origin.rtmpUrl}/${key}`],
-    ],
-    { stdio: 'ignore' },
-  );
+  const publisher = publishTestPattern(`${origin.rtmpUrl}/${key}`, {
+    size: '160x90',
+    audioBitsPerSecond: 48_000,
+  });
   const alive = () => origin.child.exitCode === null && origin.child.signalCode === null;
   const segments = () => metric(origin.url, 'ringcast_origin_segments_published_total');
   try {
@@ -97,7 +72,7 @@ async function run(): Promise<number> {
       );
       // A batch long enough for a few 2 s segments must have seen one (a one-case replay need not).
       const stalled = r.elapsedMs > 8000 && after <= before;
-      if (!alive() || r.refused > 0 || stalled || publisher.exitCode !== null) {
+      if (!alive() || r.refused > 0 || stalled || publisher.child.exitCode !== null) {
         console.log(
           `FAILED in cases ${first}..${first + cases - 1} (first refused: ${r.firstRefused ?? '-'})`,
         );
@@ -110,7 +85,7 @@ async function run(): Promise<number> {
     );
     return 0;
   } finally {
-    publisher.kill('SIGKILL');
+    publisher.kill();
     await stopPart(origin, 3000);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,13 +4,14 @@
  * a 720p30 H.264/AAC file encoded the way OBS sends it, so decoding is part of the cost, as with RTMP.
  *   npm run bench:transcode [-- --seconds 30]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { listen } from '../common/http.ts';
+import { publisherArgs, runFfmpeg } from '../harness/ffmpeg.ts';
 import { ORIGIN_CONFIG, parseLadder } from '../origin/config.ts';
 import { transcodeArgs } from '../origin/transcode-command.ts';
 import { table, writeSection } from './lib/report.ts';
@@ -39,13 +40,19 @@ function timed(cmd: string, args: string[]): Promise<{ cpu: number; wall: number
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ringcast-transcode-'));
   const input = join(dir, 'obs-720p30.flv');
-  // What OBS sends: 720p30 x264 veryfast CBR 3.5 Mb/s, 2 s keyframes, AAC 160k.
-  execFileSync('ffmpeg', [
-    ...['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30'],
-    ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(SECONDS)],
-    ...['-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '3500k', '-g', '60', '-pix_fmt', 'yuv420p'],
-    ...['-c:a', 'aac', '-b:a', '160k', '-f', 'flv', input],
-  ]);
+  // What OBS sends: 720p30 x264 veryfast (its default tune) CBR 3.5 Mb/s, 2 s keyframes, AAC 160k.
+  const encode = runFfmpeg(
+    publisherArgs(input, {
+      size: '1280x720',
+      fps: 30,
+      seconds: SECONDS,
+      realTime: false,
+      zeroLatency: false,
+      videoBitsPerSecond: 3_500_000,
+      audioBitsPerSecond: 160_000,
+    }),
+  );
+  if ((await encode.exited) !== 0) throw new Error(`encoding the input failed:\n${encode.stderr()}`);
   let received = 0;
   const sink = createServer((req, res) => {
     req.on('data', (d: Buffer) => {

@@ -7,8 +7,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startTestCluster, type TestCluster, waitForLive } from '../test/helpers/cluster.ts';
-import { getText, sumMetric } from '../test/helpers/wait.ts';
+import { startTestCluster, type TestCluster, waitForLive } from '../harness/cluster.ts';
+import { getText, sumMetric } from '../harness/wait.ts';
 import { plotPng } from './lib/plot.ts';
 import { table, writeSection } from './lib/report.ts';
 import { ViewerPool } from './lib/viewer-pool.ts';

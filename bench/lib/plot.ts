@@ -1,4 +1,4 @@
-import { launchChromium } from '../../test/helpers/browser.ts';
+import { launchChromium } from '../../harness/browser.ts';
 
 export interface Series {
   name: string;

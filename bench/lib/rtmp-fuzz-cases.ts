@@ -1,5 +1,5 @@
 // A structured RTMP fuzzer: real handshakes followed by mutated commands, control messages and chunk
-// headers, from a seeded PRNG so a failing case can be replayed. Shared by test/hostile/rtmp-fuzz.test.ts
+// headers, from a seeded PRNG so a failing case can be replayed. Shared by the hostile RTMP tests
 // (10,000+ cases per CI run) and bench/rtmp-fuzz.ts (the long run).
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same cases. */

@@ -1,10 +1,10 @@
 /**
- * One simulator process: runs `count` simulated HLS viewers (test/helpers/hls-reader.ts) until told
+ * One simulator process: runs `count` simulated HLS viewers (harness/hls-reader.ts) until told
  * to stop, then sends back what they saw and its own CPU time. Forked by viewer-pool.ts, so that at
  * thousands of viewers the relays, not one simulator event loop, are what is measured.
  */
 import { setMaxListeners } from 'node:events';
-import { type ReaderStats, readHls } from '../../test/helpers/hls-reader.ts';
+import { type ReaderStats, readHls } from '../../harness/hls-reader.ts';
 
 export interface WorkerStart {
   type: 'start';

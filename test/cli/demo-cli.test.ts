@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { TEST_LADDER } from '../helpers/cluster.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { TEST_LADDER } from '../../harness/cluster.ts';
+import { waitFor } from '../../harness/wait.ts';
 
 // `ringcast demo` as a new user runs it: what it prints, and Ctrl-C leaves nothing running.
 

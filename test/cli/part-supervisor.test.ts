@@ -1,6 +1,6 @@
 import test from 'ava';
 import { PartSupervisor } from '../../cli/part-supervisor.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitFor } from '../../harness/wait.ts';
 
 // The demo's restart policy on a real part: a coordinator that is SIGKILLed and then cannot start
 // again (a bad flag) is tried again after 0.1 s, 0.2 s, 0.4 s, 0.4 s (capped), one line each; stop()

@@ -6,8 +6,8 @@ import { SseParser } from '../../common/sse.ts';
 import { Coordinator } from '../../coordinator/app.ts';
 import { COORDINATOR_CONFIG, type CoordinatorConfig } from '../../coordinator/config.ts';
 import type { ClusterStore } from '../../coordinator/store.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { TestRedis } from '../../harness/redis.ts';
+import { waitFor } from '../../harness/wait.ts';
 
 /** Wire JSON, read loosely in tests (the shapes are asserted, not typed). */
 // biome-ignore lint/suspicious/noExplicitAny: see above

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { sumMetric, waitFor } from '../helpers/wait.ts';
+import { sumMetric, waitFor } from '../../harness/wait.ts';
 import { call, heartbeat, registerRelay, SseClient, startCoordinator } from './helpers.ts';
 
 test('register without the cluster secret: 401 RC_UNAUTHORIZED and the relay never joins', async (t) => {

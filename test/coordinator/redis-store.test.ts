@@ -1,6 +1,6 @@
 import test from 'ava';
-import { TestRedis } from '../helpers/redis.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { TestRedis } from '../../harness/redis.ts';
+import { waitFor } from '../../harness/wait.ts';
 import {
   call,
   coordinatorsOnRedis,

@@ -1,8 +1,8 @@
 /** The relay's coordinator client against a real coordinator whose event stream needs the secret. */
 import test from 'ava';
 import { silentLogger } from '../../common/log.ts';
+import { waitFor } from '../../harness/wait.ts';
 import { CoordinatorClient } from '../../relay/coordinator-client.ts';
-import { waitFor } from '../helpers/wait.ts';
 import { call, putStream, SECRET, segmentBody, startCoordinator } from './helpers.ts';
 
 test("a relay's client follows the secret-guarded event stream: streams and segment announcements arrive", async (t) => {

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { silentLogger } from '../../common/log.ts';
 import { RedisStore } from '../../coordinator/redis-store.ts';
 import { keyDigest } from '../../coordinator/stream-registry.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitFor } from '../../harness/wait.ts';
 import { call, coordinatorsOnRedis, startCoordinator } from './helpers.ts';
 
 const auth = (base: string, key: string) => call(`${base}/api/v1/publish-auth`, { body: { key } });

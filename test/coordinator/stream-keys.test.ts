@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import test from 'ava';
 import { pino } from 'pino';
-import { sumMetric } from '../helpers/wait.ts';
+import { sumMetric } from '../../harness/wait.ts';
 import { call, putStream, rawRequest, startCoordinator } from './helpers.ts';
 
 const auth = (base: string, key: unknown) => call(`${base}/api/v1/publish-auth`, { body: { key } });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { sumMetric } from '../helpers/wait.ts';
+import { sumMetric } from '../../harness/wait.ts';
 import {
   call,
   putStream,

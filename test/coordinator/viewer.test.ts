@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { parseMaster } from '../helpers/master.ts';
-import { sumMetric, waitFor } from '../helpers/wait.ts';
+import { parseMaster } from '../../harness/master.ts';
+import { sumMetric, waitFor } from '../../harness/wait.ts';
 import { call, heartbeat, putStream, registerRelay, startCoordinator } from './helpers.ts';
 
 async function cluster(t: import('ava').ExecutionContext, relays = 3) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type PartProcess, spawnPart, stopPart } from '../../cli/part-process.ts';
 import type { RingView } from '../../common/types.ts';
-import { getText } from '../helpers/wait.ts';
+import { getText } from '../../harness/wait.ts';
 
 export const SCRIPT = fileURLToPath(new URL('../../scripts/deploy-relays', import.meta.url));
 

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import test from 'ava';
 import type { PartProcess } from '../../cli/part-process.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitFor } from '../../harness/wait.ts';
 import { alive, cleanup, makeWorkDir, ringOf, runDeploy, startCoordinator } from './helpers.ts';
 
 // `scripts/deploy-relays local` that fails half way leaves nothing running, and `stop` removes what an

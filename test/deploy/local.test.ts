@@ -2,7 +2,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import type { PartProcess } from '../../cli/part-process.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitFor } from '../../harness/wait.ts';
 import { alive, cleanup, localPids, makeWorkDir, ringOf, runDeploy, startCoordinator } from './helpers.ts';
 
 // One coordinator for the file; each test uses its own state dir. Serial: every relay costs a tsx start.

@@ -2,9 +2,9 @@ import { setMaxListeners } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { startTestCluster, type TestCluster, waitForLive } from '../helpers/cluster.ts';
-import { type ReaderStats, readHls } from '../helpers/hls-reader.ts';
-import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
+import { startTestCluster, type TestCluster, waitForLive } from '../../harness/cluster.ts';
+import { type ReaderStats, readHls } from '../../harness/hls-reader.ts';
+import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 import { alive, cleanup, localPids, makeWorkDir, ringOf, runDeploy } from './helpers.ts';
 
 const READERS = 10;

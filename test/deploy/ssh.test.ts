@@ -3,9 +3,9 @@ import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:f
 import { dirname, join } from 'node:path';
 import test from 'ava';
 import HLS from 'hls-parser';
+import { startTestCluster, type TestCluster, waitForLive } from '../../harness/cluster.ts';
+import { getText, waitFor } from '../../harness/wait.ts';
 import { collectRelease } from '../../scripts/deploy/release.ts';
-import { startTestCluster, type TestCluster, waitForLive } from '../helpers/cluster.ts';
-import { getText, waitFor } from '../helpers/wait.ts';
 import { alive, cleanup, makeWorkDir, ringOf, runDeploy } from './helpers.ts';
 import { freePort, startSshd, type TestSshd } from './sshd.ts';
 

@@ -2,10 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import test from 'ava';
 import { type PartProcess, spawnPart, stopPart } from '../../cli/part-process.ts';
-import { startTestCluster, type TestCluster, waitForLive } from '../helpers/cluster.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { getText } from '../helpers/wait.ts';
-import { type DrillResult, inProcessAudience, msnNow, runDrill, servesFreshSegments } from './drill-kit.ts';
+import { startTestCluster, type TestCluster, waitForLive } from '../../harness/cluster.ts';
+import {
+  type DrillResult,
+  inProcessAudience,
+  msnNow,
+  runDrill,
+  servesFreshSegments,
+} from '../../harness/drill-kit.ts';
+import { TestRedis } from '../../harness/redis.ts';
+import { getText } from '../../harness/wait.ts';
 
 // Control-plane and transcoder faults with the coordinator on Redis, while 8 simulated viewers watch:
 // the coordinator restarted (SIGKILL, then a new process on the same port), Redis restarted (empty:

@@ -1,6 +1,5 @@
 import test from 'ava';
-import { startTestCluster, type TestCluster, waitForLive } from '../helpers/cluster.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { startTestCluster, type TestCluster, waitForLive } from '../../harness/cluster.ts';
 import {
   type DrillResult,
   freePort,
@@ -10,7 +9,8 @@ import {
   PLAYER_TIMEOUT_MS,
   runDrill,
   servesFreshSegments,
-} from './drill-kit.ts';
+} from '../../harness/drill-kit.ts';
+import { waitFor } from '../../harness/wait.ts';
 
 // Relay faults while 8 simulated viewers watch through the coordinator: a TCP link to the origin that
 // hangs, a relay stopped for 10 s (hung, not dead), a relay killed. The relays reach the origin through

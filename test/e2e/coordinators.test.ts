@@ -5,11 +5,11 @@ import test from 'ava';
 import { type PartProcess, spawnPart, stopPart } from '../../cli/part-process.ts';
 import { SseParser } from '../../common/sse.ts';
 import type { ClusterView } from '../../common/types.ts';
-import { TEST_LADDER, waitForStream } from '../helpers/cluster.ts';
-import { readHls } from '../helpers/hls-reader.ts';
-import { parseMaster } from '../helpers/master.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
+import { TEST_LADDER, waitForStream } from '../../harness/cluster.ts';
+import { readHls } from '../../harness/hls-reader.ts';
+import { parseMaster } from '../../harness/master.ts';
+import { TestRedis } from '../../harness/redis.ts';
+import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 
 // Two coordinators sharing one Redis, two relays and an origin that know both; then one coordinator dies.
 const dir = mkdtempSync(join(tmpdir(), 'ringcast-coordinators-'));

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import test from 'ava';
 import { type DemoCluster, growCommand, startDemoCluster } from '../../cli/demo.ts';
 import type { ClusterView } from '../../common/types.ts';
+import { TEST_LADDER } from '../../harness/cluster.ts';
+import { getText, waitFor } from '../../harness/wait.ts';
 import { killLocalRelays, runDeploy } from '../deploy/helpers.ts';
-import { TEST_LADDER } from '../helpers/cluster.ts';
-import { getText, waitFor } from '../helpers/wait.ts';
 
 // The demo as a new user meets it: `ringcast demo` with a tiny ladder on OS-chosen ports. A part that
 // is SIGKILLed is started again on its ports, the terminal says so, and the stream goes on.

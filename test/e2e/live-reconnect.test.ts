@@ -1,7 +1,7 @@
 import test from 'ava';
-import { startTestCluster, type TestCluster } from '../helpers/cluster.ts';
-import { type FfmpegRun, publishTestPattern } from '../helpers/ffmpeg.ts';
-import { getText, waitFor } from '../helpers/wait.ts';
+import { startTestCluster, type TestCluster } from '../../harness/cluster.ts';
+import { type FfmpegRun, publishTestPattern } from '../../harness/ffmpeg.ts';
+import { getText, waitFor } from '../../harness/wait.ts';
 
 // A publisher that comes back after its stream ended, with a larger picture: the ladder grows a rung
 // that has no segment yet. The master must not list that rung before it answers (a viewer opening the

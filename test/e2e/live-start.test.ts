@@ -1,7 +1,7 @@
 import test from 'ava';
-import { startTestCluster, type TestCluster } from '../helpers/cluster.ts';
-import { type FfmpegRun, publishTestPattern } from '../helpers/ffmpeg.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { startTestCluster, type TestCluster } from '../../harness/cluster.ts';
+import { type FfmpegRun, publishTestPattern } from '../../harness/ffmpeg.ts';
+import { waitFor } from '../../harness/wait.ts';
 
 // A viewer who opens the master playlist the moment the coordinator first offers it must find every
 // variant it lists answering with a complete segment: a 404 there makes ffmpeg (and some players) give

@@ -1,8 +1,8 @@
 import test from 'ava';
 import type { Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.ts';
-import type { TestCluster } from '../helpers/cluster.ts';
-import type { FfmpegRun } from '../helpers/ffmpeg.ts';
+import { launchChromium } from '../../harness/browser.ts';
+import type { TestCluster } from '../../harness/cluster.ts';
+import type { FfmpegRun } from '../../harness/ffmpeg.ts';
 import {
   currentTime,
   describeWindow,
@@ -11,8 +11,8 @@ import {
   openPlayer,
   startRtmpCluster,
   statsOf,
-} from '../helpers/latency.ts';
-import { waitFor } from '../helpers/wait.ts';
+} from '../../harness/latency.ts';
+import { waitFor } from '../../harness/wait.ts';
 
 // LL-HLS end to end: ffmpeg publishes over RTMP as OBS does (x264 zerolatency, 2 s keyframes, 30 fps),
 // the origin serves 200 ms parts, and Debian's Chromium plays the demo page through the relays.

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import test from 'ava';
 import HLS from 'hls-parser';
-import { startTestCluster, type TestCluster, waitForLive } from '../helpers/cluster.ts';
-import { readHls } from '../helpers/hls-reader.ts';
-import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
+import { startTestCluster, type TestCluster, waitForLive } from '../../harness/cluster.ts';
+import { readHls } from '../../harness/hls-reader.ts';
+import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 
 // One real cluster (coordinator, origin with the built-in test pattern, 3 relays) for the whole file.
 let c: TestCluster;

@@ -2,10 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import type { Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.ts';
-import { startTestCluster, type TestCluster, waitForLive } from '../helpers/cluster.ts';
-import { runFfmpeg } from '../helpers/ffmpeg.ts';
-import { getText, waitFor } from '../helpers/wait.ts';
+import { launchChromium } from '../../harness/browser.ts';
+import { startTestCluster, type TestCluster, waitForLive } from '../../harness/cluster.ts';
+import { runFfmpeg } from '../../harness/ffmpeg.ts';
+import { getText, waitFor } from '../../harness/wait.ts';
 
 interface PageStats {
   playing: boolean;

@@ -3,8 +3,8 @@ import test from 'ava';
 import { closeServer, listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
 import type { SegmentAnnouncement, StreamInfo } from '../../common/types.ts';
+import { waitFor } from '../../harness/wait.ts';
 import { Announcer } from '../../origin/announcer.ts';
-import { waitFor } from '../helpers/wait.ts';
 
 const STREAM: StreamInfo = {
   id: 'demo',

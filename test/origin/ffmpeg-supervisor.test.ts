@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import test from 'ava';
 import { silentLogger } from '../../common/log.ts';
+import { waitFor } from '../../harness/wait.ts';
 import { FfmpegSupervisor, type RunEndData } from '../../origin/ffmpeg-supervisor.ts';
-import { waitFor } from '../helpers/wait.ts';
 
 // The supervisor runs any command: a shell script stands in for ffmpeg, so no CPU goes to encoding.
 const RETRY = { maxNumRetry: Number.POSITIVE_INFINITY, retryDelayMs: 20, maxRetryDelayMs: 100 };

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import test from 'ava';
 import HLS from 'hls-parser';
 import { silentLogger } from '../../common/log.ts';
+import { type FfmpegRun, publishTestPattern } from '../../harness/ffmpeg.ts';
+import { getText, waitFor } from '../../harness/wait.ts';
 import { Origin } from '../../origin/app.ts';
 import { loadOriginConfig, parseLadder } from '../../origin/config.ts';
 import { selectLadder } from '../../origin/live-stream.ts';
-import { type FfmpegRun, publishTestPattern, runFfmpeg } from '../helpers/ffmpeg.ts';
-import { getText, waitFor } from '../helpers/wait.ts';
 
 type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
 type Master = InstanceType<typeof HLS.types.MasterPlaylist>;
@@ -128,11 +128,7 @@ test.serial('video-only input is packaged (no audio track); the stream goes live
   const key = `video-only-${tag}`;
   const { origin, url, rtmpUrl } = await startOrigin(key, '180p:320x180:300k:64k,90p:160x90:150k:48k');
   t.teardown(() => origin.close());
-  const run = runFfmpeg([
-    ...['-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=15'],
-    ...['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '30'],
-    ...['-f', 'flv', `${rtmpUrl}/${key}`],
-  ]);
+  const run = publishTestPattern(`${rtmpUrl}/${key}`, { audio: false });
   publishers.push(run);
   const master = await waitFor(
     async () => {

@@ -2,12 +2,12 @@ import { execFileSync } from 'node:child_process';
 import test from 'ava';
 import HLS from 'hls-parser';
 import { silentLogger } from '../../common/log.ts';
+import { waitFor } from '../../harness/wait.ts';
 import { Origin } from '../../origin/app.ts';
 import { loadOriginConfig } from '../../origin/config.ts';
 import { advancePartLimit } from '../../origin/http-server.ts';
 import { mediaPlaylistText, skippedSegments } from '../../origin/playlist-writer.ts';
 import type { PublishedSegment } from '../../origin/segment-types.ts';
-import { waitFor } from '../helpers/wait.ts';
 
 // LL-HLS playlists against RFC 8216bis: part durations, server control, blocking reload answers
 // (including 400 and 503), delta updates, rendition reports, and preload hints held then served whole.

@@ -6,10 +6,10 @@ import HLS from 'hls-parser';
 import { listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
 import type { SegmentAnnouncement, StreamInfo } from '../../common/types.ts';
+import { type FfmpegRun, publishTestPattern, runFfmpeg } from '../../harness/ffmpeg.ts';
+import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 import { Origin } from '../../origin/app.ts';
 import { loadOriginConfig } from '../../origin/config.ts';
-import { type FfmpegRun, publishTestPattern, runFfmpeg } from '../helpers/ffmpeg.ts';
-import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
 
 // Media tests share 2 cores with other engineers: one origin at a time, tiny ladder, serial.
 const LADDER = '180p:320x180:300k:64k,90p:160x90:150k:48k';

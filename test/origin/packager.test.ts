@@ -1,74 +1,62 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import HLS from 'hls-parser';
+import { listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
+import { type FfmpegRun, publisherArgs, runFfmpeg } from '../../harness/ffmpeg.ts';
 import { BoxSplitter, parseMoof, parseMoov, type TrackInfo } from '../../origin/box-parser.ts';
+import { parseLadder } from '../../origin/config.ts';
 import { RenditionPackager } from '../../origin/packager.ts';
 import { mediaPlaylistText, targetDurationFor } from '../../origin/playlist-writer.ts';
 import type { PublishedSegment } from '../../origin/segment-types.ts';
 import { StreamClock } from '../../origin/stream-clock.ts';
+import { transcodeArgs } from '../../origin/transcode-command.ts';
 
-/** 5 s of fragmented MP4 from a real ffmpeg, as the origin's transcoder writes it (small, not real time). */
-function encodeFmp4(): Promise<Buffer> {
-  const args = [
-    '-hide_banner',
-    '-nostdin',
-    '-loglevel',
-    'error',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=size=320x180:rate=15',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=frequency=440:sample_rate=48000',
-    '-t',
-    '5',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-tune',
-    'zerolatency',
-    '-pix_fmt',
-    'yuv420p',
-    '-g',
-    '30',
-    '-keyint_min',
-    '30',
-    '-sc_threshold',
-    '0',
-    '-c:a',
-    'aac',
-    '-ar',
-    '48000',
-    '-ac',
-    '2',
-    '-f',
-    'mp4',
-    '-movflags',
-    'frag_keyframe+empty_moov+default_base_moof',
-    '-frag_duration',
-    '200000',
-    'pipe:1',
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => {
-      err += d;
-    });
-    child.once('close', (code) =>
-      code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`ffmpeg ${code}: ${err}`)),
-    );
+/**
+ * 5 s of fragmented MP4 from the origin's own transcode arguments (one 320x180 rung) and its PUT
+ * hand-off, fed a 5 s file from the OBS-like publisher so it runs faster than real time.
+ */
+async function encodeFmp4(): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'ringcast-packager-input-'));
+  const input = join(dir, 'obs.flv');
+  const body: Buffer[] = [];
+  let received!: () => void;
+  const uploaded = new Promise<void>((resolve) => {
+    received = resolve;
   });
+  const sink = createServer((req, res) => {
+    req.on('data', (d: Buffer) => body.push(d));
+    req.on('end', () => {
+      res.end();
+      received();
+    });
+  });
+  try {
+    await succeeded(runFfmpeg(publisherArgs(input, { seconds: 5, realTime: false })));
+    const sinkUrl = await listen(sink, 0);
+    const args = transcodeArgs({
+      input: { kind: 'rtmp', url: input },
+      ladder: parseLadder('180p:320x180:300k:64k'),
+      fps: 15,
+      segmentSeconds: 2,
+      outputUrl: (rendition) => `${sinkUrl}/ingest/demo/${rendition}`,
+    });
+    await succeeded(runFfmpeg(args));
+    await uploaded;
+    return Buffer.concat(body);
+  } finally {
+    sink.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function succeeded(run: FfmpegRun): Promise<void> {
+  const code = await run.exited;
+  if (code !== 0) throw new Error(`ffmpeg ${code}: ${run.stderr()}`);
 }
 
 let fmp4: Buffer;
@@ -93,7 +81,9 @@ test('box splitter: top-level boxes across chunk boundaries; moov and moof field
       if (box.type === 'moov') tracks = parseMoov(box);
       if (box.type === 'moof') {
         const video = tracks.find((x) => x.handler === 'vide')!;
-        const traf = parseMoof(box, tracks).find((f) => f.trackId === video.trackId)!;
+        // Like the packager, skip fragments with no video (the audio that outlasts the last frame).
+        const traf = parseMoof(box, tracks).find((f) => f.trackId === video.trackId);
+        if (!traf) continue;
         if (traf.startsWithSync) keyframeTimes.push(traf.baseMediaDecodeTime / video.timescale);
         videoSeconds += traf.duration / video.timescale;
       }

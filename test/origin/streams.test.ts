@@ -10,10 +10,10 @@ import HLS from 'hls-parser';
 import { listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
 import type { SegmentAnnouncement, StreamInfo } from '../../common/types.ts';
+import { type FfmpegRun, publishTestPattern } from '../../harness/ffmpeg.ts';
+import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 import { Origin } from '../../origin/app.ts';
 import { loadOriginConfig } from '../../origin/config.ts';
-import { type FfmpegRun, publishTestPattern, runFfmpeg } from '../helpers/ffmpeg.ts';
-import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
 
 // Several streams in one origin, keys from a (stand-in) coordinator. Media tests are serial, tiny ladder.
 const LADDER = '180p:320x180:300k:64k,90p:160x90:150k:48k';
@@ -242,10 +242,7 @@ test.serial(
       silent.destroy();
     });
     // Audio only: the transcoder has no video to scale; the stream goes to `error` with ffmpeg's reason.
-    const audioOnly = runFfmpeg([
-      ...['-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
-      ...['-c:a', 'aac', '-b:a', '64k', '-f', 'flv', `${rtmpUrl}/${KEY_BAD}`],
-    ]);
+    const audioOnly = publishTestPattern(`${rtmpUrl}/${KEY_BAD}`, { video: false });
     publishers.push(audioOnly);
     const err = await waitFor(
       () => coordinator.streams.find((s) => s.id === 'gamma' && s.body.state === 'error'),

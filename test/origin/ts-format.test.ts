@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import test from 'ava';
 import HLS from 'hls-parser';
 import { silentLogger } from '../../common/log.ts';
+import { runFfmpeg } from '../../harness/ffmpeg.ts';
+import { getText, waitFor } from '../../harness/wait.ts';
 import { Origin } from '../../origin/app.ts';
 import { loadOriginConfig } from '../../origin/config.ts';
-import { runFfmpeg } from '../helpers/ffmpeg.ts';
-import { getText, waitFor } from '../helpers/wait.ts';
 
 type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
 

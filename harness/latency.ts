@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import type { PartProcess } from '../../cli/part-process.ts';
+import type { PartProcess } from '../cli/part-process.ts';
 import type { launchChromium } from './browser.ts';
 import { startTestCluster, type TestCluster, waitForLive } from './cluster.ts';
 import { type FfmpegRun, publishTestPattern } from './ffmpeg.ts';

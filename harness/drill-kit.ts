@@ -1,4 +1,4 @@
-export { freePort } from '../../common/http.ts';
+export { freePort } from '../common/http.ts';
 
 /**
  * Failure drills shared by the tests (test/drills/*.test.ts) and the simulator (bench/drills.ts): a
@@ -9,9 +9,9 @@ export { freePort } from '../../common/http.ts';
 import { setMaxListeners } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { TestCluster } from '../helpers/cluster.ts';
-import { type ReaderStats, readHls } from '../helpers/hls-reader.ts';
-import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
+import type { TestCluster } from './cluster.ts';
+import { type ReaderStats, readHls } from './hls-reader.ts';
+import { getText, sumMetric, waitFor } from './wait.ts';
 
 /** What the viewers of one drill saw, summed. */
 export interface ViewerOutcome {
