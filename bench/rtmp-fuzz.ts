@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnPart, stopPart } from '../cli/part-process.ts';
 import { publishTestPattern } from '../harness/ffmpeg.ts';
-import { runRtmpFuzz } from './lib/rtmp-fuzz-run.ts';
+import { runRtmpFuzz } from '../harness/rtmp-fuzz-run.ts';
 
 const { values } = parseArgs({
   options: {

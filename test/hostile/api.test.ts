@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { TestCluster } from '../helpers/cluster.ts';
+import type { TestCluster } from '../../harness/cluster.ts';
 import { allAlive, api, reportOutcomes, startHostileCluster, stillPlays } from './hostile-cluster.ts';
 import { OutcomeLog } from './hostile-kit.ts';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
-import type { TestCluster } from '../helpers/cluster.ts';
-import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
+import type { TestCluster } from '../../harness/cluster.ts';
+import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 import {
   allAlive,
   api,

@@ -8,6 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import { pino } from 'pino';
 import { SseParser } from '../../common/sse.ts';
 import type { CoordinatorConfig } from '../../coordinator/config.ts';
+import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 import {
   call,
   type Json,
@@ -17,7 +18,6 @@ import {
   segmentBody,
   startCoordinator,
 } from '../coordinator/helpers.ts';
-import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
 
 interface Subscription {
   status: number;

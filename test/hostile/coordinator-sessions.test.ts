@@ -5,6 +5,7 @@
 import { request } from 'node:http';
 import test, { type ExecutionContext } from 'ava';
 import type { CoordinatorConfig } from '../../coordinator/config.ts';
+import { getText, sumMetric } from '../../harness/wait.ts';
 import {
   call,
   type Json,
@@ -13,7 +14,6 @@ import {
   segmentBody,
   startCoordinator,
 } from '../coordinator/helpers.ts';
-import { getText, sumMetric } from '../helpers/wait.ts';
 
 /** GET from a given local address (any 127.x address reaches a loopback server on Linux). */
 function get(

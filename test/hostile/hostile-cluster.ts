@@ -1,8 +1,8 @@
 /** The one small cluster a hostile-input file starts for itself, and the checks its groups end with. */
 import { createServer, type Server } from 'node:http';
 import type { ExecutionContext } from 'ava';
-import { startTestCluster, type TestCluster, waitForLive } from '../helpers/cluster.ts';
-import { getText } from '../helpers/wait.ts';
+import { startTestCluster, type TestCluster, waitForLive } from '../../harness/cluster.ts';
+import { getText } from '../../harness/wait.ts';
 import type { OutcomeLog } from './hostile-kit.ts';
 
 /** Coordinator, origin with the test pattern (tiny ladder) and `relays` relays, stream `demo` live. */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import test from 'ava';
-import type { TestCluster } from '../helpers/cluster.ts';
-import { getText, sumMetric } from '../helpers/wait.ts';
+import type { TestCluster } from '../../harness/cluster.ts';
+import { getText, sumMetric } from '../../harness/wait.ts';
 import { allAlive, reportOutcomes, startHostileCluster, stillPlays } from './hostile-cluster.ts';
 import { errorCode, OutcomeLog, rawRequest } from './hostile-kit.ts';
 

@@ -6,9 +6,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import test from 'ava';
 import { closeServer, listen } from '../../common/http.ts';
+import { launchChromium } from '../../harness/browser.ts';
+import { waitFor } from '../../harness/wait.ts';
 import { call, putStream, registerRelay, segmentBody, startCoordinator } from '../coordinator/helpers.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import { waitFor } from '../helpers/wait.ts';
 
 const CHROMIUM = process.env.RINGCAST_CHROMIUM ?? '/usr/bin/chromium';
 /** Sinks that parse a string as HTML (or script). */

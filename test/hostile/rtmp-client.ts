@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { amf, FuzzRandom, validConnect } from '../../bench/lib/rtmp-fuzz-cases.ts';
-import { chunk, handshake } from '../../bench/lib/rtmp-fuzz-chunks.ts';
 import { type PartProcess, spawnPart, stopPart } from '../../cli/part-process.ts';
-import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
+import { amf, FuzzRandom, validConnect } from '../../harness/rtmp-fuzz-cases.ts';
+import { chunk, handshake } from '../../harness/rtmp-fuzz-chunks.ts';
+import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 
 /** An origin as a child process (an uncaught exception ends it, which the tests see), RTMP source. */
 export interface ChildOrigin {

@@ -1,7 +1,7 @@
 import test from 'ava';
+import { waitFor } from '../../harness/wait.ts';
 import { DEFAULT_PENDING_LIMITS, PendingConnections } from '../../origin/pending-connections.ts';
 import { addressOf } from '../../origin/publish-backoff.ts';
-import { waitFor } from '../helpers/wait.ts';
 import { type ChildOrigin, publishSequence, RawRtmp, startChildOrigin } from './rtmp-client.ts';
 
 // A stranger opening many RTMP connections: each may hold up to 256 KiB of parser buffers before it

@@ -1,10 +1,10 @@
 import test from 'ava';
-import { runRtmpFuzz } from '../../bench/lib/rtmp-fuzz-run.ts';
-import { type FfmpegRun, publishTestPattern } from '../helpers/ffmpeg.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { type FfmpegRun, publishTestPattern } from '../../harness/ffmpeg.ts';
+import { runRtmpFuzz } from '../../harness/rtmp-fuzz-run.ts';
+import { waitFor } from '../../harness/wait.ts';
 import { type ChildOrigin, startChildOrigin } from './rtmp-client.ts';
 
-// The structured RTMP fuzzer (bench/lib/rtmp-fuzz-*.ts) against a child-process origin while a real
+// The structured RTMP fuzzer (harness/rtmp-fuzz-*.ts) against a child-process origin while a real
 // ffmpeg publishes: every case is a valid handshake and generated messages on its own connection. The
 // seed is fixed so a failure replays (`npm run fuzz:rtmp -- --seed 20261203 --first N --cases 1`).
 const SEED = 20261203;

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import test from 'ava';
-import type { TestCluster } from '../helpers/cluster.ts';
-import { getText, sumMetric, waitFor } from '../helpers/wait.ts';
+import type { TestCluster } from '../../harness/cluster.ts';
+import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 import { allAlive, reportOutcomes, startHostileCluster } from './hostile-cluster.ts';
 import { OutcomeLog } from './hostile-kit.ts';
 

@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import test from 'ava';
-import { amf, FuzzRandom } from '../../bench/lib/rtmp-fuzz-cases.ts';
-import { chunk, handshake } from '../../bench/lib/rtmp-fuzz-chunks.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { amf, FuzzRandom } from '../../harness/rtmp-fuzz-cases.ts';
+import { chunk, handshake } from '../../harness/rtmp-fuzz-chunks.ts';
+import { waitFor } from '../../harness/wait.ts';
 import { type ChildOrigin, publishSequence, RawRtmp, startChildOrigin } from './rtmp-client.ts';
 
 // A stranger that sends commands before publishing and never reads the answers: node-media-server

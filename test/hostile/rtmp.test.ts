@@ -1,8 +1,8 @@
 import test from 'ava';
-import { amf } from '../../bench/lib/rtmp-fuzz-cases.ts';
-import { chunk } from '../../bench/lib/rtmp-fuzz-chunks.ts';
-import { type FfmpegRun, publishTestPattern } from '../helpers/ffmpeg.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { type FfmpegRun, publishTestPattern } from '../../harness/ffmpeg.ts';
+import { amf } from '../../harness/rtmp-fuzz-cases.ts';
+import { chunk } from '../../harness/rtmp-fuzz-chunks.ts';
+import { waitFor } from '../../harness/wait.ts';
 import { type ChildOrigin, command, publishSequence, RawRtmp, startChildOrigin } from './rtmp-client.ts';
 
 // A stranger on the RTMP port of a child-process origin (an uncaught exception ends the process): each
