@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RingcastError } from '../common/errors.ts';
+import { CORS_HEADERS, NO_STORE, PLAYLIST_TYPE } from '../common/hls-http.ts';
 import { sendJson } from '../common/http.ts';
 import { NAME_RE } from '../common/names.ts';
 import type { RelayInfo, StreamInfo } from '../common/types.ts';
@@ -21,8 +22,8 @@ export interface ViewerDeps {
   publicUrl: (req: IncomingMessage) => string;
 }
 
-/** Players fetch these from pages served elsewhere too. */
-const VIEWER_HEADERS = { 'cache-control': 'no-store', 'access-control-allow-origin': '*' };
+/** Per viewer, and fetched by players from pages served elsewhere too. */
+const VIEWER_HEADERS = { 'cache-control': NO_STORE, ...CORS_HEADERS };
 
 function sessionOf(query: URLSearchParams): string {
   const s = query.get('session');
@@ -88,11 +89,7 @@ export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
     const [primary] = relaysFor(deps, stream, session, req);
     deps.balancer.setBasePathway(session, primary!.id);
     const steeringUri = steeringUrl(deps.publicUrl(req), stream.id, session);
-    sendText(
-      res,
-      'application/vnd.apple.mpegurl',
-      buildMasterPlaylist({ stream, primary: primary!, steeringUri }),
-    );
+    sendText(res, PLAYLIST_TYPE, buildMasterPlaylist({ stream, primary: primary!, steeringUri }));
   });
 
   router.add('GET', '/steer/:streamId', ({ req, res, params, query }: RouteContext) => {
@@ -110,7 +107,7 @@ export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
       reloadUri,
       ttlSeconds: deps.steeringTtlSeconds,
     });
-    res.setHeader('access-control-allow-origin', '*');
+    for (const [name, value] of Object.entries(VIEWER_HEADERS)) res.setHeader(name, value);
     sendJson(res, 200, manifest);
   });
 }

@@ -2,20 +2,20 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { RingcastError } from '../common/errors.ts';
+import {
+  CORS_HEADERS,
+  IMMUTABLE,
+  liveContentType,
+  PLAYLIST_TYPE,
+  PREFLIGHT_HEADERS,
+  playlistCacheControl,
+} from '../common/hls-http.ts';
 import { sendError, sendJson } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import { sendMetrics } from '../common/metrics.ts';
 import { isPartFile, type LivePath, parseLivePath } from '../common/names.ts';
 import type { LiveStream } from './live-stream.ts';
 import type { OriginMetrics } from './origin-metrics.ts';
-
-const CORS = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, HEAD, OPTIONS',
-  'access-control-allow-headers': 'range, content-type',
-};
-const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 export interface OriginHttpDeps {
   streams: ReadonlyMap<string, LiveStream>;
@@ -37,10 +37,10 @@ export function createOriginHandler(
 }
 
 async function handle(deps: OriginHttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  for (const [k, v] of Object.entries(CORS)) res.setHeader(k, v);
+  for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
   const [pathname = '/', query = ''] = (req.url ?? '/').split('?');
   if (req.method === 'OPTIONS') {
-    res.writeHead(204, { 'access-control-max-age': '600' }).end();
+    res.writeHead(204, PREFLIGHT_HEADERS).end();
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new RingcastError('RC_METHOD_NOT_ALLOWED');
@@ -136,7 +136,7 @@ async function sendPart(
   }
   if (!part) throw new RingcastError('RC_NOT_FOUND');
   res.writeHead(200, {
-    'content-type': 'video/iso.segment',
+    'content-type': liveContentType(path.file),
     'content-length': part.data.length,
     'cache-control': IMMUTABLE,
   });
@@ -154,8 +154,7 @@ function sendPlaylist(
   res.writeHead(200, {
     'content-type': PLAYLIST_TYPE,
     'content-length': Buffer.byteLength(text),
-    // Shorter than half a target duration, so a cache never hides a whole segment.
-    'cache-control': 'max-age=1',
+    'cache-control': playlistCacheControl(1000),
   });
   res.end(req.method === 'HEAD' ? undefined : text);
   served(Buffer.byteLength(text));
@@ -181,8 +180,7 @@ async function sendFile(
     deps.metrics.segmentRequests.inc({ stream: path.streamId, rendition: path.rendition });
   }
   res.writeHead(200, {
-    'content-type':
-      path.kind === 'init' ? 'video/mp4' : path.file.endsWith('.ts') ? 'video/mp2t' : 'video/iso.segment',
+    'content-type': liveContentType(path.file),
     'content-length': body.length,
     'cache-control': IMMUTABLE,
   });

@@ -1,6 +1,7 @@
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { RingcastError, toRingcastError } from '../common/errors.ts';
+import { CORS_HEADERS, PREFLIGHT_HEADERS, playlistCacheControl } from '../common/hls-http.ts';
 import { closeServer, listen, sendError, sendJson } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import { sendMetrics } from '../common/metrics.ts';
@@ -16,7 +17,7 @@ import { HopAuth } from './hop-auth.ts';
 import { type BlockingQuery, blockingQuery, header, NO_QUERY, sessionParam } from './live-query.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { RequestGuard } from './request-guard.ts';
-import { answerClientError, type CacheResult, CORS_HEADERS, Responder, sendRelayError } from './responder.ts';
+import { answerClientError, type CacheResult, Responder, sendRelayError } from './responder.ts';
 import { SegmentCache } from './segment-cache.ts';
 import { agentSession, ViewerTracker } from './viewer-tracker.ts';
 import { ZeroCopy } from './zero-copy.ts';
@@ -28,13 +29,6 @@ export interface RelayDeps {
 }
 
 type RelayState = 'new' | 'running' | 'draining' | 'closed';
-
-const PREFLIGHT_HEADERS = {
-  ...CORS_HEADERS,
-  'access-control-allow-methods': 'GET, HEAD, OPTIONS',
-  'access-control-allow-headers': 'Range, If-None-Match',
-  'access-control-max-age': '86400',
-};
 
 /**
  * The relay: serves `/live/...` from its cache, fills misses through the ring, prefetches announced
@@ -126,7 +120,7 @@ export class Relay {
       cache: this.cache,
       metrics: this.metrics,
       log: this.log,
-      playlistCacheControl: `public, max-age=${Math.min(1, Math.floor(config.playlistMaxAgeMs / 1000))}`,
+      playlistCacheControl: playlistCacheControl(config.playlistMaxAgeMs),
     });
   }
 

@@ -1,6 +1,7 @@
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { RingcastError, toRingcastError } from '../common/errors.ts';
+import { CORS_HEADERS, IMMUTABLE, liveContentType } from '../common/hls-http.ts';
 import { sendError } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import { CACHE_HEADER, ERROR_HEADER, RELAY_HEADER } from '../common/types.ts';
@@ -9,24 +10,6 @@ import type { RelayMetrics } from './relay-metrics.ts';
 import type { SegmentCache } from './segment-cache.ts';
 
 export type CacheResult = 'HIT' | 'MISS' | 'COALESCED';
-
-/** Headers every relay response carries so browsers may read the X-Ringcast ones. */
-export const CORS_HEADERS = {
-  'access-control-allow-origin': '*',
-  'access-control-expose-headers':
-    'X-Ringcast-Relay, X-Ringcast-Cache, Content-Length, Content-Range, ETag, Age',
-} as const;
-
-const IMMUTABLE = 'public, max-age=31536000, immutable';
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.m3u8': 'application/vnd.apple.mpegurl',
-  '.m4s': 'video/iso.segment',
-  '.mp4': 'video/mp4',
-  '.ts': 'video/mp2t',
-  '.aac': 'audio/aac',
-  '.m4a': 'audio/mp4',
-};
 
 export interface ResponderDeps {
   relayId(): string;
@@ -198,7 +181,7 @@ export class Responder {
   private baseHeaders(entry: CacheEntry, result: CacheResult): OutgoingHttpHeaders {
     const { kind, file } = entry.path;
     return {
-      'content-type': CONTENT_TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream',
+      'content-type': liveContentType(file),
       'cache-control': kind === 'segment' || kind === 'init' ? IMMUTABLE : this.deps.playlistCacheControl,
       'accept-ranges': 'bytes',
       ...CORS_HEADERS,
