@@ -1,6 +1,6 @@
 /** The one small cluster a hostile-input file starts for itself, and the checks its groups end with. */
 import { createServer, type Server } from 'node:http';
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { startTestCluster, type TestCluster, waitForLive } from '../../harness/cluster.ts';
 import { getText } from '../../harness/wait.ts';
 import type { OutcomeLog } from './hostile-kit.ts';
@@ -15,6 +15,39 @@ export async function startHostileCluster(relays: number): Promise<TestCluster> 
     throw err;
   }
   return c;
+}
+
+/**
+ * Registers a hostile file's lifecycle: its cluster started before its tests (handed to `use`), stopped
+ * after, and its outcomes reported. Call `endsPlaying()` after the file's last group: that test checks
+ * the live stream still plays through the relay and every part runs.
+ */
+export function hostileFile(
+  name: string,
+  relays: number,
+  log: OutcomeLog,
+  use: (c: TestCluster) => void,
+): { endsPlaying: () => void } {
+  let cluster: TestCluster | undefined;
+  test.before(async () => {
+    cluster = await startHostileCluster(relays);
+    use(cluster);
+  });
+  test.after.always(async () => {
+    await cluster?.stop();
+    reportOutcomes(log, name);
+  });
+  return {
+    endsPlaying: () =>
+      test.serial(
+        'after these cases the live stream still plays through the relay with the origin bytes',
+        async (t) => {
+          await stillPlays(t, cluster!);
+          t.log(`${log.outcomes.length} cases, ${log.outcomes.filter((o) => !o.ok).length} not contained`);
+          await allAlive(t, cluster!);
+        },
+      ),
+  };
 }
 
 /** Writes this file's outcomes for docs/reliability.md and says how many were not contained. */

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import test from 'ava';
 import type { TestCluster } from '../../harness/cluster.ts';
 import { getText, sumMetric } from '../../harness/wait.ts';
-import { allAlive, reportOutcomes, startHostileCluster, stillPlays } from './hostile-cluster.ts';
+import { allAlive, hostileFile } from './hostile-cluster.ts';
 import { errorCode, OutcomeLog, rawRequest } from './hostile-kit.ts';
 
 // A stranger on the HTTP ports of every server (relay, origin, coordinator) of one real cluster with a
@@ -16,13 +16,8 @@ type Target = 'relay' | 'origin' | 'coordinator';
 const port = (t: Target) => Number(new URL(t === 'relay' ? c.relays[0]!.url : c[t].url).port);
 const url = (t: Target) => (t === 'relay' ? c.relays[0]!.url : c[t].url);
 
-test.before(async () => {
-  c = await startHostileCluster(1);
-});
-
-test.after.always(async () => {
-  await c?.stop();
-  reportOutcomes(log, 'http-ports');
+const file = hostileFile('http-ports', 1, log, (cluster) => {
+  c = cluster;
 });
 
 /** Upstream fetches of the relay other than its prefetches of the live stream's new segments. */
@@ -183,11 +178,4 @@ test.serial('a flood of 3,000 unknown stream ids: 404s, no upstream requests, no
   await allAlive(t, c);
 });
 
-test.serial(
-  'after these cases the live stream still plays through the relay with the origin bytes',
-  async (t) => {
-    await stillPlays(t, c);
-    t.log(`${log.outcomes.length} cases, ${log.outcomes.filter((o) => !o.ok).length} not contained`);
-    await allAlive(t, c);
-  },
-);
+file.endsPlaying();
