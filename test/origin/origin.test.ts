@@ -195,7 +195,7 @@ test.serial('bad paths are 400 before any file is read; health and CORS', async 
   const health = await fetch(`${url}/healthz`);
   t.is(health.status, 200);
   const pl = await fetch(`${url}/live/demo/180p/index.m3u8`);
-  t.is(pl.headers.get('cache-control'), 'max-age=1');
+  t.is(pl.headers.get('cache-control'), 'public, max-age=1');
   t.is(pl.headers.get('access-control-allow-origin'), '*');
   t.is(pl.headers.get('content-type'), 'application/vnd.apple.mpegurl');
   const head = await fetch(`${url}/live/demo/master.m3u8`, { method: 'HEAD' });
@@ -205,6 +205,8 @@ test.serial('bad paths are 400 before any file is read; health and CORS', async 
   const preflight = await fetch(`${url}/live/demo/master.m3u8`, { method: 'OPTIONS' });
   t.is(preflight.status, 204);
   t.is(preflight.headers.get('access-control-allow-origin'), '*');
+  // The same preflight answer as a relay's (common/hls-http.ts): players send Range.
+  t.regex(preflight.headers.get('access-control-allow-headers') ?? '', /Range/);
 });
 
 test.serial(
