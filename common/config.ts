@@ -95,6 +95,8 @@ function convert(key: string, def: ConfigKey, raw: string, problems: string[]): 
       bad('must be true or false');
       return undefined;
     case 'url':
+      // A URL key whose default is '' (publicUrl: "from the bound address") may be set back to ''.
+      if (raw === '' && def.default === '') return '';
       try {
         const u = new URL(raw);
         if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
@@ -169,8 +171,9 @@ export function loadConfig<S extends ConfigSpec>(
     if (flags.has(key)) value = convert(key, def, flags.get(key)!, problems);
     if (key in overrides && overrides[key] !== undefined) {
       value = overrides[key];
-      // A list given as one string (`'http://a,http://b'`) is read as a flag would be.
-      if (typeof value === 'string' && (def.type === 'urls' || def.type === 'list'))
+      // A list given as one string (`'http://a,http://b'`) is read as a flag would be; so is a URL, so
+      // every URL is normalised here, once, whoever builds the config.
+      if (typeof value === 'string' && (def.type === 'urls' || def.type === 'list' || def.type === 'url'))
         value = convert(key, def, value, problems);
     }
     if (value !== undefined) validate(key, def, value, problems);

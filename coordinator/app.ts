@@ -162,7 +162,7 @@ export class Coordinator {
    * another machine gets a steering URI it can reach), else the bound address.
    */
   private publicUrl(req: IncomingMessage): string {
-    if (this.config.publicUrl) return this.config.publicUrl.replace(/\/+$/, '');
+    if (this.config.publicUrl) return this.config.publicUrl; // trimmed by the config loader
     const host = req.headers.host;
     return host && HOST_RE.test(host) ? `http://${host}` : this.url;
   }

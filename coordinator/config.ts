@@ -10,7 +10,7 @@ export const COORDINATOR_CONFIG = {
   host: { type: 'string', default: '127.0.0.1', doc: 'address the HTTP server binds' },
   port: { type: 'int', default: 8080, min: 0, max: 65535, doc: 'HTTP port (0: the OS picks one)' },
   publicUrl: {
-    type: 'string',
+    type: 'url',
     default: '',
     doc: 'base URL viewers use for steering (empty: from the request Host header)',
     check: (v: unknown) =>

@@ -111,7 +111,7 @@ export class Origin {
       /\/\/(0\.0\.0\.0|\[::\])/,
       '//127.0.0.1',
     );
-    const url = c.publicUrl ? c.publicUrl.replace(/\/+$/, '') : bound;
+    const url = c.publicUrl || bound; // trimmed by the config loader
     if (this.coordinators.size > 0) {
       this.announcer = new Announcer({
         coordinatorUrl: this.coordinators.order(),

@@ -76,11 +76,9 @@ export const ORIGIN_CONFIG = {
   port: { type: 'int', default: 8090, min: 0, max: 65535, doc: 'HTTP port (0 = the OS picks)' },
   rtmpPort: { type: 'int', default: 1935, min: 0, max: 65535, doc: 'RTMP ingest port (0 = the OS picks)' },
   publicUrl: {
-    type: 'string',
+    type: 'url',
     default: '',
     doc: "base URL relays use to reach this origin; '' = the bound address",
-    check: (v: unknown) =>
-      v === '' || /^https?:\/\/[^/]+/.test(String(v)) ? undefined : 'must be an http(s) URL',
   },
   coordinatorUrl: {
     type: 'urls',

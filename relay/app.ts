@@ -143,7 +143,7 @@ export class Relay {
       const port = new URL(bound).port;
       this.id = this.config.id || `relay-${port}`;
       this.url =
-        this.config.publicUrl.replace(/\/+$/, '') ||
+        this.config.publicUrl || // trimmed by the config loader
         bound.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
       this.unsubscribe = this.cluster.onChange((c) => this.onClusterChange(c));
       this.client?.start({ id: this.id, url: this.url, capacity: this.config.capacity });

@@ -14,11 +14,9 @@ export const RELAY_CONFIG = {
   host: { type: 'string', default: '127.0.0.1', doc: 'address to listen on' },
   port: { type: 'int', default: 8081, min: 0, max: 65535, doc: 'port to listen on (0 = the OS picks)' },
   publicUrl: {
-    type: 'string',
+    type: 'url',
     default: '',
     doc: "base URL viewers and peers use; '' = the bound address",
-    check: (v: unknown) =>
-      v === '' || /^https?:\/\/[^/]+/.test(String(v)) ? undefined : 'must be an http(s) URL',
   },
   coordinatorUrl: {
     type: 'urls',

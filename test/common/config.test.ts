@@ -87,3 +87,14 @@ test('urls: a comma-separated list of http(s) URLs, each checked', (t) => {
   });
   t.regex(err.message, /bad: 'ftp:\/\/x', 'nope'/);
 });
+
+test('URLs are normalised once, at the config edge: flags, environment and overrides alike', (t) => {
+  const spec = { publicUrl: { type: 'url', default: '', doc: 'x' } } as const;
+  t.is(loadConfig(spec, ['--public-url', 'http://a:1//']).publicUrl, 'http://a:1');
+  t.is(loadConfig(spec, [], { RINGCAST_PUBLIC_URL: 'https://b/' }).publicUrl, 'https://b');
+  t.is(loadConfig(spec, [], {}, { publicUrl: 'http://c:2/' }).publicUrl, 'http://c:2');
+  t.is(loadConfig(spec, ['--public-url', '']).publicUrl, '', "'' keeps its meaning: the bound address");
+  t.throws(() => loadConfig(spec, ['--public-url', 'ftp://d']), {
+    message: /'publicUrl' must be an http\(s\) URL/,
+  });
+});
