@@ -140,14 +140,17 @@ export function crossCheck(config: CoordinatorConfig): string[] {
   return problems;
 }
 
+/** Overrides by key, as tests and embedders pass them (checked like any other source). */
+export type CoordinatorOverrides = Partial<Record<keyof typeof COORDINATOR_CONFIG, unknown>>;
+
 /** The coordinator's one loader: defaults, environment, flags, overrides, then the cross-key checks. */
 export function loadCoordinatorConfig(
   argv: readonly string[] = [],
   env: NodeJS.ProcessEnv = process.env,
-  overrides: Partial<Record<keyof typeof COORDINATOR_CONFIG, unknown>> = {},
+  overrides: CoordinatorOverrides = {},
 ): CoordinatorConfig {
   const config = loadConfig(COORDINATOR_CONFIG, argv, env, overrides, 'coordinator');
   const problems = crossCheck(config);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+  if (problems.length === 0) return config;
+  throw new ConfigError(problems);
 }
