@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
-import { RingcastError } from '../common/errors.ts';
-import { closeServer, listen, sendError, sendJson } from '../common/http.ts';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Express } from 'express';
+import { addHealthAndMetrics, controlApp, finishControlApp } from '../common/control-app.ts';
+import { closeServer, listen } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
-import { sendMetrics } from '../common/metrics.ts';
-import { addApiRoutes } from './api-routes.ts';
+import { apiRoutes } from './api-routes.ts';
 import { clientAddressKey } from './client-address.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { CoordinatorMetrics } from './coordinator-metrics.ts';
@@ -13,25 +12,34 @@ import { CoordinatorState } from './coordinator-state.ts';
 import { DashboardFeed } from './dashboard-feed.ts';
 import { EventHub } from './event-hub.ts';
 import { MemoryStore } from './memory-store.ts';
+import { advertisedUrl, publicBaseUrl } from './public-url.ts';
 import { RedisStore } from './redis-store.ts';
-import { Router } from './router.ts';
-import { resolveStaticPath, sendStaticFile } from './static-files.ts';
-import type { ClusterStore } from './store.ts';
-import { addStreamKeyRoutes } from './stream-key-routes.ts';
+import { closeAfterOversizedBody, mountRoutes, originFormOnly, type RouteSpec } from './route-table.ts';
+import { siteRoutes } from './site-routes.ts';
+import type { ClusterEvent, ClusterStore } from './store.ts';
+import { streamKeyRoutes } from './stream-key-routes.ts';
 import { StreamRegistry } from './stream-registry.ts';
 import { ViewerBalancer } from './viewer-balancer.ts';
-import { addViewerRoutes } from './viewer-routes.ts';
-
-const DASHBOARD_FILE = fileURLToPath(new URL('./dashboard.html', import.meta.url));
-const HLS_JS_FILE = fileURLToPath(new URL('../node_modules/hls.js/dist/hls.min.js', import.meta.url));
-
-/** A Host header safe to echo into a URL: name or address, optional port. */
-const HOST_RE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$/;
+import { viewerRoutes } from './viewer-routes.ts';
 
 export interface CoordinatorDeps {
   log: Logger;
   /** A store shared with the caller (tests); when absent, one is made from config and owned here. */
   store?: ClusterStore;
+}
+
+/** Redis when several coordinators share state (docs/architecture.md, "Membership and the store"). */
+function storeFor(config: CoordinatorConfig, log: Logger): ClusterStore {
+  return config.redisUrl ? new RedisStore({ url: config.redisUrl, log }) : new MemoryStore();
+}
+
+function balancerFor(config: CoordinatorConfig): ViewerBalancer {
+  return new ViewerBalancer({
+    loadFactor: config.loadFactor,
+    sessionTtlMs: config.sessionTtlMs,
+    maxSessions: config.maxSessions,
+    maxSessionsPerAddress: config.sessionsMaxPerAddress,
+  });
 }
 
 /** The coordinator: membership, streams, viewer entry with content steering, dashboard. */
@@ -48,7 +56,6 @@ export class Coordinator {
   private readonly dashboard: DashboardFeed;
   private readonly balancer: ViewerBalancer;
   private readonly metrics: CoordinatorMetrics;
-  private readonly router = new Router();
   private readonly server: Server;
   private url = '';
   private starting: Promise<{ url: string }> | undefined;
@@ -61,21 +68,15 @@ export class Coordinator {
   ) {
     this.log = deps.log.child({ component: 'coordinator' });
     this.ownsStore = !deps.store;
-    this.store =
-      deps.store ??
-      (config.redisUrl ? new RedisStore({ url: config.redisUrl, log: this.log }) : new MemoryStore());
+    this.store = deps.store ?? storeFor(config, this.log);
+    const source = randomUUID();
     this.state = new CoordinatorState(this.store, {
       relayTimeoutMs: config.relayTimeoutMs,
-      source: randomUUID(),
+      source,
       log: this.log,
     });
     this.registry = new StreamRegistry(this.store, { log: this.log, refreshIntervalMs: 500 });
-    this.balancer = new ViewerBalancer({
-      loadFactor: config.loadFactor,
-      sessionTtlMs: config.sessionTtlMs,
-      maxSessions: config.maxSessions,
-      maxSessionsPerAddress: config.sessionsMaxPerAddress,
-    });
+    this.balancer = balancerFor(config);
     this.metrics = new CoordinatorMetrics({
       ring: () => this.state.ringView(),
       sseClients: () => ({ cluster: this.hub.clientCount, dashboard: this.dashboardHub.clientCount }),
@@ -91,13 +92,8 @@ export class Coordinator {
       streams: () => this.state.streamList(),
       intervalMs: 1000,
     });
-    this.state.onEvent((e) => {
-      if (e.type === 'ring') this.balancer.setRelays(e.data.relays);
-      if (e.type === 'segment') this.dashboard.onSegment(e.data);
-      this.hub.broadcast(e.type, e.data);
-    });
-    this.addRoutes();
-    this.server = createServer((req, res) => void this.onRequest(req, res));
+    this.state.onEvent((e) => this.onClusterEvent(e));
+    this.server = createServer(this.controlRoutes());
   }
 
   /** Connects the store, starts the sweeper and listens; resolves with the base URL. */
@@ -114,9 +110,7 @@ export class Coordinator {
       this.balancer.setRelays(this.state.ringView().relays);
       this.expiryTimer = setInterval(() => this.balancer.expire(Date.now()), 5000);
       this.expiryTimer.unref();
-      const bound = await listen(this.server, this.config.port, this.config.host);
-      // A wildcard bind is not an address a viewer can use; advertise loopback instead.
-      this.url = bound.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//127.0.0.1:');
+      this.url = advertisedUrl(await listen(this.server, this.config.port, this.config.host));
       return { url: this.url };
     })();
     return this.starting;
@@ -139,6 +133,13 @@ export class Coordinator {
     return this.closing;
   }
 
+  /** Membership changes rebalance viewers; segments feed the dashboard; relays hear everything. */
+  private onClusterEvent(e: ClusterEvent): void {
+    if (e.type === 'ring') this.balancer.setRelays(e.data.relays);
+    if (e.type === 'segment') this.dashboard.onSegment(e.data);
+    this.hub.broadcast(e.type, e.data);
+  }
+
   private clientAddress(req: IncomingMessage): string {
     return clientAddressKey(req, this.config.trustedProxies);
   }
@@ -157,96 +158,53 @@ export class Coordinator {
     });
   }
 
-  /**
-   * The base URL a viewer reached us by: the configured one, else the request's Host (so a viewer on
-   * another machine gets a steering URI it can reach), else the bound address.
-   */
-  private publicUrl(req: IncomingMessage): string {
-    if (this.config.publicUrl) return this.config.publicUrl; // trimmed by the config loader
-    const host = req.headers.host;
-    return host && HOST_RE.test(host) ? `http://${host}` : this.url;
+  private health(): Record<string, unknown> {
+    const ring = this.state.ringView();
+    return {
+      status: this.store.available ? 'ok' : 'degraded',
+      store: { kind: this.store instanceof RedisStore ? 'redis' : 'memory', available: this.store.available },
+      ringVersion: ring.version,
+      relays: ring.relays.length,
+      streams: this.state.streamList().length,
+    };
   }
 
-  private addRoutes(): void {
-    const { state, store, hub, metrics, balancer, dashboard } = this;
-    addApiRoutes(this.router, {
-      state,
-      store,
-      hub,
-      dashboard,
-      metrics,
-      clusterSecret: this.config.clusterSecret,
-      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
-    });
-    addStreamKeyRoutes(this.router, {
-      registry: this.registry,
-      state,
-      store,
-      metrics,
-      clusterSecret: this.config.clusterSecret,
-      log: this.log,
-    });
-    addViewerRoutes(this.router, {
-      state,
-      balancer,
-      metrics,
-      steeringTtlSeconds: this.config.steeringTtlSeconds,
-      clientAddress: (req) => this.clientAddress(req),
-      publicUrl: (req) => this.publicUrl(req),
-    });
-    this.addSiteRoutes();
+  /** Every route of the coordinator, as one table (docs/coordinator.md lists them). */
+  private routeTable(): RouteSpec[] {
+    const { state, store, metrics, config } = this;
+    const { clusterSecret } = config;
+    return [
+      ...apiRoutes({
+        state,
+        store,
+        hub: this.hub,
+        dashboard: this.dashboard,
+        metrics,
+        clusterSecret,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+      }),
+      ...streamKeyRoutes({ registry: this.registry, state, store, metrics, clusterSecret, log: this.log }),
+      ...viewerRoutes({
+        state,
+        balancer: this.balancer,
+        metrics,
+        steeringTtlSeconds: config.steeringTtlSeconds,
+        clientAddress: (req) => this.clientAddress(req),
+        publicUrl: (req) => publicBaseUrl(config.publicUrl, req.headers.host, this.url),
+      }),
+      ...siteRoutes({ playerDir: config.playerDir }),
+    ];
   }
 
-  /** Health, metrics, dashboard and player files. */
-  private addSiteRoutes(): void {
-    const { state, store, metrics } = this;
-    this.router.add('GET', '/healthz', ({ res }) => {
-      const ring = state.ringView();
-      sendJson(res, 200, {
-        status: store.available ? 'ok' : 'degraded',
-        store: { kind: store instanceof RedisStore ? 'redis' : 'memory', available: store.available },
-        ringVersion: ring.version,
-        relays: ring.relays.length,
-        streams: state.streamList().length,
-      });
-    });
-    this.router.add('GET', '/metrics', ({ res }) => sendMetrics(res, metrics.registry));
-    this.router.add('GET', '/', ({ req, res }) =>
-      sendStaticFile(res, DASHBOARD_FILE, { head: req.method === 'HEAD' }),
-    );
-    this.router.add('GET', '/player/hls.min.js', ({ req, res }) =>
-      sendStaticFile(res, HLS_JS_FILE, { head: req.method === 'HEAD' }),
-    );
-    this.router.add('GET', '/player/*', ({ req, res, rest, query }) => {
-      if (rest === '' && !req.url?.startsWith('/player/')) {
-        // Relative links in the player page need the trailing slash; the query (?stream=…) stays.
-        const q = query.toString();
-        res.writeHead(301, { location: `/player/${q ? `?${q}` : ''}` }).end();
-        return;
-      }
-      return sendStaticFile(res, resolveStaticPath(this.config.playerDir, rest), {
-        head: req.method === 'HEAD',
-      });
-    });
-  }
-
-  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const log = this.log.child({ method: req.method, path: req.url });
-    try {
-      if (this.closing) throw new RingcastError('RC_SHUTTING_DOWN');
-      // The raw path, not WHATWG-normalised: `%2e%2e` must reach validation and fail, not resolve away.
-      const raw = req.url ?? '/';
-      const q = raw.indexOf('?');
-      const pathname = q < 0 ? raw : raw.slice(0, q);
-      if (!pathname.startsWith('/')) throw new RingcastError('RC_BAD_PATH');
-      await this.router.handle(req, res, pathname, new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)));
-    } catch (err) {
-      // The unread rest of an over-large body leaves the connection unusable (it is reset once the
-      // answer is out): say so, or a keep-alive client sends its next request into the reset.
-      if (err instanceof RingcastError && err.code === 'RC_BODY_TOO_LARGE' && !res.headersSent)
-        res.setHeader('connection', 'close');
-      sendError(res, err, log);
-    }
+  /** The express app: shutting-down and path checks first, then the table, then one error shape. */
+  private controlRoutes(): Express {
+    const app = controlApp({ closing: () => this.closing !== undefined });
+    app.use(originFormOnly);
+    addHealthAndMetrics(app, { health: () => this.health(), registry: this.metrics.registry });
+    mountRoutes(app, this.routeTable());
+    app.use(closeAfterOversizedBody);
+    finishControlApp(app, this.log);
+    return app;
   }
 }
 

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { ConfigOf, ConfigSpec } from '../common/config.ts';
+import { ConfigError, type ConfigOf, type ConfigSpec, loadConfig } from '../common/config.ts';
 
 /** Where the player demo lives in this checkout; the coordinator serves it under `/player/`. */
 const DEFAULT_PLAYER_DIR = fileURLToPath(new URL('../player-demo/', import.meta.url));
@@ -118,3 +118,39 @@ export const COORDINATOR_CONFIG = {
 } satisfies ConfigSpec;
 
 export type CoordinatorConfig = ConfigOf<typeof COORDINATOR_CONFIG>;
+
+/**
+ * Checks that span keys; one message per problem. Each key is valid alone (the spec checked it); these
+ * are the pairs that contradict each other.
+ */
+export function crossCheck(config: CoordinatorConfig): string[] {
+  const problems: string[] = [];
+  // Membership (docs/architecture.md, "Membership and the store"): a relay that misses one heartbeat
+  // must not leave the ring, or every hiccup of a relay moves its share of the ring.
+  if (config.relayTimeoutMs < 2 * config.heartbeatIntervalMs)
+    problems.push(
+      `'relayTimeoutMs' must be at least twice heartbeatIntervalMs (${2 * config.heartbeatIntervalMs})`,
+    );
+  if (config.sessionsMaxPerAddress > config.maxSessions)
+    problems.push(`'sessionsMaxPerAddress' must be at most maxSessions (${config.maxSessions})`);
+  if (config.eventsMaxPerAddress > config.eventsMaxSubscribers)
+    problems.push(
+      `'eventsMaxPerAddress' must be at most eventsMaxSubscribers (${config.eventsMaxSubscribers})`,
+    );
+  return problems;
+}
+
+/** Overrides by key, as tests and embedders pass them (checked like any other source). */
+export type CoordinatorOverrides = Partial<Record<keyof typeof COORDINATOR_CONFIG, unknown>>;
+
+/** The coordinator's one loader: defaults, environment, flags, overrides, then the cross-key checks. */
+export function loadCoordinatorConfig(
+  argv: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: CoordinatorOverrides = {},
+): CoordinatorConfig {
+  const config = loadConfig(COORDINATOR_CONFIG, argv, env, overrides, 'coordinator');
+  const problems = crossCheck(config);
+  if (problems.length === 0) return config;
+  throw new ConfigError(problems);
+}

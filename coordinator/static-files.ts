@@ -21,26 +21,21 @@ const CONTENT_TYPES: Record<string, string> = {
 const SEGMENT_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 
 /**
- * Maps a request path below a root onto a file inside it, or throws RC_BAD_PATH. Segments are decoded
- * before they are checked, so encoded traversal (`%2e%2e`, `%2f`) is refused as well.
+ * Maps the segments of a request path below a root (as express gives a `*wildcard`: split on `/`, each
+ * percent-decoded) onto a file inside it, or throws RC_BAD_PATH. Segments are checked after decoding,
+ * so encoded traversal (`%2e%2e`, `%2f`) is refused as well. An empty last segment (a trailing slash)
+ * or no segment at all names the folder's index.html.
  */
-export function resolveStaticPath(root: string, rest: string): string {
-  const segments = rest === '' ? [] : rest.split('/');
-  if (segments.length > 0 && segments.at(-1) === '') segments.pop();
-  const decoded = segments.map((s) => {
-    let d: string;
-    try {
-      d = decodeURIComponent(s);
-    } catch {
-      throw new RingcastError('RC_BAD_PATH', 'path is not valid percent-encoding');
-    }
-    if (!SEGMENT_RE.test(d) || d.includes('..'))
+export function resolveStaticPath(root: string, segments: readonly string[]): string {
+  const names = [...segments];
+  const folder = names.length === 0 || names.at(-1) === '';
+  if (names.at(-1) === '') names.pop();
+  for (const name of names)
+    if (!SEGMENT_RE.test(name) || name.includes('..'))
       throw new RingcastError('RC_BAD_PATH', 'path segment is not allowed');
-    return d;
-  });
-  if (decoded.length === 0 || rest.endsWith('/')) decoded.push('index.html');
+  if (folder) names.push('index.html');
   const base = resolve(root);
-  const file = resolve(join(base, ...decoded));
+  const file = resolve(join(base, ...names));
   if (!file.startsWith(base + sep)) throw new RingcastError('RC_BAD_PATH', 'path leaves the static root');
   return file;
 }

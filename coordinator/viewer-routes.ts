@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import { RingcastError } from '../common/errors.ts';
 import { CORS_HEADERS, NO_STORE, PLAYLIST_TYPE } from '../common/hls-http.ts';
 import { sendJson } from '../common/http.ts';
@@ -7,7 +8,7 @@ import { NAME_RE } from '../common/names.ts';
 import type { RelayInfo, StreamInfo } from '../common/types.ts';
 import type { CoordinatorMetrics } from './coordinator-metrics.ts';
 import type { CoordinatorState } from './coordinator-state.ts';
-import type { RouteContext, Router } from './router.ts';
+import { param, queryOf, type RouteSpec, row } from './route-table.ts';
 import { buildMasterPlaylist, buildSteeringManifest, steeringUrl } from './steering.ts';
 import type { ViewerBalancer } from './viewer-balancer.ts';
 
@@ -77,11 +78,12 @@ function sendText(res: ServerResponse, type: string, body: string): void {
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
-/** `/live/:streamId/master.m3u8` and `/steer/:streamId`: the viewer's entry and its failover plan. */
-export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
-  router.add('GET', '/live/:streamId/master.m3u8', ({ req, res, params, query }: RouteContext) => {
+/** `GET /live/:streamId/master.m3u8`: places the session on a relay and answers a master on it. */
+function masterHandler(deps: ViewerDeps): RequestHandler {
+  return (req, res) => {
+    const query = queryOf(req);
     const session = sessionOf(query);
-    const stream = knownStream(deps, params.streamId!);
+    const stream = knownStream(deps, param(req, 'streamId'));
     // The origin says live once every variant has a segment; a master offered before (or for a stream
     // whose input failed) would send players to playlists that answer 404, and ffmpeg gives up.
     if (stream.state === 'idle' || stream.state === 'error')
@@ -90,11 +92,15 @@ export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
     deps.balancer.setBasePathway(session, primary!.id);
     const steeringUri = steeringUrl(deps.publicUrl(req), stream.id, session);
     sendText(res, PLAYLIST_TYPE, buildMasterPlaylist({ stream, primary: primary!, steeringUri }));
-  });
+  };
+}
 
-  router.add('GET', '/steer/:streamId', ({ req, res, params, query }: RouteContext) => {
+/** `GET /steer/:streamId`: the session's failover plan (docs/architecture.md, "Viewer entry and steering"). */
+function steeringHandler(deps: ViewerDeps): RequestHandler {
+  return (req, res) => {
+    const query = queryOf(req);
     const session = sessionOf(query);
-    const stream = knownStream(deps, params.streamId!);
+    const stream = knownStream(deps, param(req, 'streamId'));
     const onPathway = hintedPathway(query);
     const relays = relaysFor(deps, stream, session, req, onPathway);
     const basePathway = deps.balancer.basePathway(session) ?? onPathway ?? relays[0]!.id;
@@ -109,5 +115,13 @@ export function addViewerRoutes(router: Router, deps: ViewerDeps): void {
     });
     for (const [name, value] of Object.entries(VIEWER_HEADERS)) res.setHeader(name, value);
     sendJson(res, 200, manifest);
-  });
+  };
+}
+
+/** `/live/:streamId/master.m3u8` and `/steer/:streamId`: the viewer's entry and its failover plan. */
+export function viewerRoutes(deps: ViewerDeps): RouteSpec[] {
+  return [
+    row('get', '/live/:streamId/master.m3u8', masterHandler(deps)),
+    row('get', '/steer/:streamId', steeringHandler(deps)),
+  ];
 }

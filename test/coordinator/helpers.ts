@@ -155,15 +155,19 @@ export class SseClient {
   }
 }
 
-/** A request whose path is sent byte for byte (fetch would normalise `..` and `%2e%2e` away). */
+/**
+ * A request whose path is sent byte for byte (fetch would normalise `..` and `%2e%2e` away), with
+ * optional headers and body; the answer's headers and text too.
+ */
 export function rawRequest(
   base: string,
   method: string,
   path: string,
-): Promise<{ status: number; body: Json }> {
+  opts: { headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: Json; headers: Record<string, string | string[] | undefined> }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, method, path }, (res) => {
+    const req = request({ host: hostname, port, method, path, headers: opts.headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d) => {
@@ -174,10 +178,10 @@ export function rawRequest(
         try {
           body = JSON.parse(text);
         } catch {}
-        resolve({ status: res.statusCode ?? 0, body });
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
       });
     });
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
