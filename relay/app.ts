@@ -1,23 +1,23 @@
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { RingcastError, toRingcastError } from '../common/errors.ts';
+import { RingcastError } from '../common/errors.ts';
 import { CORS_HEADERS, PREFLIGHT_HEADERS, playlistCacheControl } from '../common/hls-http.ts';
-import { closeServer, listen, sendError, sendJson } from '../common/http.ts';
+import { closeServer, listen, sendError } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
-import { sendMetrics } from '../common/metrics.ts';
-import { type LivePath, parseLivePath } from '../common/names.ts';
-import { HOP_HEADER, RELAY_HEADER, type StreamInfo } from '../common/types.ts';
-import type { CacheEntry } from './cache-entry.ts';
+import { HOP_HEADER, RELAY_HEADER } from '../common/types.ts';
 import type { ClusterChange, ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
-import { CoordinatorClient } from './coordinator-client.ts';
+import { relayControlRoutes } from './control-routes.ts';
+import { type CoordinatorClient, clusterSourceFor } from './coordinator-client.ts';
 import { FastHttp, type FastRequest } from './fast-http.ts';
 import { Filler } from './filler.ts';
 import { HopAuth } from './hop-auth.ts';
-import { type BlockingQuery, blockingQuery, header, NO_QUERY, sessionParam } from './live-query.ts';
+import { header } from './live-query.ts';
+import { type LiveRoute, LiveRouter } from './live-router.ts';
+import { announcedPath, cachedState, prefetchAction } from './prefetch-policy.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { RequestGuard } from './request-guard.ts';
-import { answerClientError, type CacheResult, Responder, sendRelayError } from './responder.ts';
+import { answerClientError, Responder, sendRelayError } from './responder.ts';
 import { SegmentCache } from './segment-cache.ts';
 import { agentSession, ViewerTracker } from './viewer-tracker.ts';
 import { ZeroCopy } from './zero-copy.ts';
@@ -50,8 +50,9 @@ export class Relay {
   private readonly log: Logger;
   /** sendfile for large bodies (zero-copy.ts); undefined when off or not built. */
   private readonly zeroCopy: ZeroCopy | undefined;
-  /** Parsed `/live/` paths of recent requests: the hot keys skip decoding and validation. */
-  private readonly parsedPaths = new Map<string, LivePath>();
+  private readonly router: LiveRouter;
+  /** `/healthz`, `/metrics` and any other path outside `/live/`, on express (control-routes.ts). */
+  private readonly control: (req: IncomingMessage, res: ServerResponse) => void;
   private server: Server | undefined;
   private fast: FastHttp | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -80,23 +81,16 @@ export class Relay {
       zeroCopyBytes: () => this.zeroCopy?.sent ?? 0,
       refused: () => ({ ...this.guard.refused, forged_hop: this.hopAuth.refused }),
     });
-    if (deps.cluster) this.cluster = deps.cluster;
-    else {
-      if (config.coordinatorUrl.length === 0)
-        throw new Error("relay needs 'coordinatorUrl' or a cluster source");
-      this.client = new CoordinatorClient({
-        coordinatorUrls: config.coordinatorUrl,
-        clusterSecret: config.clusterSecret,
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-        log: this.log,
-        load: () => ({
-          viewers: this.viewers.total(Date.now()),
-          cacheBytes: this.cache.bytes,
-          bytesServedTotal: this.metrics.bytesServedTotal,
-        }),
-      });
-      this.cluster = this.client;
-    }
+    ({ cluster: this.cluster, client: this.client } = clusterSourceFor(
+      config,
+      deps.cluster,
+      this.log,
+      () => ({
+        viewers: this.viewers.total(Date.now()),
+        cacheBytes: this.cache.bytes,
+        bytesServedTotal: this.metrics.bytesServedTotal,
+      }),
+    ));
     const selfId = () => this.id;
     if (config.zeroCopy) {
       const { zeroCopy, error } = ZeroCopy.open();
@@ -121,6 +115,20 @@ export class Relay {
       metrics: this.metrics,
       log: this.log,
       playlistCacheControl: playlistCacheControl(config.playlistMaxAgeMs),
+    });
+    this.router = new LiveRouter({
+      cluster: this.cluster,
+      cache: this.cache,
+      hopAuth: this.hopAuth,
+      viewers: this.viewers,
+      guard: this.guard,
+      filler: this.filler,
+      metrics: this.metrics,
+    });
+    this.control = relayControlRoutes({
+      health: () => this.health(),
+      registry: this.metrics.registry,
+      log: this.log,
     });
   }
 
@@ -236,6 +244,10 @@ export class Relay {
     if (++this.prunes % 5 === 0) this.viewers.counts(now);
   }
 
+  /**
+   * Node's front end. Shutdown, a missing Host and OPTIONS are answered here for every path, as the fast
+   * path does; `/live/` is routed below, anything else goes to the control routes on express.
+   */
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -250,15 +262,11 @@ export class Relay {
     } else if (req.method === 'OPTIONS') {
       res.writeHead(204, PREFLIGHT_HEADERS);
       res.end();
+    } else if (!pathname.startsWith('/live/')) {
+      this.control(req, res);
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendError(res, new RingcastError('RC_METHOD_NOT_ALLOWED'));
-    } else if (pathname.startsWith('/live/')) {
-      this.handleLive(req, res, pathname, q < 0 ? '' : url.slice(q + 1));
-    } else if (pathname === '/healthz') {
-      sendJson(res, 200, this.health());
-    } else if (pathname === '/metrics') {
-      sendMetrics(res, this.metrics.registry).catch((err) => sendError(res, err, this.log));
-    } else sendError(res, new RingcastError('RC_NOT_FOUND'));
+    } else this.handleLive(req, res, pathname, q < 0 ? '' : url.slice(q + 1));
   }
 
   private handleLive(req: IncomingMessage, res: ServerResponse, pathname: string, query: string): void {
@@ -275,92 +283,32 @@ export class Relay {
     else this.responder.serve(req, res, routed.entry, routed.result);
   }
 
-  /**
-   * What a `/live/` request gets, for both front ends (Node's http and the fast path): the entry to
-   * serve (starting a fill on a miss) or the error to answer with.
-   */
-  private route(req: FastRequest): { entry: CacheEntry; result: CacheResult } | RingcastError {
-    let path: LivePath;
-    try {
-      path = this.parsePath(req.pathname);
-    } catch (err) {
-      return toRingcastError(err);
-    }
-    const stream = this.cluster.stream(path.streamId);
-    if (!stream) return new RingcastError('RC_STREAM_NOT_FOUND', `stream ${path.streamId} is not known`);
-    // LL-HLS parameters key (and are forwarded) only on LL streams: elsewhere a query is no new object.
-    let blocking: BlockingQuery = NO_QUERY;
-    if (req.query && path.kind === 'playlist' && stream.lowLatency) {
-      try {
-        blocking = blockingQuery(new URLSearchParams(req.query));
-      } catch (err) {
-        return toRingcastError(err);
-      }
-    }
-    const forward = blocking.query;
-    const now = Date.now();
-    // Only ring members (who hold the cluster secret) make hop requests; anyone else is a viewer.
-    const hop = req.hop !== undefined && this.hopAuth.check(req.hop, req.address);
-    // Peers are not viewers: only viewer requests count and steer prefetching.
-    if (!hop) {
-      const session = sessionParam(req.query) ?? req.session();
-      this.viewers.seen(path.streamId, path.rendition, session, req.address(), now);
-    }
-    const cacheKey = forward ? path.relPath + forward : path.relPath;
-    let entry = this.cache.get(cacheKey, now);
-    // RFC 9111 only-if-cached: answer from the cache or 504, never fill (probes and benchmarks use it).
-    if (entry?.state !== 'complete' && req.onlyIfCached) return new RingcastError('RC_NOT_CACHED');
-    let result: CacheResult;
-    if (!entry) {
-      const refused = this.guard.check(path, blocking.msn, stream);
-      if (refused) return refused;
-      entry = this.filler.start({ path, cacheKey, query: forward, hop, stream }, true);
-      result = 'MISS';
-    } else if (entry.state === 'complete') result = 'HIT';
-    else if (
-      hop &&
-      (this.filler.originLinkDown(stream.originUrl) || (!entry.originOnly && !this.filler.toOrigin(entry)))
-    ) {
-      // A fill waiting on a link we take as broken would hold the peer for a timeout, and one waiting
-      // on a peer that it cannot give up could wait on the very relay that asks: a fill of its own
-      // (origin only, or none while our link is broken).
-      entry = this.filler.start({ path, cacheKey, query: forward, hop, stream }, false);
-      result = 'MISS';
-    } else result = 'COALESCED';
-    this.metrics.requestCounts[RESULT_LABELS[result]]++;
-    return { entry, result };
+  /** The route decision (live-router.ts), for both front ends; installFastPath and handleLive call it. */
+  private route(req: FastRequest): LiveRoute {
+    return this.router.route(req);
   }
 
-  private parsePath(pathname: string): LivePath {
-    let path = this.parsedPaths.get(pathname);
-    if (path) return path;
-    path = parseLivePath(pathname);
-    // Bounded: live keys roll over, so starting afresh now and then is enough.
-    if (this.parsedPaths.size >= PARSED_PATHS_MAX) this.parsedPaths.clear();
-    this.parsedPaths.set(pathname, path);
-    return path;
-  }
-
+  /** An announced segment: the window learns it; prefetch-policy.ts decides whether to fetch it now. */
   private onClusterChange(change: ClusterChange): void {
     if (change.type !== 'segment' || this.state === 'closed') return;
     const seg = change.segment;
     if (Number.isSafeInteger(seg.msn)) this.guard.window.announced(seg.streamId, seg.rendition, seg.msn);
-    let path: LivePath;
-    try {
-      path = parseLivePath(`/live/${seg.streamId}/${seg.rendition}/${seg.file}`);
-    } catch {
-      return;
-    }
-    const stream: StreamInfo | undefined = this.cluster.stream(seg.streamId);
+    const path = announcedPath(seg);
+    if (!path) return;
+    const stream = this.cluster.stream(seg.streamId);
     const now = Date.now();
-    if (!stream) return;
-    const cached = this.cache.get(path.relPath, now);
-    // A 404 kept from a request that came a moment early: the announcement says the segment exists now.
-    if (cached?.state === 'complete' && cached.status === 404) this.cache.remove(cached);
-    else if (cached) return;
-    const mine = this.cluster.ring().owner(path.ringKey)?.id === this.id;
-    if (!mine && !this.viewers.watching(seg.streamId, seg.rendition, now)) return;
-    this.metrics.prefetches.inc({ source: mine ? 'origin' : 'peer' });
+    const cached = stream ? this.cache.get(path.relPath, now) : undefined;
+    const action = prefetchAction({
+      streamKnown: stream !== undefined,
+      cached: cachedState(cached),
+      ownerId: this.cluster.ring().owner(path.ringKey)?.id,
+      selfId: this.id,
+      watching: this.viewers.watching(seg.streamId, seg.rendition, now),
+    });
+    if (action.kind === 'ignore' || !stream) return;
+    if (cached && (action.kind === 'forget-404' || action.forget404)) this.cache.remove(cached);
+    if (action.kind !== 'prefetch') return;
+    this.metrics.prefetches.inc({ source: action.source });
     this.filler.start({ path, cacheKey: path.relPath, query: '', hop: false, stream }, true);
   }
 
@@ -379,9 +327,5 @@ export class Relay {
   }
 }
 
-const PARSED_PATHS_MAX = 4096;
-
 const KEEP_ALIVE_MS = 5000;
 const STALL_MS = 30_000;
-
-const RESULT_LABELS = { HIT: 'hit', MISS: 'miss', COALESCED: 'coalesced' } as const;
