@@ -1,4 +1,4 @@
-import { ConfigError, type ConfigOf, type ConfigSpec, loadConfig } from '../common/config.ts';
+import { type ConfigOf, type ConfigSpec, checkedLoader } from '../common/config.ts';
 import { NAME_RE } from '../common/names.ts';
 
 const MiB = 1024 * 1024;
@@ -89,13 +89,4 @@ export function crossCheck(config: RelayConfig): string[] {
 }
 
 /** Loads the relay config (defaults, env, flags, overrides) and runs the cross-key checks. */
-export function loadRelayConfig(
-  argv: readonly string[] = [],
-  env: NodeJS.ProcessEnv = process.env,
-  overrides: Partial<Record<keyof typeof RELAY_CONFIG, unknown>> = {},
-): RelayConfig {
-  const config = loadConfig(RELAY_CONFIG, argv, env, overrides, 'relay');
-  const problems = crossCheck(config);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
-}
+export const loadRelayConfig = checkedLoader(RELAY_CONFIG, 'relay', crossCheck);

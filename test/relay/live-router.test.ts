@@ -106,32 +106,6 @@ const cases: Case[] = [
     path: '/live/demo/720p/9.m4s',
     want: { code: 'RC_NOT_FOUND' },
   },
-  {
-    name: 'LL blocking reload: canonical query keys and is forwarded',
-    path: '/live/ll/720p/index.m3u8',
-    query: '_HLS_part=01&x=1&_HLS_msn=7',
-    want: { result: 'MISS', fills: [['ll/720p/index.m3u8?_HLS_msn=7&_HLS_part=1', true]], viewers: 1 },
-  },
-  {
-    name: 'LL blocking reload already cached under its canonical key',
-    path: '/live/ll/720p/index.m3u8',
-    query: '_HLS_msn=07',
-    held: 'complete',
-    heldKey: 'll/720p/index.m3u8?_HLS_msn=7',
-    want: { result: 'HIT', viewers: 1 },
-  },
-  {
-    name: 'LL bad blocking parameter',
-    path: '/live/ll/720p/index.m3u8',
-    query: '_HLS_msn=x',
-    want: { code: 'RC_BAD_REQUEST' },
-  },
-  {
-    name: 'a query on a non-LL stream is no new object',
-    path: '/live/demo/720p/index.m3u8',
-    query: '_HLS_msn=7',
-    want: { result: 'MISS', fills: [['demo/720p/index.m3u8', true]], viewers: 1 },
-  },
 ];
 
 function setup(c: Case) {
@@ -209,6 +183,36 @@ for (const c of cases) {
     t.deepEqual(s.fills, c.want.fills ?? []);
     t.is(s.viewers.total(Date.now()), c.want.viewers);
     t.is(s.requestCounts[got.result === 'HIT' ? 'hit' : got.result === 'MISS' ? 'miss' : 'coalesced'], 1);
+  });
+}
+
+// Playlist requests (`<stream>?<query>` of `/live/<stream>/720p/index.m3u8`) → the query part of the
+// cache key, or the error: LL-HLS blocking parameters key (canonically) and are forwarded on LL streams only.
+const PLAYLIST_KEYS: Record<string, string> = {
+  'll?_HLS_part=01&x=1&_HLS_msn=7': '?_HLS_msn=7&_HLS_part=1',
+  'll?_HLS_msn=07&_HLS_skip=YES': '?_HLS_msn=7&_HLS_skip=YES',
+  'll?session=abc': '',
+  'll?_HLS_msn=x': 'RC_BAD_REQUEST',
+  'll?_HLS_skip=NO': 'RC_BAD_REQUEST',
+  'demo?_HLS_msn=7': '',
+  'demo?_HLS_msn=x': '',
+};
+
+for (const [request_, want] of Object.entries(PLAYLIST_KEYS)) {
+  test(`route: the playlist request ${request_} is keyed ${want || 'without a query'}`, (t) => {
+    const [stream, query] = request_.split('?') as [string, string];
+    const c: Case = {
+      name: '',
+      path: `/live/${stream}/720p/index.m3u8`,
+      query,
+      want: { code: 'RC_INTERNAL' },
+    };
+    const s = setup(c);
+    const got = s.router.route(request(c));
+    if (got instanceof RingcastError) return t.is(got.code as string, want);
+    t.deepEqual(s.fills, [[`${stream}/720p/index.m3u8${want}`, true]]);
+    // The same request again joins the fill under that key.
+    t.is((s.router.route(request(c)) as { result: string }).result, 'COALESCED');
   });
 }
 

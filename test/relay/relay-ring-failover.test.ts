@@ -1,16 +1,22 @@
 // Failing owners: the next member fills from the origin, and the relays after it ask that member.
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
+import type { MemoryClusterSource } from '../../relay/memory-cluster-source.ts';
 import { clusterWith, FakeUpstream, get, metric, metrics, startRelay, waitFor } from './helpers.ts';
-import {
-  HOP,
-  keyOwnedBy,
-  keyWithCandidates,
-  member,
-  nextFrom,
-  relayAndFakePeer,
-  serveEverywhere,
-} from './ring-support.ts';
+import { HOP, keyOwnedBy, member, nextFrom, relayAndFakePeer, serveEverywhere } from './ring-support.ts';
+
+/** A key whose first three ring candidates are `ids`, in that order. */
+function keyWithCandidates(cluster: MemoryClusterSource, ids: string[], from = 0): string {
+  for (let n = from; n < from + 5000; n++) {
+    const key = `demo/720p/${n}.m4s`;
+    const got = cluster
+      .ring()
+      .candidates(key, ids.length)
+      .map((r) => r.id);
+    if (got.join() === ids.join()) return key;
+  }
+  throw new Error(`no key with candidates ${ids.join()}`);
+}
 
 test('after a failing owner the next member fills from the origin itself; the one after it asks that member first', async (t) => {
   const origin = await new FakeUpstream().start();

@@ -1,17 +1,19 @@
 // The ring's fill order: owner, peers, origin; verification of peer bytes; prefetching.
 import { createHash, randomBytes } from 'node:crypto';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Ring } from '../../common/ring.ts';
-import { announce, get, metric, metrics, waitFor } from './helpers.ts';
-import {
-  announceKey,
-  HOP,
-  keyOwnedBy,
-  member,
-  nextFrom,
-  relayAndFakePeer,
-  twoRelays,
-} from './ring-support.ts';
+import { announce, clusterWith, FakeUpstream, get, metric, metrics, startRelay, waitFor } from './helpers.ts';
+import { announceKey, HOP, keyOwnedBy, member, nextFrom, relayAndFakePeer } from './ring-support.ts';
+
+async function twoRelays(t: ExecutionContext) {
+  const origin = await new FakeUpstream().start();
+  const cluster = clusterWith(origin.url);
+  const a = await startRelay(cluster, { id: 'relay-a' });
+  const b = await startRelay(cluster, { id: 'relay-b' });
+  t.teardown(() => Promise.all([a.relay.close(), b.relay.close(), origin.close()]));
+  cluster.setRing({ version: 1, relays: [member(a.id, a.url), member(b.id, b.url)] });
+  return { origin, cluster, a, b };
+}
 
 test('a non-owner fills from the owner; the origin sees one request', async (t) => {
   const { origin, cluster, a, b } = await twoRelays(t);

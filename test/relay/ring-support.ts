@@ -20,16 +20,6 @@ export function keyOwnedBy(cluster: MemoryClusterSource, ownerId: string, from =
   throw new Error(`no key owned by ${ownerId}`);
 }
 
-export async function twoRelays(t: ExecutionContext) {
-  const origin = await new FakeUpstream().start();
-  const cluster = clusterWith(origin.url);
-  const a = await startRelay(cluster, { id: 'relay-a' });
-  const b = await startRelay(cluster, { id: 'relay-b' });
-  t.teardown(() => Promise.all([a.relay.close(), b.relay.close(), origin.close()]));
-  cluster.setRing({ version: 1, relays: [member(a.id, a.url), member(b.id, b.url)] });
-  return { origin, cluster, a, b };
-}
-
 /** One real relay `relay-b` and a fake peer that owns part of the ring. */
 export async function relayAndFakePeer(t: ExecutionContext, peerUrl?: string) {
   const origin = await new FakeUpstream().start();
@@ -64,19 +54,6 @@ export function serveEverywhere(
   for (const u of upstreams) u.objects.set(key, body);
   announceKey(cluster, key, body);
   return body;
-}
-
-/** A key whose first three ring candidates are `ids`, in that order. */
-export function keyWithCandidates(cluster: MemoryClusterSource, ids: string[], from = 0): string {
-  for (let n = from; n < from + 5000; n++) {
-    const key = `demo/720p/${n}.m4s`;
-    const got = cluster
-      .ring()
-      .candidates(key, ids.length)
-      .map((r) => r.id);
-    if (got.join() === ids.join()) return key;
-  }
-  throw new Error(`no key with candidates ${ids.join()}`);
 }
 
 /**
