@@ -5,7 +5,7 @@ import { CORS_HEADERS, PREFLIGHT_HEADERS, playlistCacheControl } from '../common
 import { closeServer, listen, sendError } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import { HOP_HEADER, RELAY_HEADER } from '../common/types.ts';
-import type { ClusterChange, ClusterSource } from './cluster-source.ts';
+import type { ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
 import { relayControlRoutes } from './control-routes.ts';
 import { type CoordinatorClient, clusterSourceFor } from './coordinator-client.ts';
@@ -14,7 +14,7 @@ import { Filler } from './filler.ts';
 import { HopAuth } from './hop-auth.ts';
 import { header } from './live-query.ts';
 import { type LiveRoute, LiveRouter } from './live-router.ts';
-import { announcedPath, cachedState, prefetchAction } from './prefetch-policy.ts';
+import { Prefetcher } from './prefetcher.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { RequestGuard } from './request-guard.ts';
 import { answerClientError, Responder, sendRelayError } from './responder.ts';
@@ -51,6 +51,7 @@ export class Relay {
   /** sendfile for large bodies (zero-copy.ts); undefined when off or not built. */
   private readonly zeroCopy: ZeroCopy | undefined;
   private readonly router: LiveRouter;
+  private readonly prefetcher: Prefetcher;
   /** `/healthz`, `/metrics` and any other path outside `/live/`, on express (control-routes.ts). */
   private readonly control: (req: IncomingMessage, res: ServerResponse) => void;
   private server: Server | undefined;
@@ -69,6 +70,8 @@ export class Relay {
     private readonly config: RelayConfig,
     deps: RelayDeps,
   ) {
+    // Whole, in dependency order: the relay's wiring reads top to bottom as one diagram; each part is
+    // built in its own file (live-router, prefetcher, control-routes, filler, responder).
     this.log = deps.log.child({ component: 'relay' });
     this.cache = new SegmentCache(config.cacheBytes);
     this.hopAuth = new HopAuth(config.clusterSecret, this.log);
@@ -116,15 +119,9 @@ export class Relay {
       log: this.log,
       playlistCacheControl: playlistCacheControl(config.playlistMaxAgeMs),
     });
-    this.router = new LiveRouter({
-      cluster: this.cluster,
-      cache: this.cache,
-      hopAuth: this.hopAuth,
-      viewers: this.viewers,
-      guard: this.guard,
-      filler: this.filler,
-      metrics: this.metrics,
-    });
+    const { cluster, cache, hopAuth, viewers, guard, filler, metrics } = this;
+    this.router = new LiveRouter({ cluster, cache, hopAuth, viewers, guard, filler, metrics });
+    this.prefetcher = new Prefetcher({ cluster, cache, viewers, guard, filler, metrics, selfId });
     this.control = relayControlRoutes({
       health: () => this.health(),
       registry: this.metrics.registry,
@@ -153,7 +150,7 @@ export class Relay {
       this.url =
         this.config.publicUrl || // trimmed by the config loader
         bound.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
-      this.unsubscribe = this.cluster.onChange((c) => this.onClusterChange(c));
+      this.unsubscribe = this.cluster.onChange((c) => this.state !== 'closed' && this.prefetcher.onChange(c));
       this.client?.start({ id: this.id, url: this.url, capacity: this.config.capacity });
       // Viewer figures are pruned when read; read them now and then so idle streams do not pile up.
       // Expired playlists and negative entries leave within a second, whether read again or not.
@@ -286,30 +283,6 @@ export class Relay {
   /** The route decision (live-router.ts), for both front ends; installFastPath and handleLive call it. */
   private route(req: FastRequest): LiveRoute {
     return this.router.route(req);
-  }
-
-  /** An announced segment: the window learns it; prefetch-policy.ts decides whether to fetch it now. */
-  private onClusterChange(change: ClusterChange): void {
-    if (change.type !== 'segment' || this.state === 'closed') return;
-    const seg = change.segment;
-    if (Number.isSafeInteger(seg.msn)) this.guard.window.announced(seg.streamId, seg.rendition, seg.msn);
-    const path = announcedPath(seg);
-    if (!path) return;
-    const stream = this.cluster.stream(seg.streamId);
-    const now = Date.now();
-    const cached = stream ? this.cache.get(path.relPath, now) : undefined;
-    const action = prefetchAction({
-      streamKnown: stream !== undefined,
-      cached: cachedState(cached),
-      ownerId: this.cluster.ring().owner(path.ringKey)?.id,
-      selfId: this.id,
-      watching: this.viewers.watching(seg.streamId, seg.rendition, now),
-    });
-    if (action.kind === 'ignore' || !stream) return;
-    if (cached && (action.kind === 'forget-404' || action.forget404)) this.cache.remove(cached);
-    if (action.kind !== 'prefetch') return;
-    this.metrics.prefetches.inc({ source: action.source });
-    this.filler.start({ path, cacheKey: path.relPath, query: '', hop: false, stream }, true);
   }
 
   private health(): Record<string, unknown> {
