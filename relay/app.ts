@@ -150,7 +150,9 @@ export class Relay {
       this.url =
         this.config.publicUrl || // trimmed by the config loader
         bound.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
-      this.unsubscribe = this.cluster.onChange((c) => this.state !== 'closed' && this.prefetcher.onChange(c));
+      this.unsubscribe = this.cluster.onChange((c) => {
+        if (this.state !== 'closed') this.prefetcher.onChange(c);
+      });
       this.client?.start({ id: this.id, url: this.url, capacity: this.config.capacity });
       // Viewer figures are pruned when read; read them now and then so idle streams do not pile up.
       // Expired playlists and negative entries leave within a second, whether read again or not.
