@@ -192,3 +192,24 @@ export function describeConfig(spec: ConfigSpec, part?: string): string {
     )
     .join('\n');
 }
+
+/**
+ * A part's one config loader: loadConfig, then the part's checks that span keys (one message per
+ * problem), thrown as one ConfigError. `argv`, `env` and `overrides` as for loadConfig.
+ */
+export function checkedLoader<S extends ConfigSpec>(
+  spec: S,
+  part: string,
+  crossCheck: (config: ConfigOf<S>) => string[],
+): (
+  argv?: readonly string[],
+  env?: NodeJS.ProcessEnv,
+  overrides?: Partial<Record<keyof S, unknown>>,
+) => ConfigOf<S> {
+  return (argv = [], env = process.env, overrides = {}) => {
+    const config = loadConfig(spec, argv, env, overrides, part);
+    const problems = crossCheck(config);
+    if (problems.length > 0) throw new ConfigError(problems);
+    return config;
+  };
+}

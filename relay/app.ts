@@ -1,23 +1,23 @@
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { RingcastError, toRingcastError } from '../common/errors.ts';
+import { RingcastError } from '../common/errors.ts';
 import { CORS_HEADERS, PREFLIGHT_HEADERS, playlistCacheControl } from '../common/hls-http.ts';
-import { closeServer, listen, sendError, sendJson } from '../common/http.ts';
+import { closeServer, listen, sendError } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
-import { sendMetrics } from '../common/metrics.ts';
-import { type LivePath, parseLivePath } from '../common/names.ts';
-import { HOP_HEADER, RELAY_HEADER, type StreamInfo } from '../common/types.ts';
-import type { CacheEntry } from './cache-entry.ts';
-import type { ClusterChange, ClusterSource } from './cluster-source.ts';
+import { HOP_HEADER, RELAY_HEADER } from '../common/types.ts';
+import type { ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
-import { CoordinatorClient } from './coordinator-client.ts';
+import { relayControlRoutes } from './control-routes.ts';
+import { type CoordinatorClient, clusterSourceFor } from './coordinator-client.ts';
 import { FastHttp, type FastRequest } from './fast-http.ts';
 import { Filler } from './filler.ts';
 import { HopAuth } from './hop-auth.ts';
-import { type BlockingQuery, blockingQuery, header, NO_QUERY, sessionParam } from './live-query.ts';
+import { header } from './live-query.ts';
+import { type LiveRoute, LiveRouter } from './live-router.ts';
+import { Prefetcher } from './prefetcher.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { RequestGuard } from './request-guard.ts';
-import { answerClientError, type CacheResult, Responder, sendRelayError } from './responder.ts';
+import { answerClientError, Responder, sendRelayError } from './responder.ts';
 import { SegmentCache } from './segment-cache.ts';
 import { agentSession, ViewerTracker } from './viewer-tracker.ts';
 import { ZeroCopy } from './zero-copy.ts';
@@ -50,8 +50,10 @@ export class Relay {
   private readonly log: Logger;
   /** sendfile for large bodies (zero-copy.ts); undefined when off or not built. */
   private readonly zeroCopy: ZeroCopy | undefined;
-  /** Parsed `/live/` paths of recent requests: the hot keys skip decoding and validation. */
-  private readonly parsedPaths = new Map<string, LivePath>();
+  private readonly router: LiveRouter;
+  private readonly prefetcher: Prefetcher;
+  /** `/healthz`, `/metrics` and any other path outside `/live/`, on express (control-routes.ts). */
+  private readonly control: (req: IncomingMessage, res: ServerResponse) => void;
   private server: Server | undefined;
   private fast: FastHttp | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -68,6 +70,8 @@ export class Relay {
     private readonly config: RelayConfig,
     deps: RelayDeps,
   ) {
+    // Whole, in dependency order: the relay's wiring reads top to bottom as one diagram; each part is
+    // built in its own file (live-router, prefetcher, control-routes, filler, responder).
     this.log = deps.log.child({ component: 'relay' });
     this.cache = new SegmentCache(config.cacheBytes);
     this.hopAuth = new HopAuth(config.clusterSecret, this.log);
@@ -80,23 +84,16 @@ export class Relay {
       zeroCopyBytes: () => this.zeroCopy?.sent ?? 0,
       refused: () => ({ ...this.guard.refused, forged_hop: this.hopAuth.refused }),
     });
-    if (deps.cluster) this.cluster = deps.cluster;
-    else {
-      if (config.coordinatorUrl.length === 0)
-        throw new Error("relay needs 'coordinatorUrl' or a cluster source");
-      this.client = new CoordinatorClient({
-        coordinatorUrls: config.coordinatorUrl,
-        clusterSecret: config.clusterSecret,
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-        log: this.log,
-        load: () => ({
-          viewers: this.viewers.total(Date.now()),
-          cacheBytes: this.cache.bytes,
-          bytesServedTotal: this.metrics.bytesServedTotal,
-        }),
-      });
-      this.cluster = this.client;
-    }
+    ({ cluster: this.cluster, client: this.client } = clusterSourceFor(
+      config,
+      deps.cluster,
+      this.log,
+      () => ({
+        viewers: this.viewers.total(Date.now()),
+        cacheBytes: this.cache.bytes,
+        bytesServedTotal: this.metrics.bytesServedTotal,
+      }),
+    ));
     const selfId = () => this.id;
     if (config.zeroCopy) {
       const { zeroCopy, error } = ZeroCopy.open();
@@ -122,6 +119,14 @@ export class Relay {
       log: this.log,
       playlistCacheControl: playlistCacheControl(config.playlistMaxAgeMs),
     });
+    const { cluster, cache, hopAuth, viewers, guard, filler, metrics } = this;
+    this.router = new LiveRouter({ cluster, cache, hopAuth, viewers, guard, filler, metrics });
+    this.prefetcher = new Prefetcher({ cluster, cache, viewers, guard, filler, metrics, selfId });
+    this.control = relayControlRoutes({
+      health: () => this.health(),
+      registry: this.metrics.registry,
+      log: this.log,
+    });
   }
 
   /** Listens, learns its id and URL, joins the cluster; resolves once it serves. */
@@ -145,7 +150,9 @@ export class Relay {
       this.url =
         this.config.publicUrl || // trimmed by the config loader
         bound.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
-      this.unsubscribe = this.cluster.onChange((c) => this.onClusterChange(c));
+      this.unsubscribe = this.cluster.onChange((c) => {
+        if (this.state !== 'closed') this.prefetcher.onChange(c);
+      });
       this.client?.start({ id: this.id, url: this.url, capacity: this.config.capacity });
       // Viewer figures are pruned when read; read them now and then so idle streams do not pile up.
       // Expired playlists and negative entries leave within a second, whether read again or not.
@@ -236,6 +243,10 @@ export class Relay {
     if (++this.prunes % 5 === 0) this.viewers.counts(now);
   }
 
+  /**
+   * Node's front end. Shutdown, a missing Host and OPTIONS are answered here for every path, as the fast
+   * path does; `/live/` is routed below, anything else goes to the control routes on express.
+   */
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -250,15 +261,11 @@ export class Relay {
     } else if (req.method === 'OPTIONS') {
       res.writeHead(204, PREFLIGHT_HEADERS);
       res.end();
+    } else if (!pathname.startsWith('/live/')) {
+      this.control(req, res);
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendError(res, new RingcastError('RC_METHOD_NOT_ALLOWED'));
-    } else if (pathname.startsWith('/live/')) {
-      this.handleLive(req, res, pathname, q < 0 ? '' : url.slice(q + 1));
-    } else if (pathname === '/healthz') {
-      sendJson(res, 200, this.health());
-    } else if (pathname === '/metrics') {
-      sendMetrics(res, this.metrics.registry).catch((err) => sendError(res, err, this.log));
-    } else sendError(res, new RingcastError('RC_NOT_FOUND'));
+    } else this.handleLive(req, res, pathname, q < 0 ? '' : url.slice(q + 1));
   }
 
   private handleLive(req: IncomingMessage, res: ServerResponse, pathname: string, query: string): void {
@@ -275,93 +282,9 @@ export class Relay {
     else this.responder.serve(req, res, routed.entry, routed.result);
   }
 
-  /**
-   * What a `/live/` request gets, for both front ends (Node's http and the fast path): the entry to
-   * serve (starting a fill on a miss) or the error to answer with.
-   */
-  private route(req: FastRequest): { entry: CacheEntry; result: CacheResult } | RingcastError {
-    let path: LivePath;
-    try {
-      path = this.parsePath(req.pathname);
-    } catch (err) {
-      return toRingcastError(err);
-    }
-    const stream = this.cluster.stream(path.streamId);
-    if (!stream) return new RingcastError('RC_STREAM_NOT_FOUND', `stream ${path.streamId} is not known`);
-    // LL-HLS parameters key (and are forwarded) only on LL streams: elsewhere a query is no new object.
-    let blocking: BlockingQuery = NO_QUERY;
-    if (req.query && path.kind === 'playlist' && stream.lowLatency) {
-      try {
-        blocking = blockingQuery(new URLSearchParams(req.query));
-      } catch (err) {
-        return toRingcastError(err);
-      }
-    }
-    const forward = blocking.query;
-    const now = Date.now();
-    // Only ring members (who hold the cluster secret) make hop requests; anyone else is a viewer.
-    const hop = req.hop !== undefined && this.hopAuth.check(req.hop, req.address);
-    // Peers are not viewers: only viewer requests count and steer prefetching.
-    if (!hop) {
-      const session = sessionParam(req.query) ?? req.session();
-      this.viewers.seen(path.streamId, path.rendition, session, req.address(), now);
-    }
-    const cacheKey = forward ? path.relPath + forward : path.relPath;
-    let entry = this.cache.get(cacheKey, now);
-    // RFC 9111 only-if-cached: answer from the cache or 504, never fill (probes and benchmarks use it).
-    if (entry?.state !== 'complete' && req.onlyIfCached) return new RingcastError('RC_NOT_CACHED');
-    let result: CacheResult;
-    if (!entry) {
-      const refused = this.guard.check(path, blocking.msn, stream);
-      if (refused) return refused;
-      entry = this.filler.start({ path, cacheKey, query: forward, hop, stream }, true);
-      result = 'MISS';
-    } else if (entry.state === 'complete') result = 'HIT';
-    else if (
-      hop &&
-      (this.filler.originLinkDown(stream.originUrl) || (!entry.originOnly && !this.filler.toOrigin(entry)))
-    ) {
-      // A fill waiting on a link we take as broken would hold the peer for a timeout, and one waiting
-      // on a peer that it cannot give up could wait on the very relay that asks: a fill of its own
-      // (origin only, or none while our link is broken).
-      entry = this.filler.start({ path, cacheKey, query: forward, hop, stream }, false);
-      result = 'MISS';
-    } else result = 'COALESCED';
-    this.metrics.requestCounts[RESULT_LABELS[result]]++;
-    return { entry, result };
-  }
-
-  private parsePath(pathname: string): LivePath {
-    let path = this.parsedPaths.get(pathname);
-    if (path) return path;
-    path = parseLivePath(pathname);
-    // Bounded: live keys roll over, so starting afresh now and then is enough.
-    if (this.parsedPaths.size >= PARSED_PATHS_MAX) this.parsedPaths.clear();
-    this.parsedPaths.set(pathname, path);
-    return path;
-  }
-
-  private onClusterChange(change: ClusterChange): void {
-    if (change.type !== 'segment' || this.state === 'closed') return;
-    const seg = change.segment;
-    if (Number.isSafeInteger(seg.msn)) this.guard.window.announced(seg.streamId, seg.rendition, seg.msn);
-    let path: LivePath;
-    try {
-      path = parseLivePath(`/live/${seg.streamId}/${seg.rendition}/${seg.file}`);
-    } catch {
-      return;
-    }
-    const stream: StreamInfo | undefined = this.cluster.stream(seg.streamId);
-    const now = Date.now();
-    if (!stream) return;
-    const cached = this.cache.get(path.relPath, now);
-    // A 404 kept from a request that came a moment early: the announcement says the segment exists now.
-    if (cached?.state === 'complete' && cached.status === 404) this.cache.remove(cached);
-    else if (cached) return;
-    const mine = this.cluster.ring().owner(path.ringKey)?.id === this.id;
-    if (!mine && !this.viewers.watching(seg.streamId, seg.rendition, now)) return;
-    this.metrics.prefetches.inc({ source: mine ? 'origin' : 'peer' });
-    this.filler.start({ path, cacheKey: path.relPath, query: '', hop: false, stream }, true);
+  /** The route decision (live-router.ts), for both front ends; installFastPath and handleLive call it. */
+  private route(req: FastRequest): LiveRoute {
+    return this.router.route(req);
   }
 
   private health(): Record<string, unknown> {
@@ -379,9 +302,5 @@ export class Relay {
   }
 }
 
-const PARSED_PATHS_MAX = 4096;
-
 const KEEP_ALIVE_MS = 5000;
 const STALL_MS = 30_000;
-
-const RESULT_LABELS = { HIT: 'hit', MISS: 'miss', COALESCED: 'coalesced' } as const;

@@ -1,4 +1,4 @@
-import type { ConfigOf, ConfigSpec } from '../common/config.ts';
+import { type ConfigOf, type ConfigSpec, checkedLoader } from '../common/config.ts';
 import { NAME_RE } from '../common/names.ts';
 
 const MiB = 1024 * 1024;
@@ -71,3 +71,22 @@ export const RELAY_CONFIG = {
 
 /** The loaded, frozen relay configuration. */
 export type RelayConfig = ConfigOf<typeof RELAY_CONFIG>;
+
+/**
+ * Checks that span keys; one message per problem. A relay started from the command line always has a
+ * coordinator (only tests and programs hand a Relay a cluster source of their own).
+ */
+export function crossCheck(config: RelayConfig): string[] {
+  const problems: string[] = [];
+  if (config.coordinatorUrl.length === 0) problems.push("'coordinatorUrl' is required (--coordinator-url)");
+  // Every call to the coordinator carries it (docs/architecture.md, "Membership and the store").
+  else if (config.clusterSecret === '')
+    problems.push("'clusterSecret' is required with a coordinatorUrl (RINGCAST_CLUSTER_SECRET)");
+  // A blocking reload waits on the origin's hold: it may not give up before a plain request would.
+  if (config.blockingTimeoutMs < config.firstByteTimeoutMs)
+    problems.push(`'blockingTimeoutMs' must be at least firstByteTimeoutMs (${config.firstByteTimeoutMs})`);
+  return problems;
+}
+
+/** Loads the relay config (defaults, env, flags, overrides) and runs the cross-key checks. */
+export const loadRelayConfig = checkedLoader(RELAY_CONFIG, 'relay', crossCheck);

@@ -12,6 +12,7 @@ import type {
   StreamInfo,
 } from '../common/types.ts';
 import type { ClusterChange, ClusterSource } from './cluster-source.ts';
+import type { RelayConfig } from './config.ts';
 import { MemoryClusterSource } from './memory-cluster-source.ts';
 
 export interface CoordinatorClientOptions {
@@ -266,4 +267,27 @@ function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (err instanceof Response) return `HTTP ${err.status}`;
   return String(err);
+}
+
+/**
+ * The relay's view of the cluster: the source it was given (tests, a fixed cluster), else a client of
+ * the coordinators in its config, which registers the relay and reports `load` with each heartbeat.
+ */
+export function clusterSourceFor(
+  config: Pick<RelayConfig, 'coordinatorUrl' | 'clusterSecret' | 'heartbeatIntervalMs'>,
+  given: ClusterSource | undefined,
+  log: Logger,
+  load: () => RelayLoad,
+): { cluster: ClusterSource; client: CoordinatorClient | undefined } {
+  if (given) return { cluster: given, client: undefined };
+  // loadRelayConfig refuses this for the CLI; a program building a Relay by hand is told here.
+  if (config.coordinatorUrl.length === 0) throw new Error("relay needs 'coordinatorUrl' or a cluster source");
+  const client = new CoordinatorClient({
+    coordinatorUrls: config.coordinatorUrl,
+    clusterSecret: config.clusterSecret,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    log,
+    load,
+  });
+  return { cluster: client, client };
 }
