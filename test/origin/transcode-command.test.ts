@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { ORIGIN_CONFIG, parseLadder } from '../../origin/config.ts';
-import { type TranscodeOptions, transcodeArgs } from '../../origin/transcode-command.ts';
+import {
+  encodedRungArgs,
+  passThroughArgs,
+  scaleFilter,
+  type TranscodeOptions,
+  transcodeArgs,
+} from '../../origin/transcode-command.ts';
 
 /**
  * The ffmpeg arguments, pinned as they were before transcodeArgs was split into named pieces (issue 15).
@@ -55,5 +61,38 @@ const cases: { name: string; opts: TranscodeOptions }[] = [
 for (const c of cases) {
   test(`transcodeArgs: ${c.name} is byte-identical to the pinned arguments`, (t) => {
     t.deepEqual(transcodeArgs(c.opts), pinned[c.name]);
+  });
+}
+
+const rung = parseLadder('180p:320x180:300k:64k')[0]!;
+
+const pieces: { name: string; actual: () => string | string[]; expected: string | string[] }[] = [
+  {
+    name: 'scaleFilter: one rung',
+    actual: () => scaleFilter([rung], 15),
+    expected:
+      '[0:v]fps=15,split=1[s0];[s0]scale=320:180:force_original_aspect_ratio=decrease,pad=320:180:(ow-iw)/2:(oh-ih)/2,setsar=1[v0]',
+  },
+  {
+    name: 'passThroughArgs: AAC copied',
+    actual: () => passThroughArgs('0:a?', true).slice(0, 8),
+    expected: ['-map', '0:v', '-map', '0:a?', '-c:v', 'copy', '-c:a', 'copy'],
+  },
+  {
+    name: 'passThroughArgs: other audio re-encoded at 128k',
+    actual: () => passThroughArgs('1:a', false).slice(6, 14),
+    expected: ['-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2'],
+  },
+  {
+    name: 'encodedRungArgs: GOP is fps × segment seconds, maxrate 110 %, bufsize 2×',
+    actual: () => encodedRungArgs(rung, 2, '0:a?', { fps: 15, segmentSeconds: 1 }).slice(0, 24).join(' '),
+    expected:
+      '-map [v2] -map 0:a? -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -b:v 300k -maxrate 330k -bufsize 600k -g 15 -keyint_min 15 -sc_threshold 0',
+  },
+];
+
+for (const c of pieces) {
+  test(c.name, (t) => {
+    t.deepEqual(c.actual(), c.expected);
   });
 }
