@@ -9,7 +9,7 @@ import { type FfmpegRun, publishTestPattern } from '../../harness/ffmpeg.ts';
 import { getText, waitFor } from '../../harness/wait.ts';
 import { Origin } from '../../origin/app.ts';
 import { loadOriginConfig, parseLadder } from '../../origin/config.ts';
-import { selectLadder } from '../../origin/live-stream.ts';
+import { selectLadder } from '../../origin/ladder-choice.ts';
 
 type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
 type Master = InstanceType<typeof HLS.types.MasterPlaylist>;
