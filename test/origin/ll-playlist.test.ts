@@ -5,7 +5,7 @@ import { silentLogger } from '../../common/log.ts';
 import { waitFor } from '../../harness/wait.ts';
 import { Origin } from '../../origin/app.ts';
 import { loadOriginConfig } from '../../origin/config.ts';
-import { advancePartLimit } from '../../origin/http-server.ts';
+import { advancePartLimit } from '../../origin/ll-hls-reads.ts';
 import { mediaPlaylistText, skippedSegments } from '../../origin/playlist-writer.ts';
 import type { PublishedSegment } from '../../origin/segment-types.ts';
 
