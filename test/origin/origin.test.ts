@@ -42,72 +42,92 @@ test.serial('a wrong key is refused: the publisher exits non-zero and nothing is
   t.is(coordinator.streams.length, 0);
 });
 
-test.serial('the right key is accepted: segments, playlists with PDT, announcements', async (t) => {
+/** The accepted publisher and its first media playlist (set by the test below; the next ones read it). */
+let accepted: { run: ReturnType<typeof publish>; pl: InstanceType<typeof HLS.types.MediaPlaylist> };
+
+test.serial(
+  'the right key is accepted: a master and media playlists with PDT on every segment',
+  async (t) => {
+    const { url, rtmpUrl } = rtmpOrigin;
+    const run = publish(`${rtmpUrl}/${KEY}`);
+    const media = await waitFor(
+      async () => {
+        const text = await getText(`${url}/live/demo/180p/index.m3u8`);
+        return segmentsIn(text) >= 3 ? text : undefined;
+      },
+      { timeoutMs: 60_000, what: '3 segments' },
+    );
+    t.is(run.child.exitCode, null, `publisher still running: ${run.stderr()}`);
+
+    const master = HLS.parse(await getText(`${url}/live/demo/master.m3u8`)) as InstanceType<
+      typeof HLS.types.MasterPlaylist
+    >;
+    t.deepEqual(
+      master.variants.map((v) => v.uri),
+      ['180p/index.m3u8', '90p/index.m3u8'],
+    );
+    t.regex(master.variants[0]!.codecs!, /^avc1\.64[0-9a-f]{4},mp4a\.40\.2$/);
+    t.deepEqual(master.variants[0]!.resolution, { width: 320, height: 180 });
+    t.true(master.variants[0]!.bandwidth > master.variants[1]!.bandwidth);
+
+    const pl = HLS.parse(media) as InstanceType<typeof HLS.types.MediaPlaylist>;
+    t.false(pl.endlist);
+    t.true(
+      pl.segments.every((s) => s.programDateTime instanceof Date),
+      'PDT on every segment',
+    );
+    t.true(pl.segments.every((s) => s.duration > 0 && s.duration <= pl.targetDuration + 0.5));
+    t.regex(pl.segments[0]!.map.uri, /^init-[0-9a-f]{8}\.mp4$/);
+    const pdtLag = Date.now() - pl.segments.at(-1)!.programDateTime!.getTime();
+    t.true(pdtLag > 0 && pdtLag < 15_000, `last PDT ${pdtLag} ms ago`);
+    accepted = { run, pl };
+  },
+);
+
+test.serial(
+  'segments and init are immutable and typed; the stream and each segment are announced',
+  async (t) => {
+    const { url } = rtmpOrigin;
+    const { pl } = accepted;
+    // Segment and init: immutable, typed, sized; HEAD has the headers and no body.
+    const seg = await fetch(`${url}/live/demo/180p/${pl.segments[0]!.uri}`);
+    const bytes = Buffer.from(await seg.arrayBuffer());
+    t.is(seg.status, 200);
+    t.is(seg.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    t.is(seg.headers.get('content-type'), 'video/iso.segment');
+    t.is(Number(seg.headers.get('content-length')), bytes.length);
+    t.is(seg.headers.get('access-control-allow-origin'), '*');
+    const head = await fetch(`${url}/live/demo/180p/${pl.segments[0]!.map.uri}`, { method: 'HEAD' });
+    t.is(head.status, 200);
+    t.is(head.headers.get('content-type'), 'video/mp4');
+
+    // Announcements: the stream (with the secret) and each segment with its real size and digest.
+    const put = coordinator.streams.find((s) => s.body.state === 'live');
+    t.truthy(put);
+    t.is(put!.auth, `Bearer ${SECRET}`);
+    t.is(put!.body.originUrl, url);
+    t.deepEqual(
+      put!.body.renditions.map((r) => [r.name, r.width, r.height, r.frameRate]),
+      [
+        ['180p', 320, 180, 15],
+        ['90p', 160, 90, 15],
+      ],
+    );
+    const ann = await waitFor(() =>
+      coordinator.segments.find((s) => s.rendition === '180p' && s.file === pl.segments[0]!.uri),
+    );
+    t.is(ann.size, bytes.length);
+    t.is(ann.sha256, createHash('sha256').update(bytes).digest('hex'));
+    t.is(ann.programDateTime, pl.segments[0]!.programDateTime!.toISOString());
+  },
+);
+
+test.serial('a second publisher on the live key is refused; the first keeps going', async (t) => {
   const { url, rtmpUrl } = rtmpOrigin;
-  const run = publish(`${rtmpUrl}/${KEY}`);
-  const media = await waitFor(
-    async () => {
-      const text = await getText(`${url}/live/demo/180p/index.m3u8`);
-      return segmentsIn(text) >= 3 ? text : undefined;
-    },
-    { timeoutMs: 60_000, what: '3 segments' },
+  const { run, pl } = accepted;
+  const bytes = Buffer.from(
+    await (await fetch(`${url}/live/demo/180p/${pl.segments[0]!.uri}`)).arrayBuffer(),
   );
-  t.is(run.child.exitCode, null, `publisher still running: ${run.stderr()}`);
-
-  const master = HLS.parse(await getText(`${url}/live/demo/master.m3u8`)) as InstanceType<
-    typeof HLS.types.MasterPlaylist
-  >;
-  t.deepEqual(
-    master.variants.map((v) => v.uri),
-    ['180p/index.m3u8', '90p/index.m3u8'],
-  );
-  t.regex(master.variants[0]!.codecs!, /^avc1\.64[0-9a-f]{4},mp4a\.40\.2$/);
-  t.deepEqual(master.variants[0]!.resolution, { width: 320, height: 180 });
-  t.true(master.variants[0]!.bandwidth > master.variants[1]!.bandwidth);
-
-  const pl = HLS.parse(media) as InstanceType<typeof HLS.types.MediaPlaylist>;
-  t.false(pl.endlist);
-  t.true(
-    pl.segments.every((s) => s.programDateTime instanceof Date),
-    'PDT on every segment',
-  );
-  t.true(pl.segments.every((s) => s.duration > 0 && s.duration <= pl.targetDuration + 0.5));
-  t.regex(pl.segments[0]!.map.uri, /^init-[0-9a-f]{8}\.mp4$/);
-  const pdtLag = Date.now() - pl.segments.at(-1)!.programDateTime!.getTime();
-  t.true(pdtLag > 0 && pdtLag < 15_000, `last PDT ${pdtLag} ms ago`);
-
-  // Segment and init: immutable, typed, sized; HEAD has the headers and no body.
-  const seg = await fetch(`${url}/live/demo/180p/${pl.segments[0]!.uri}`);
-  const bytes = Buffer.from(await seg.arrayBuffer());
-  t.is(seg.status, 200);
-  t.is(seg.headers.get('cache-control'), 'public, max-age=31536000, immutable');
-  t.is(seg.headers.get('content-type'), 'video/iso.segment');
-  t.is(Number(seg.headers.get('content-length')), bytes.length);
-  t.is(seg.headers.get('access-control-allow-origin'), '*');
-  const head = await fetch(`${url}/live/demo/180p/${pl.segments[0]!.map.uri}`, { method: 'HEAD' });
-  t.is(head.status, 200);
-  t.is(head.headers.get('content-type'), 'video/mp4');
-
-  // Announcements: the stream (with the secret) and each segment with its real size and digest.
-  const put = coordinator.streams.find((s) => s.body.state === 'live');
-  t.truthy(put);
-  t.is(put!.auth, `Bearer ${SECRET}`);
-  t.is(put!.body.originUrl, url);
-  t.deepEqual(
-    put!.body.renditions.map((r) => [r.name, r.width, r.height, r.frameRate]),
-    [
-      ['180p', 320, 180, 15],
-      ['90p', 160, 90, 15],
-    ],
-  );
-  const ann = await waitFor(() =>
-    coordinator.segments.find((s) => s.rendition === '180p' && s.file === pl.segments[0]!.uri),
-  );
-  t.is(ann.size, bytes.length);
-  t.is(ann.sha256, createHash('sha256').update(bytes).digest('hex'));
-  t.is(ann.programDateTime, pl.segments[0]!.programDateTime!.toISOString());
-
-  // A second publisher on the live key is refused; the first keeps going.
   const before = segmentsIn(await getText(`${url}/live/demo/90p/index.m3u8`));
   const second = publish(`${rtmpUrl}/${KEY}`, 3);
   t.not(await second.exited, 0);
