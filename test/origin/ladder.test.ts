@@ -63,6 +63,7 @@ test('ladder syntax: name:copy is a pass-through; rungs above the input are skip
 test.serial(
   'pass-through and skipped rung: master RESOLUTION, CODECS, measured BANDWIDTH against the media',
   async (t) => {
+    // Reads better whole: one publish, then each attribute checked against the media it describes.
     const key = `ladder-${tag}`;
     const { origin, url, rtmpUrl } = await startOrigin(
       key,

@@ -55,6 +55,7 @@ test.serial(
 );
 
 test.serial('low latency: parts, preload hint, blocking playlist reload and part holds', async (t) => {
+  // Reads better whole: one origin's life, from the first LL playlist to its ended announcement.
   const fake = await standInCoordinator({ secret: SECRET });
   t.teardown(() => fake.server.close());
   const { origin, url } = await startOrigin({

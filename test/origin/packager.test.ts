@@ -119,6 +119,7 @@ test('box splitter: 64-bit box sizes and corrupt sizes', (t) => {
 });
 
 test('packager: segments at keyframes, atomic files, numbering continues after a restart', async (t) => {
+  // Reads better whole: two runs through one packager, then everything they produced checked together.
   const dir = mkdtempSync(join(tmpdir(), 'ringcast-packager-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const published: PublishedSegment[] = [];

@@ -75,6 +75,7 @@ test.serial('keys are asked of the coordinator: unknown and unverifiable keys ar
 test.serial(
   'two streams at once, each under the streamId its key maps to; CODECS and RESOLUTION match ffprobe',
   async (t) => {
+    // Reads better whole: two publishers up, then what each of them shows (transcoders, announcements, media).
     const a = publish(KEY_A);
     const b = publish(KEY_B);
     await waitForMsn('alpha', 1, 'alpha segments');
