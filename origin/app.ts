@@ -11,10 +11,10 @@ import { Announcer } from './announcer.ts';
 import type { OriginConfig } from './config.ts';
 import { createOriginHandler } from './http-server.ts';
 import { IngestServer } from './ingest-server.ts';
+import { CoordinatorKeyChecks, refusalLabel } from './key-checks.ts';
 import { LiveStream } from './live-stream.ts';
 import { OriginMetrics } from './origin-metrics.ts';
-import { checkPublishKey, type KeyCheck } from './publish-auth.ts';
-import { type PublishAuthResult, RtmpIngest } from './rtmp-ingest.ts';
+import { RtmpIngest } from './rtmp-ingest.ts';
 import { segmentAnnouncement, streamOptionsFor } from './stream-options.ts';
 
 export interface OriginDeps {
@@ -43,11 +43,18 @@ export class Origin {
   private originUrl = '';
   private keyRecheck: NodeJS.Timeout | undefined;
   private readonly coordinators: CoordinatorBases;
+  private readonly keys: CoordinatorKeyChecks;
 
   constructor(config: OriginConfig, deps: OriginDeps) {
     this.config = config;
     this.log = deps.log.child({ part: 'origin' });
     this.coordinators = new CoordinatorBases(config.coordinatorUrl);
+    this.keys = new CoordinatorKeyChecks({
+      coordinators: this.coordinators,
+      clusterSecret: config.clusterSecret,
+      ownStreamId: config.streamId,
+      ownKey: config.streamKey,
+    });
   }
 
   /** Starts every server (idempotent); resolves with the public URL and the RTMP URL (`rtmp://…/live`). */
@@ -93,7 +100,12 @@ export class Origin {
     const rtmpPort = await this.startRtmp();
     if (c.source === 'testsrc') own?.sourceStarted();
     if (this.coordinators.size > 0) {
-      this.keyRecheck = setInterval(() => void this.recheckKeys(), c.keyRecheckMs);
+      // Only a clear verdict drops a live publisher (key-checks.ts).
+      const recheck = () =>
+        this.keys.recheck(this.rtmp?.liveKeys() ?? [], (streamId) =>
+          this.rtmp?.disconnect(streamId, 'its key was revoked or rotated'),
+        );
+      this.keyRecheck = setInterval(() => void recheck(), c.keyRecheckMs);
       this.keyRecheck.unref();
     }
     const rtmpHost = new URL(bound).hostname;
@@ -150,7 +162,7 @@ export class Origin {
       streamKey: c.streamKey,
       streamId: c.streamId,
       acceptPublishers: c.source === 'rtmp',
-      authorize: this.coordinators.size > 0 ? (key) => this.authorize(key) : undefined,
+      authorize: this.coordinators.size > 0 ? (key) => this.keys.authorize(key) : undefined,
       log: this.log.child({ component: 'rtmp' }),
       onPublishStart: (p) => void this.publishStarted(p.streamId),
       onPublishEnd: (p) => this.streams.get(p.streamId)?.sourceStopped(),
@@ -167,44 +179,6 @@ export class Origin {
     if (!source)
       this.log.info({ stream: streamId }, 'publisher sent no video size (onMetaData): full ladder');
     this.streamFor(streamId).sourceStarted(source);
-  }
-
-  /** Asks the coordinators about a key, in turn until one can answer. */
-  private async checkKey(key: string): Promise<KeyCheck> {
-    let result: KeyCheck = { refused: 'no coordinator configured', unreachable: true };
-    for (const base of this.coordinators.order()) {
-      result = await checkPublishKey(base, this.config.clusterSecret, key);
-      if (!result.unreachable) {
-        this.coordinators.prefer(base);
-        break;
-      }
-    }
-    return result;
-  }
-
-  /** Asks the coordinator about a key; the configured stream's id is not for coordinator keys to take. */
-  private async authorize(key: string): Promise<PublishAuthResult> {
-    const c = this.config;
-    const result = await this.checkKey(key);
-    if ('streamId' in result && result.streamId === c.streamId && c.streamKey)
-      return { refused: `stream '${c.streamId}' is this origin's own (--stream-key)` };
-    return result;
-  }
-
-  /**
-   * Keys are checked on every (re)connect; live publishers are re-checked every `keyRecheckMs`, so a
-   * revoked or rotated-out key stops publishing. Only a clear 403 drops one: a coordinator that cannot
-   * be reached is no reason to cut a live stream.
-   */
-  private async recheckKeys(): Promise<void> {
-    const c = this.config;
-    for (const { streamId, key } of this.rtmp?.liveKeys() ?? []) {
-      if (key === c.streamKey) continue;
-      const result = await this.checkKey(key);
-      if (result.unreachable) continue;
-      if ('refused' in result || result.streamId !== streamId)
-        this.rtmp?.disconnect(streamId, 'its key was revoked or rotated');
-    }
   }
 
   /** The stream `streamId`, made on its first publisher (own transcoder, packagers, playlists). */
@@ -273,11 +247,4 @@ export class Origin {
     if (this.server) await closeServer(this.server);
     if (this.ownsDataDir && this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
   }
-}
-
-/** Refusal reasons as a small set of metric labels (reasons may carry details). */
-function refusalLabel(reason: string): string {
-  if (/unreachable|check failed/.test(reason)) return 'key check failed';
-  if (/unknown or revoked|wrong stream key/.test(reason)) return 'wrong stream key';
-  return reason.replace(/'[^']*'/g, '').slice(0, 60);
 }
