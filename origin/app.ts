@@ -8,23 +8,19 @@ import { closeServer, listen, type RetryPolicy } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import type { StreamInfo, StreamState } from '../common/types.ts';
 import { Announcer } from './announcer.ts';
-import { type OriginConfig, parseLadder } from './config.ts';
+import type { OriginConfig } from './config.ts';
 import { createOriginHandler } from './http-server.ts';
 import { IngestServer } from './ingest-server.ts';
+import { CoordinatorKeyChecks, refusalLabel } from './key-checks.ts';
 import { LiveStream } from './live-stream.ts';
 import { OriginMetrics } from './origin-metrics.ts';
-import { checkPublishKey, type KeyCheck } from './publish-auth.ts';
-import { type PublishAuthResult, RtmpIngest } from './rtmp-ingest.ts';
+import { RtmpIngest } from './rtmp-ingest.ts';
+import { segmentAnnouncement, streamOptionsFor } from './stream-options.ts';
 
 export interface OriginDeps {
   log: Logger;
 }
 
-const FFMPEG_RETRY: RetryPolicy = {
-  maxNumRetry: Number.POSITIVE_INFINITY,
-  retryDelayMs: 500,
-  maxRetryDelayMs: 10_000,
-};
 const ANNOUNCE_RETRY: RetryPolicy = { maxNumRetry: 6, retryDelayMs: 250, maxRetryDelayMs: 5000 };
 
 /**
@@ -47,11 +43,18 @@ export class Origin {
   private originUrl = '';
   private keyRecheck: NodeJS.Timeout | undefined;
   private readonly coordinators: CoordinatorBases;
+  private readonly keys: CoordinatorKeyChecks;
 
   constructor(config: OriginConfig, deps: OriginDeps) {
     this.config = config;
     this.log = deps.log.child({ part: 'origin' });
     this.coordinators = new CoordinatorBases(config.coordinatorUrl);
+    this.keys = new CoordinatorKeyChecks({
+      coordinators: this.coordinators,
+      clusterSecret: config.clusterSecret,
+      ownStreamId: config.streamId,
+      ownKey: config.streamKey,
+    });
   }
 
   /** Starts every server (idempotent); resolves with the public URL and the RTMP URL (`rtmp://…/live`). */
@@ -87,7 +90,30 @@ export class Origin {
     this.dataDir = c.dataDir || mkdtempSync(join(tmpdir(), 'ringcast-origin-'));
     // Segment numbers restart with the process: files of an earlier run must not be served as new ones.
     await rm(join(this.dataDir, c.streamId), { recursive: true, force: true });
-    // Each upload carries its transcoder run's id; only the stream running it takes it.
+    await this.startIngest();
+    const bound = await this.startHttp();
+    const url = c.publicUrl || bound; // trimmed by the config loader
+    this.startAnnouncer();
+    this.originUrl = url;
+    // The configured stream: the test pattern, or the --stream-key publisher.
+    const own = c.source === 'testsrc' || c.streamKey ? this.streamFor(c.streamId) : undefined;
+    const rtmpPort = await this.startRtmp();
+    if (c.source === 'testsrc') own?.sourceStarted();
+    if (this.coordinators.size > 0) {
+      // Only a clear verdict drops a live publisher (key-checks.ts).
+      const recheck = () =>
+        this.keys.recheck(this.rtmp?.liveKeys() ?? [], (streamId) =>
+          this.rtmp?.disconnect(streamId, 'its key was revoked or rotated'),
+        );
+      this.keyRecheck = setInterval(() => void recheck(), c.keyRecheckMs);
+      this.keyRecheck.unref();
+    }
+    const rtmpHost = new URL(bound).hostname;
+    return { url, rtmpUrl: `rtmp://${rtmpHost}:${rtmpPort}/live` };
+  }
+
+  /** The internal server ffmpeg PUTs its fMP4 to: each upload carries its run's id, only that stream takes it. */
+  private async startIngest(): Promise<void> {
     const ingest = new IngestServer(this.log.child({ component: 'ingest' }), (runId, rendition) => {
       for (const s of this.streams.values()) {
         const sink = s.upload(runId, rendition);
@@ -97,6 +123,11 @@ export class Origin {
     });
     this.ingest = ingest;
     await ingest.start();
+  }
+
+  /** The public HTTP server; resolves with the address to hand out. */
+  private async startHttp(): Promise<string> {
+    const c = this.config;
     this.server = createServer(
       createOriginHandler({
         streams: this.streams,
@@ -107,45 +138,38 @@ export class Origin {
       }),
     );
     // A wildcard bind is no address to hand out: say 127.0.0.1 unless publicUrl says better.
-    const bound = (await listen(this.server, c.port, c.host)).replace(
-      /\/\/(0\.0\.0\.0|\[::\])/,
-      '//127.0.0.1',
-    );
-    const url = c.publicUrl || bound; // trimmed by the config loader
-    if (this.coordinators.size > 0) {
-      this.announcer = new Announcer({
-        coordinatorUrl: this.coordinators.order(),
-        secret: c.clusterSecret,
-        log: this.log.child({ component: 'announcer' }),
-        retry: ANNOUNCE_RETRY,
-        intervalMs: c.announceIntervalMs,
-      });
-      this.announcer.start();
-    }
-    this.originUrl = url;
-    // The configured stream: the test pattern, or the --stream-key publisher.
-    const own = c.source === 'testsrc' || c.streamKey ? this.streamFor(c.streamId) : undefined;
+    return (await listen(this.server, c.port, c.host)).replace(/\/\/(0\.0\.0\.0|\[::\])/, '//127.0.0.1');
+  }
+
+  private startAnnouncer(): void {
+    if (this.coordinators.size === 0) return;
+    this.announcer = new Announcer({
+      coordinatorUrl: this.coordinators.order(),
+      secret: this.config.clusterSecret,
+      log: this.log.child({ component: 'announcer' }),
+      retry: ANNOUNCE_RETRY,
+      intervalMs: this.config.announceIntervalMs,
+    });
+    this.announcer.start();
+  }
+
+  /** RTMP ingest: keys asked of the coordinators when there are any; resolves with the bound port. */
+  private startRtmp(): Promise<number> {
+    const c = this.config;
     this.rtmp = new RtmpIngest({
       host: c.host,
       port: c.rtmpPort,
       streamKey: c.streamKey,
       streamId: c.streamId,
       acceptPublishers: c.source === 'rtmp',
-      authorize: this.coordinators.size > 0 ? (key) => this.authorize(key) : undefined,
+      authorize: this.coordinators.size > 0 ? (key) => this.keys.authorize(key) : undefined,
       log: this.log.child({ component: 'rtmp' }),
       onPublishStart: (p) => void this.publishStarted(p.streamId),
       onPublishEnd: (p) => this.streams.get(p.streamId)?.sourceStopped(),
       onRefused: (reason) => this.metrics.publishRefused.inc({ reason: refusalLabel(reason) }),
       onRejected: (reason) => this.metrics.rtmpRejected.inc({ reason }),
     });
-    const rtmpPort = await this.rtmp.start();
-    if (c.source === 'testsrc') own?.sourceStarted();
-    if (this.coordinators.size > 0) {
-      this.keyRecheck = setInterval(() => void this.recheckKeys(), c.keyRecheckMs);
-      this.keyRecheck.unref();
-    }
-    const rtmpHost = new URL(bound).hostname;
-    return { url, rtmpUrl: `rtmp://${rtmpHost}:${rtmpPort}/live` };
+    return this.rtmp.start();
   }
 
   /** A publisher is live: learn its size (renditions above it are skipped), then transcode. */
@@ -155,44 +179,6 @@ export class Origin {
     if (!source)
       this.log.info({ stream: streamId }, 'publisher sent no video size (onMetaData): full ladder');
     this.streamFor(streamId).sourceStarted(source);
-  }
-
-  /** Asks the coordinators about a key, in turn until one can answer. */
-  private async checkKey(key: string): Promise<KeyCheck> {
-    let result: KeyCheck = { refused: 'no coordinator configured', unreachable: true };
-    for (const base of this.coordinators.order()) {
-      result = await checkPublishKey(base, this.config.clusterSecret, key);
-      if (!result.unreachable) {
-        this.coordinators.prefer(base);
-        break;
-      }
-    }
-    return result;
-  }
-
-  /** Asks the coordinator about a key; the configured stream's id is not for coordinator keys to take. */
-  private async authorize(key: string): Promise<PublishAuthResult> {
-    const c = this.config;
-    const result = await this.checkKey(key);
-    if ('streamId' in result && result.streamId === c.streamId && c.streamKey)
-      return { refused: `stream '${c.streamId}' is this origin's own (--stream-key)` };
-    return result;
-  }
-
-  /**
-   * Keys are checked on every (re)connect; live publishers are re-checked every `keyRecheckMs`, so a
-   * revoked or rotated-out key stops publishing. Only a clear 403 drops one: a coordinator that cannot
-   * be reached is no reason to cut a live stream.
-   */
-  private async recheckKeys(): Promise<void> {
-    const c = this.config;
-    for (const { streamId, key } of this.rtmp?.liveKeys() ?? []) {
-      if (key === c.streamKey) continue;
-      const result = await this.checkKey(key);
-      if (result.unreachable) continue;
-      if ('refused' in result || result.streamId !== streamId)
-        this.rtmp?.disconnect(streamId, 'its key was revoked or rotated');
-    }
   }
 
   /** The stream `streamId`, made on its first publisher (own transcoder, packagers, playlists). */
@@ -208,57 +194,31 @@ export class Origin {
     return stream;
   }
 
+  /** A live stream wired to the origin: its segments counted and announced, its state announced. */
   private createStream(originUrl: string, streamId: string): LiveStream {
     const c = this.config;
-    // NMS files each publish under a random path of its own (rtmp-ingest.ts): never the key, which
-    // would show on ffmpeg's command line. Read at each transcoder start: a reconnect changes it.
-    const rtmpInput = () =>
-      `rtmp://127.0.0.1:${this.rtmp?.port ?? c.rtmpPort}/live/${this.rtmp?.inputPathOf(streamId) ?? 'none'}`;
-    const stream: LiveStream = new LiveStream({
-      streamId,
-      ladder: parseLadder(c.ladder),
-      fps: c.fps,
-      segmentSeconds: c.segmentSeconds,
-      windowSegments: c.windowSegments,
-      retainSegments: c.retainSegments,
-      // Numbered from the wall clock (Unix seconds): a restarted origin never reuses a number that
-      // relays, CDNs or browsers hold as an immutable object (unless segments averaged under 1 s).
-      firstMsn: Math.floor(Date.now() / 1000),
-      dir: join(this.dataDir, streamId),
-      endGraceMs: c.endGraceMs,
-      ffmpegPath: c.ffmpegPath,
-      input:
-        c.source === 'testsrc' && streamId === c.streamId
-          ? { kind: 'testsrc', size: c.testsrcSize, fps: c.fps }
-          : {
-              kind: 'rtmp',
-              get url() {
-                return rtmpInput();
-              },
-            },
+    return new LiveStream({
+      ...streamOptionsFor(c, {
+        streamId,
+        dataDir: this.dataDir,
+        // NMS files each publish under a random path of its own (rtmp-ingest.ts): never the key, which
+        // would show on ffmpeg's command line.
+        rtmpInput: () =>
+          `rtmp://127.0.0.1:${this.rtmp?.port ?? c.rtmpPort}/live/${this.rtmp?.inputPathOf(streamId) ?? 'none'}`,
+        // Numbered from the wall clock (Unix seconds): a restarted origin never reuses a number that
+        // relays, CDNs or browsers hold as an immutable object (unless segments averaged under 1 s).
+        firstMsn: Math.floor(Date.now() / 1000),
+      }),
       ingestUrl: () => this.ingest?.baseUrl ?? '',
-      retry: FFMPEG_RETRY,
-      lowLatency: c.lowLatency,
-      segmentFormat: c.segmentFormat as 'fmp4' | 'ts',
       log: this.log.child({ stream: streamId }),
       onChange: (s) => this.announcer?.stream(this.streamInfo(s, originUrl, s.state)),
       onSegment: (rendition, seg) => {
         this.metrics.segmentsPublished.inc({ stream: streamId, rendition });
-        this.announcer?.segment({
-          streamId,
-          rendition,
-          msn: seg.msn,
-          file: seg.file,
-          size: seg.size,
-          sha256: seg.sha256,
-          duration: Number(seg.duration.toFixed(5)),
-          programDateTime: seg.programDateTime.toISOString(),
-        });
+        this.announcer?.segment(segmentAnnouncement(streamId, rendition, seg));
       },
       onRunEnd: (d) =>
         this.metrics.ffmpegExits.inc({ stream: streamId, reason: d.requested ? 'stopped' : 'crashed' }),
     });
-    return stream;
   }
 
   private streamInfo(s: LiveStream, originUrl: string, state: StreamState): StreamInfo {
@@ -287,11 +247,4 @@ export class Origin {
     if (this.server) await closeServer(this.server);
     if (this.ownsDataDir && this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
   }
-}
-
-/** Refusal reasons as a small set of metric labels (reasons may carry details). */
-function refusalLabel(reason: string): string {
-  if (/unreachable|check failed/.test(reason)) return 'key check failed';
-  if (/unknown or revoked|wrong stream key/.test(reason)) return 'wrong stream key';
-  return reason.replace(/'[^']*'/g, '').slice(0, 60);
 }

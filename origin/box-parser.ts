@@ -1,7 +1,6 @@
 /**
  * ISO BMFF (fragmented MP4) box reading: a streaming splitter for top-level boxes and the few
- * fields the packager needs from `moov` (tracks, timescales, codecs) and `moof` (keyframe,
- * duration, decode time).
+ * fields the packager needs from `moov` (tracks, timescales, codecs); `moof` is read in moof-parser.ts.
  */
 
 /** A complete top-level box with its bytes (header included). */
@@ -11,7 +10,7 @@ export interface TopBox {
 }
 
 /** A box inside a buffer: `start` is where its payload begins, `end` where the box ends. */
-interface BoxRange {
+export interface BoxRange {
   type: string;
   start: number;
   end: number;
@@ -66,7 +65,7 @@ export class BoxSplitter {
 }
 
 /** The child boxes of the payload range [start, end). */
-function children(buf: Buffer, start: number, end: number): BoxRange[] {
+export function children(buf: Buffer, start: number, end: number): BoxRange[] {
   const out: BoxRange[] = [];
   let at = start;
   while (at + 8 <= end) {
@@ -83,7 +82,8 @@ function children(buf: Buffer, start: number, end: number): BoxRange[] {
   return out;
 }
 
-function child(buf: Buffer, parent: BoxRange, type: string): BoxRange | undefined {
+/** The first child box of `parent` of `type`. */
+export function child(buf: Buffer, parent: BoxRange, type: string): BoxRange | undefined {
   return children(buf, parent.start, parent.end).find((b) => b.type === type);
 }
 
@@ -96,7 +96,8 @@ function path(buf: Buffer, parent: BoxRange, types: string[]): BoxRange | undefi
   return at;
 }
 
-function whole(box: TopBox): BoxRange {
+/** A top-level box as a range over its own bytes (its payload, after a 32- or 64-bit size header). */
+export function whole(box: TopBox): BoxRange {
   const large = box.data.readUInt32BE(0) === 1;
   return { type: box.type, start: large ? 16 : 8, end: box.data.length };
 }
@@ -197,81 +198,4 @@ export function parseMoov(moov: TopBox): TrackInfo[] {
     });
   }
   return tracks;
-}
-
-/** One track's run in a `moof`. */
-export interface TrackFragment {
-  trackId: number;
-  /** `tfdt` base media decode time, in the track's timescale. */
-  baseMediaDecodeTime: number;
-  /** Sum of the sample durations, in the track's timescale. */
-  duration: number;
-  sampleCount: number;
-  /** True when the first sample is a sync sample (keyframe). */
-  startsWithSync: boolean;
-}
-
-/** A sample's flags mark it as a non-sync sample with this bit. */
-const SAMPLE_IS_NON_SYNC = 0x10000;
-
-function parseTraf(buf: Buffer, traf: BoxRange, tracks: TrackInfo[]): TrackFragment | undefined {
-  const tfhd = child(buf, traf, 'tfhd');
-  if (!tfhd) return undefined;
-  const tfhdFlags = buf.readUInt32BE(tfhd.start) & 0xffffff;
-  const trackId = buf.readUInt32BE(tfhd.start + 4);
-  const track = tracks.find((t) => t.trackId === trackId);
-  let at = tfhd.start + 8;
-  if (tfhdFlags & 0x01) at += 8;
-  if (tfhdFlags & 0x02) at += 4;
-  let defaultDuration = track?.defaultSampleDuration ?? 0;
-  let defaultFlags = track?.defaultSampleFlags ?? 0;
-  if (tfhdFlags & 0x08) {
-    defaultDuration = buf.readUInt32BE(at);
-    at += 4;
-  }
-  if (tfhdFlags & 0x10) at += 4;
-  if (tfhdFlags & 0x20) defaultFlags = buf.readUInt32BE(at);
-  const tfdt = child(buf, traf, 'tfdt');
-  const baseMediaDecodeTime = !tfdt
-    ? 0
-    : buf[tfdt.start] === 1
-      ? Number(buf.readBigUInt64BE(tfdt.start + 4))
-      : buf.readUInt32BE(tfdt.start + 4);
-  let duration = 0;
-  let sampleCount = 0;
-  let firstFlags: number | undefined;
-  for (const trun of children(buf, traf.start, traf.end).filter((b) => b.type === 'trun')) {
-    const flags = buf.readUInt32BE(trun.start) & 0xffffff;
-    const count = buf.readUInt32BE(trun.start + 4);
-    let p = trun.start + 8;
-    const u32 = () => {
-      p += 4;
-      return buf.readUInt32BE(p - 4);
-    };
-    if (flags & 0x01) p += 4;
-    const firstSampleFlags = flags & 0x04 ? u32() : undefined;
-    for (let i = 0; i < count; i++) {
-      let sampleDuration = defaultDuration;
-      let sampleFlags = i === 0 && firstSampleFlags !== undefined ? firstSampleFlags : defaultFlags;
-      if (flags & 0x100) sampleDuration = u32();
-      if (flags & 0x200) p += 4;
-      if (flags & 0x400) sampleFlags = u32();
-      if (flags & 0x800) p += 4;
-      if (sampleCount === 0 && i === 0) firstFlags = sampleFlags;
-      duration += sampleDuration;
-    }
-    sampleCount += count;
-  }
-  const startsWithSync = firstFlags !== undefined && (firstFlags & SAMPLE_IS_NON_SYNC) === 0;
-  return { trackId, baseMediaDecodeTime, duration, sampleCount, startsWithSync };
-}
-
-/** Parses the track fragments of a `moof` box. */
-export function parseMoof(moof: TopBox, tracks: TrackInfo[]): TrackFragment[] {
-  const buf = moof.data;
-  const root = whole(moof);
-  return children(buf, root.start, root.end)
-    .filter((b) => b.type === 'traf')
-    .map((traf) => parseTraf(buf, traf, tracks))
-    .filter((t): t is TrackFragment => t !== undefined);
 }

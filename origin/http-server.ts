@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import type { Express } from 'express';
+import { addHealthAndMetrics, controlApp, finishControlApp, handleWith } from '../common/control-app.ts';
 import { RingcastError } from '../common/errors.ts';
 import {
   CORS_HEADERS,
@@ -10,11 +12,11 @@ import {
   PREFLIGHT_HEADERS,
   playlistCacheControl,
 } from '../common/hls-http.ts';
-import { sendError, sendJson } from '../common/http.ts';
+import { sendError } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
-import { sendMetrics } from '../common/metrics.ts';
 import { isPartFile, type LivePath, parseLivePath } from '../common/names.ts';
 import type { LiveStream } from './live-stream.ts';
+import { heldPart, parseBlockingRequest, parseSkip, waitForPlaylist } from './ll-hls-reads.ts';
 import type { OriginMetrics } from './origin-metrics.ts';
 
 export interface OriginHttpDeps {
@@ -27,163 +29,132 @@ export interface OriginHttpDeps {
   closing: () => boolean;
 }
 
-/** The origin's public HTTP handler (plain node:http): playlists, init and segments, health, metrics. */
+/** One answer of `/live/…`: the request, where to write it, and the byte counter of its stream. */
+interface LiveRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  path: LivePath;
+  stream: LiveStream;
+  query: string;
+  served: (bytes: number) => void;
+}
+
+/**
+ * The origin's public HTTP handler: `/live/…` (playlists, init, segments, LL-HLS parts and blocking
+ * reloads, which the relays fill from) on its own handler; health and metrics on the control app
+ * (common/control-app.ts). What every path shares is decided first, as before the split: CORS headers on
+ * every answer, a preflight for any path, 405 for a method other than GET and HEAD, 503 while closing.
+ */
 export function createOriginHandler(
   deps: OriginHttpDeps,
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  const control = handleWith(originControlApp(deps));
   return (req, res) => {
-    void handle(deps, req, res).catch((err) => sendError(res, err, deps.log));
+    for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, PREFLIGHT_HEADERS).end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return sendError(res, new RingcastError('RC_METHOD_NOT_ALLOWED'), deps.log);
+    if (deps.closing()) return sendError(res, new RingcastError('RC_SHUTTING_DOWN'), deps.log);
+    if (!(req.url ?? '/').startsWith('/live/')) return control(req, res);
+    void serveLive(deps, req, res).catch((err) => sendError(res, err, deps.log));
   };
 }
 
-async function handle(deps: OriginHttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+/** `GET /healthz` (each stream's state) and `GET /metrics`; anything else is RC_NOT_FOUND. */
+function originControlApp(deps: OriginHttpDeps): Express {
+  const app = controlApp();
+  addHealthAndMetrics(app, {
+    health: () => ({
+      ok: true,
+      part: 'origin',
+      streams: [...deps.streams.values()].map((s) => ({ id: s.id, state: s.state })),
+    }),
+    registry: deps.metrics.registry,
+  });
+  finishControlApp(app, deps.log);
+  return app;
+}
+
+/** `/live/<stream>/…`: the path is validated before any state or file is touched (a bad one is a 400). */
+async function serveLive(deps: OriginHttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const [pathname = '/', query = ''] = (req.url ?? '/').split('?');
-  if (req.method === 'OPTIONS') {
-    res.writeHead(204, PREFLIGHT_HEADERS).end();
-    return;
-  }
-  if (req.method !== 'GET' && req.method !== 'HEAD') throw new RingcastError('RC_METHOD_NOT_ALLOWED');
-  if (deps.closing()) throw new RingcastError('RC_SHUTTING_DOWN');
-  if (pathname === '/healthz') {
-    const streams = [...deps.streams.values()].map((s) => ({ id: s.id, state: s.state }));
-    return sendJson(res, 200, { ok: true, part: 'origin', streams });
-  }
-  if (pathname === '/metrics') return sendMetrics(res, deps.metrics.registry);
-  if (!pathname.startsWith('/live/')) throw new RingcastError('RC_NOT_FOUND');
-  // Validated before any file is touched: a bad path is a 400.
   const path = parseLivePath(pathname);
   const stream = deps.streams.get(path.streamId);
   if (!stream) throw new RingcastError('RC_STREAM_NOT_FOUND');
   const served = (bytes: number) => {
     if (req.method === 'GET') deps.metrics.bytesServed.inc({ stream: path.streamId }, bytes);
   };
-  if (path.kind === 'master') return sendPlaylist(req, res, stream.masterPlaylist(), served);
+  const live: LiveRequest = { req, res, path, stream, query, served };
+  if (path.kind === 'master') return sendBody(live, PLAYLIST, playlistBody(stream.masterPlaylist()));
   if (!path.rendition || !stream.hasRendition(path.rendition)) throw new RingcastError('RC_NOT_FOUND');
-  if (path.kind === 'playlist') {
-    if (path.file !== 'index.m3u8') throw new RingcastError('RC_NOT_FOUND');
-    let skip = false;
-    if (stream.lowLatency && query) {
-      const q = new URLSearchParams(query);
-      await blockForPlaylist(stream, path.rendition, q);
-      const skipText = q.get('_HLS_skip');
-      if (skipText !== null && skipText !== 'YES' && skipText !== 'v2')
-        throw new RingcastError('RC_BAD_REQUEST', '_HLS_skip must be YES or v2');
-      skip = skipText !== null;
-    }
-    return sendPlaylist(req, res, stream.mediaPlaylist(path.rendition, skip), served);
-  }
-  if (isPartFile(path.file)) return sendPart(req, res, stream, path, served);
-  return sendFile(deps, req, res, stream, path, served);
+  if (path.kind === 'playlist') return serveMediaPlaylist(live, path.rendition);
+  if (isPartFile(path.file)) return servePart(live, path.rendition);
+  return serveFile(deps, live, path.rendition);
 }
 
-/** How long a blocking request is held: three target durations, as the LL-HLS spec suggests. */
-const holdMs = (stream: LiveStream) => stream.targetDuration() * 3000;
-
-/** LL-HLS blocking reload: hold until the playlist has `_HLS_msn` (and `_HLS_part`). */
-async function blockForPlaylist(stream: LiveStream, rendition: string, q: URLSearchParams): Promise<void> {
-  const msnText = q.get('_HLS_msn');
-  const partText = q.get('_HLS_part');
-  if (msnText === null) {
-    if (partText !== null) throw new RingcastError('RC_BAD_REQUEST', '_HLS_part needs _HLS_msn');
-    return;
+/** A media playlist; with LL-HLS, a blocking reload is held first and `_HLS_skip` asks for a delta. */
+async function serveMediaPlaylist(live: LiveRequest, rendition: string): Promise<void> {
+  const { stream, path, query } = live;
+  if (path.file !== 'index.m3u8') throw new RingcastError('RC_NOT_FOUND');
+  let skip = false;
+  if (stream.lowLatency && query) {
+    const q = new URLSearchParams(query);
+    const blocking = parseBlockingRequest(q);
+    if (blocking) await waitForPlaylist(stream, rendition, blocking);
+    skip = parseSkip(q);
   }
-  if (!/^\d{1,10}$/.test(msnText) || (partText !== null && !/^\d{1,6}$/.test(partText))) {
-    throw new RingcastError('RC_BAD_REQUEST', '_HLS_msn and _HLS_part must be whole numbers');
-  }
-  const msn = Number(msnText);
-  const part = partText === null ? undefined : Number(partText);
-  // RFC 8216bis 6.2.5.2: more than two segments past the last one in the playlist, or a part more than
-  // the Advance Part Limit (3 / PART-TARGET parts) past its last part, is answered at once with a 400.
-  const lastMsn = stream.lastMsn(rendition);
-  if (msn > lastMsn + 2) throw new RingcastError('RC_BAD_REQUEST', '_HLS_msn is too far ahead');
-  if (part !== undefined && partsAhead(stream, rendition, msn, part) > advancePartLimit(stream.partTarget))
-    throw new RingcastError('RC_BAD_REQUEST', '_HLS_part is too far ahead');
-  // A wait past three target durations is a 503: the stream is not advancing.
-  if (!(await stream.waitUntil(() => stream.hasReached(rendition, msn, part), holdMs(stream))))
-    throw new RingcastError('RC_BLOCKING_TIMEOUT');
-}
-
-/** The Advance Part Limit of RFC 8216bis 6.2.5.2: 3 / PART-TARGET parts when the target is under 1 s. */
-export const advancePartLimit = (partTarget: number) => (partTarget < 1 ? Math.floor(3 / partTarget) : 3);
-
-/** How many parts `msn.part` lies past the playlist's last part (a segment counts target / PART-TARGET parts). */
-function partsAhead(stream: LiveStream, rendition: string, msn: number, part: number): number {
-  const edge = stream.liveEdge(rendition);
-  if (!edge) return 0;
-  const perSegment = Math.round(stream.targetDuration() / stream.partTarget);
-  return (msn - edge.msn) * perSegment + part - edge.part;
+  sendBody(live, PLAYLIST, playlistBody(stream.mediaPlaylist(rendition, skip)));
 }
 
 /** An LL-HLS part from memory; the next one (the preload hint) is held until it is complete. */
-async function sendPart(
-  req: IncomingMessage,
-  res: ServerResponse,
-  stream: LiveStream,
-  path: LivePath,
-  served: (bytes: number) => void,
-) {
-  const [msn, index] = path.file.split('.').map(Number) as [number, number];
-  const rendition = path.rendition!;
-  let part = stream.part(rendition, msn, index);
-  if (!part && stream.isNextPart(rendition, msn, index)) {
-    // Held until it is complete, or until its segment completed without it (a keyframe came first).
-    await stream.waitUntil(
-      () => stream.part(rendition, msn, index) !== undefined || stream.lastMsn(rendition) >= msn,
-      holdMs(stream),
-    );
-    part = stream.part(rendition, msn, index);
-  }
+async function servePart(live: LiveRequest, rendition: string): Promise<void> {
+  const [msn, index] = live.path.file.split('.').map(Number) as [number, number];
+  const part = await heldPart(live.stream, rendition, msn, index);
   if (!part) throw new RingcastError('RC_NOT_FOUND');
-  res.writeHead(200, {
-    'content-type': liveContentType(path.file),
-    'content-length': part.data.length,
-    'cache-control': IMMUTABLE,
-  });
-  res.end(req.method === 'HEAD' ? undefined : part.data);
-  served(part.data.length);
+  sendBody(live, media(live.path.file), part.data);
 }
 
-function sendPlaylist(
-  req: IncomingMessage,
-  res: ServerResponse,
-  text: string | undefined,
-  served: (bytes: number) => void,
-): void {
-  if (text === undefined) throw new RingcastError('RC_NOT_FOUND', 'playlist has no segments yet');
-  res.writeHead(200, {
-    'content-type': PLAYLIST_TYPE,
-    'content-length': Buffer.byteLength(text),
-    'cache-control': playlistCacheControl(1000),
-  });
-  res.end(req.method === 'HEAD' ? undefined : text);
-  served(Buffer.byteLength(text));
-}
-
-async function sendFile(
-  deps: OriginHttpDeps,
-  req: IncomingMessage,
-  res: ServerResponse,
-  stream: LiveStream,
-  path: LivePath,
-  served: (bytes: number) => void,
-) {
-  // A segment is visible once complete; until its file is written it is served from memory.
-  let body = stream.memoryFile(path.rendition!, path.file);
+/** A segment or init section: from memory until its file is written, then from disk. */
+async function serveFile(deps: OriginHttpDeps, live: LiveRequest, rendition: string): Promise<void> {
+  const { path, req } = live;
+  let body = live.stream.memoryFile(rendition, path.file);
   try {
-    body ??= await readFile(join(deps.dataDir, path.streamId, path.rendition!, path.file));
+    body ??= await readFile(join(deps.dataDir, path.streamId, rendition, path.file));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RingcastError('RC_NOT_FOUND');
     throw err;
   }
   if (path.kind === 'segment' && req.method === 'GET') {
-    deps.metrics.segmentRequests.inc({ stream: path.streamId, rendition: path.rendition });
+    deps.metrics.segmentRequests.inc({ stream: path.streamId, rendition });
   }
-  res.writeHead(200, {
-    'content-type': liveContentType(path.file),
-    'content-length': body.length,
-    'cache-control': IMMUTABLE,
+  sendBody(live, media(path.file), body);
+}
+
+/** A playlist's text, or RC_NOT_FOUND while it has no segment. */
+function playlistBody(text: string | undefined): string {
+  if (text === undefined) throw new RingcastError('RC_NOT_FOUND', 'playlist has no segments yet');
+  return text;
+}
+
+/** How an answer is labelled and cached: playlists revalidate each second, media is immutable. */
+interface BodyKind {
+  contentType: string;
+  cacheControl: string;
+}
+const PLAYLIST: BodyKind = { contentType: PLAYLIST_TYPE, cacheControl: playlistCacheControl(1000) };
+const media = (file: string): BodyKind => ({ contentType: liveContentType(file), cacheControl: IMMUTABLE });
+
+/** 200 with the body (none for HEAD), counted as served. */
+function sendBody(live: LiveRequest, kind: BodyKind, body: string | Buffer): void {
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  live.res.writeHead(200, {
+    'content-type': kind.contentType,
+    'content-length': length,
+    'cache-control': kind.cacheControl,
   });
-  res.end(req.method === 'HEAD' ? undefined : body);
-  served(body.length);
+  live.res.end(live.req.method === 'HEAD' ? undefined : body);
+  live.served(length);
 }

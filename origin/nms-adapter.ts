@@ -3,22 +3,18 @@ import Context from 'node-media-server/src/core/context.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import RtmpSession, { type Rtmp, type RtmpPacket } from 'node-media-server/src/session/rtmp_session.js';
 import type { Logger } from '../common/log.ts';
+import {
+  type PublishVerdict,
+  type RtmpConnectionHooks,
+  type RtmpRejectReason,
+  type RtmpSourceMeta,
+  sourceMetaOf,
+} from './rtmp-connection-types.ts';
 
 // Every touch of node-media-server's private `src/` files is in this file (package.json pins the exact
 // version they were read from). NMS parses a connection's bytes synchronously in the socket's 'data'
 // handler and throws on malformed input; here each connection's parsing is fenced, so a throw closes
 // that connection only.
-
-/** Why an RTMP connection was closed for what it sent (the `reason` label of rtmp_rejected_total). */
-export type RtmpRejectReason =
-  | 'malformed'
-  | 'message_too_large'
-  | 'bad_command'
-  | 'backoff'
-  | 'idle'
-  | 'play_refused'
-  | 'too_many_connections'
-  | 'not_reading';
 
 /** Thrown inside the parser to close the connection with a known reason. */
 class RtmpReject extends Error {
@@ -28,22 +24,6 @@ class RtmpReject extends Error {
   ) {
     super(message);
   }
-}
-
-/** What to do with a publish request. */
-export type PublishVerdict =
-  /** `path`: the name NMS files the publisher under (`/live/<path>`), never the key itself. */
-  | { admit: true; path: string }
-  | { admit: false; reason: string; status: 'NetStream.Publish.Unauthorized' | 'NetStream.Publish.BadName' };
-
-/** The ingest's side of one connection: decisions and notices. */
-export interface RtmpConnectionHooks {
-  /** The peer asks to publish `name` under `app`; nothing more of it is handed on until the verdict. */
-  onPublishRequest(conn: RtmpConnection, app: string, name: string): Promise<PublishVerdict>;
-  /** The peer asks to play `name`; false closes the connection. */
-  onPlayRequest(conn: RtmpConnection, app: string, name: string): boolean;
-  /** The connection is being closed for what it sent. */
-  onRejected(conn: RtmpConnection, reason: RtmpRejectReason, detail: string): void;
 }
 
 /** Largest message (chunk-stream message length) taken before a publish is authorised: a connect is ~200 B. */
@@ -63,33 +43,6 @@ const PRE_AUTH_UNREAD_OUTPUT = 64 * 1024;
 
 /** After a refusal the status is flushed; a peer that never closes its side is cut after this. */
 const REFUSAL_LINGER_MS = 2000;
-
-/** FLV codec ids (onMetaData videocodecid / audiocodecid). */
-const FLV_VIDEO: Record<number, string> = {
-  2: 'flv1',
-  3: 'screen',
-  4: 'vp6',
-  5: 'vp6a',
-  7: 'h264',
-  12: 'hevc',
-};
-const FLV_AUDIO: Record<number, string> = {
-  1: 'adpcm',
-  2: 'mp3',
-  7: 'g711a',
-  8: 'g711u',
-  10: 'aac',
-  11: 'speex',
-};
-
-/** What a publisher said about its media in onMetaData. */
-export interface RtmpSourceMeta {
-  width: number;
-  height: number;
-  fps: number;
-  videoCodec: string;
-  audioCodec: string | undefined;
-}
 
 /** Control message types and the payload each needs (RTMP 5.4). */
 const CONTROL_MIN_BYTES: Record<number, number> = { 1: 4, 2: 4, 3: 4, 5: 4, 6: 5 };
@@ -144,15 +97,7 @@ export class RtmpConnection {
 
   /** What the publisher said in onMetaData; undefined until it did. */
   sourceMeta(): RtmpSourceMeta | undefined {
-    const s = this.session;
-    if (!(s.videoWidth > 0 && s.videoHeight > 0)) return undefined;
-    return {
-      width: s.videoWidth,
-      height: s.videoHeight,
-      fps: Math.round(s.videoFramerate) || 0,
-      videoCodec: FLV_VIDEO[s.videoCodec] ?? `id ${s.videoCodec}`,
-      audioCodec: s.audioCodec ? (FLV_AUDIO[s.audioCodec] ?? `id ${s.audioCodec}`) : undefined,
-    };
+    return sourceMetaOf(this.session);
   }
 
   /** Why the connection was closed for what it sent, if it was. */

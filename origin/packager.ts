@@ -3,7 +3,8 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
 import { segmentFileName } from '../common/names.ts';
-import { BoxSplitter, parseMoof, parseMoov, type TopBox, type TrackInfo } from './box-parser.ts';
+import { BoxSplitter, parseMoov, type TopBox, type TrackInfo } from './box-parser.ts';
+import { parseMoof } from './moof-parser.ts';
 import type { InitSection, Part, PartialState, PublishedSegment } from './segment-types.ts';
 import type { StreamClock } from './stream-clock.ts';
 

@@ -99,7 +99,37 @@ function partsOf(msn: number, parts: readonly { duration: number; independent: b
 export function mediaPlaylistText(state: MediaPlaylistState): string {
   const first = state.segments[0];
   const ll = state.lowLatency && !state.ended ? state.lowLatency : undefined;
-  const segments = state.segments.map(
+  const segments = windowSegments(state.segments, ll !== undefined);
+  let skip = 0;
+  if (ll?.skip) {
+    skip = skippedSegments(state.segments, secondsOf(ll.partial?.parts), skipUntilFor(state.targetDuration));
+    segments.splice(0, skip);
+  }
+  if (ll) segments.push(segmentBeingBuilt(ll, segments.length > 0));
+  const playlist = new MediaPlaylist({
+    version: ll ? 9 : 7,
+    independentSegments: true,
+    targetDuration: state.targetDuration,
+    mediaSequenceBase: first?.msn ?? 0,
+    discontinuitySequenceBase: first ? first.discontinuitySequence : 0,
+    endlist: state.ended,
+    partTargetDuration: ll?.partTarget,
+    lowLatencyCompatibility: ll ? serverControl(ll, state.targetDuration) : undefined,
+    segments,
+    skip,
+    renditionReports: (ll?.reports ?? []).map(
+      (r) => new RenditionReport({ uri: r.uri, lastMSN: r.lastMsn, lastPart: r.lastPart as number }),
+    ),
+  });
+  return withMediaSequence(HLS.stringify(playlist), first?.msn ?? 0);
+}
+
+const secondsOf = (parts: readonly { duration: number }[] = []) =>
+  parts.reduce((sum, p) => sum + p.duration, 0);
+
+/** The window's segments; with LL-HLS, the last two carry their parts. */
+function windowSegments(window: readonly PublishedSegment[], lowLatency: boolean) {
+  return window.map(
     (s, i) =>
       new Segment({
         uri: s.file,
@@ -113,63 +143,49 @@ export function mediaPlaylistText(state: MediaPlaylistState): string {
         map: s.initName ? new MediaInitializationSection({ uri: s.initName }) : undefined,
         // EXT-X-PART only within three target durations of the end: the last two segments and the one
         // being built (RFC 8216bis 4.4.4.9).
-        parts: ll && i >= state.segments.length - 2 ? partsOf(s.msn, s.parts) : [],
+        parts: lowLatency && i >= window.length - 2 ? partsOf(s.msn, s.parts) : [],
       }),
   );
-  let skip = 0;
-  if (ll?.skip) {
-    const partialSeconds = (ll.partial?.parts ?? []).reduce((sum, p) => sum + p.duration, 0);
-    skip = skippedSegments(state.segments, partialSeconds, skipUntilFor(state.targetDuration));
-    segments.splice(0, skip);
-  }
-  if (ll) {
-    // The segment being built: its parts so far and a hint for the next one (no EXTINF yet).
-    const p = ll.partial;
-    const msn = p?.msn ?? ll.nextMsn;
-    const built = (p?.parts ?? []).reduce((sum, x) => sum + x.duration, 0);
-    const full = ll.segmentSeconds !== undefined && built + ll.partTarget / 2 >= ll.segmentSeconds;
-    const hint = new PartialSegment({
-      hint: true,
-      uri: full ? partFileName(msn + 1, 0) : partFileName(msn, p?.parts.length ?? 0),
-    });
-    segments.push(
-      new Segment({
-        mediaSequenceNumber: msn,
-        discontinuity: (p?.discontinuity ?? false) && segments.length > 0,
-        programDateTime: p?.programDateTime,
-        map: ll.initName ? new MediaInitializationSection({ uri: ll.initName }) : undefined,
-        parts: [...(p ? partsOf(msn, p.parts) : []), hint],
-      }),
-    );
-  }
-  const playlist = new MediaPlaylist({
-    version: ll ? 9 : 7,
-    independentSegments: true,
-    targetDuration: state.targetDuration,
-    mediaSequenceBase: first?.msn ?? 0,
-    discontinuitySequenceBase: first ? first.discontinuitySequence : 0,
-    endlist: state.ended,
-    partTargetDuration: ll?.partTarget,
-    lowLatencyCompatibility: ll
-      ? {
-          canBlockReload: true,
-          canSkipUntil: skipUntilFor(state.targetDuration),
-          holdBack: round5(state.targetDuration * 3),
-          partHoldBack: round5(ll.partTarget * 3),
-        }
-      : undefined,
-    segments,
-    skip,
-    renditionReports: (ll?.reports ?? []).map(
-      (r) => new RenditionReport({ uri: r.uri, lastMSN: r.lastMsn, lastPart: r.lastPart as number }),
-    ),
+}
+
+/**
+ * The segment being built: its parts so far and a hint for the next one (no EXTINF yet). Once it holds
+ * a keyframe interval, the next fragment starts a new segment, so the hint names `<msn+1>.0`.
+ */
+function segmentBeingBuilt(ll: LowLatencyState, afterOthers: boolean) {
+  const p = ll.partial;
+  const msn = p?.msn ?? ll.nextMsn;
+  const built = secondsOf(p?.parts);
+  const full = ll.segmentSeconds !== undefined && built + ll.partTarget / 2 >= ll.segmentSeconds;
+  const hint = new PartialSegment({
+    hint: true,
+    uri: full ? partFileName(msn + 1, 0) : partFileName(msn, p?.parts.length ?? 0),
   });
-  let text = HLS.stringify(playlist);
-  // hls-parser leaves out a zero MEDIA-SEQUENCE; players accept that, but tools and people read it.
-  if (!text.includes('#EXT-X-MEDIA-SEQUENCE')) {
-    text = text.replace(/(#EXT-X-TARGETDURATION:\d+)/, `$1\n#EXT-X-MEDIA-SEQUENCE:${first?.msn ?? 0}`);
-  }
-  return `${text}\n`;
+  return new Segment({
+    mediaSequenceNumber: msn,
+    discontinuity: (p?.discontinuity ?? false) && afterOthers,
+    programDateTime: p?.programDateTime,
+    map: ll.initName ? new MediaInitializationSection({ uri: ll.initName }) : undefined,
+    parts: [...(p ? partsOf(msn, p.parts) : []), hint],
+  });
+}
+
+/** EXT-X-SERVER-CONTROL: blocking reloads, delta updates, and hold-backs of three targets. */
+function serverControl(ll: LowLatencyState, targetDuration: number) {
+  return {
+    canBlockReload: true,
+    canSkipUntil: skipUntilFor(targetDuration),
+    holdBack: round5(targetDuration * 3),
+    partHoldBack: round5(ll.partTarget * 3),
+  };
+}
+
+/** hls-parser leaves out a zero MEDIA-SEQUENCE; players accept that, but tools and people read it. */
+function withMediaSequence(text: string, firstMsn: number): string {
+  const full = text.includes('#EXT-X-MEDIA-SEQUENCE')
+    ? text
+    : text.replace(/(#EXT-X-TARGETDURATION:\d+)/, `$1\n#EXT-X-MEDIA-SEQUENCE:${firstMsn}`);
+  return `${full}\n`;
 }
 
 /** The master playlist with relative URIs (`720p/index.m3u8`). */

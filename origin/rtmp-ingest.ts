@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../common/log.ts';
-import type { SourceInfo } from './live-stream.ts';
-import { type PublishVerdict, RtmpConnection, type RtmpRejectReason, routeNmsLogs } from './nms-adapter.ts';
+import type { SourceInfo } from './ladder-choice.ts';
+import { RtmpConnection, routeNmsLogs } from './nms-adapter.ts';
 import { PendingConnections, type PendingLimits } from './pending-connections.ts';
 import { addressOf, PublishBackoff, type PublishBackoffPolicy } from './publish-backoff.ts';
+import type { PublishVerdict, RtmpRejectReason } from './rtmp-connection-types.ts';
 
 export interface RtmpIngestOptions {
   host: string;

@@ -46,7 +46,7 @@ for (const [name, cmd, args] of [
 // Tests that run live transcodes and browsers run one file at a time after the rest: side by side on
 // two cores they would measure the machine's load, not Ringcast's latency and stalls.
 const HEAVY = ['test/e2e/**/*.test.ts', 'test/drills/**/*.test.ts', 'test/origin/origin.test.ts',
-  'test/origin/streams.test.ts', 'test/origin/ladder.test.ts',
+  'test/origin/origin-testsrc.test.ts', 'test/origin/streams.test.ts', 'test/origin/ladder.test.ts',
   'test/origin/ts-format.test.ts', 'test/origin/ll-playlist.test.ts', 'test/relay/ll-relay.test.ts'];
 const extra = process.argv.slice(2);
 const phases = extra.length

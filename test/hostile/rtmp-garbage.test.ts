@@ -25,6 +25,7 @@ const published = async () =>
   sumMetric(await getText(`${c.origin.url}/metrics`), 'ringcast_origin_segments_published_total');
 
 test.serial('garbage on the RTMP port does not crash the origin or disturb the live stream', async (t) => {
+  // Reads better whole: a table of garbage sent in turn, each outcome logged, then the stream checked once.
   const rtmpPort = Number(new URL(c.origin.rtmpUrl!.replace('rtmp:', 'http:')).port);
   const send = (data: Buffer, holdMs = 300) =>
     new Promise<string>((resolve) => {

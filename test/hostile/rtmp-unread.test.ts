@@ -22,6 +22,7 @@ const externalMiB = async () =>
   (await origin.metric('ringcast_origin_nodejs_external_memory_bytes')) / 2 ** 20;
 
 test('a peer that never reads its answers is closed before they pile up; others are answered', async (t) => {
+  // Reads better whole: one peer's flood measured from before it starts until after it is closed.
   const before = await externalMiB();
   const sock = connect({ port: origin.rtmpPort, host: '127.0.0.1', localAddress: '127.0.0.9' });
   t.teardown(() => sock.destroy());

@@ -9,7 +9,7 @@ import { type FfmpegRun, publishTestPattern } from '../../harness/ffmpeg.ts';
 import { getText, waitFor } from '../../harness/wait.ts';
 import { Origin } from '../../origin/app.ts';
 import { loadOriginConfig, parseLadder } from '../../origin/config.ts';
-import { selectLadder } from '../../origin/live-stream.ts';
+import { selectLadder } from '../../origin/ladder-choice.ts';
 
 type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
 type Master = InstanceType<typeof HLS.types.MasterPlaylist>;
@@ -63,6 +63,7 @@ test('ladder syntax: name:copy is a pass-through; rungs above the input are skip
 test.serial(
   'pass-through and skipped rung: master RESOLUTION, CODECS, measured BANDWIDTH against the media',
   async (t) => {
+    // Reads better whole: one publish, then each attribute checked against the media it describes.
     const key = `ladder-${tag}`;
     const { origin, url, rtmpUrl } = await startOrigin(
       key,

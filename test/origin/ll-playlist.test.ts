@@ -1,13 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import test from 'ava';
 import HLS from 'hls-parser';
-import { silentLogger } from '../../common/log.ts';
 import { waitFor } from '../../harness/wait.ts';
-import { Origin } from '../../origin/app.ts';
-import { loadOriginConfig } from '../../origin/config.ts';
-import { advancePartLimit } from '../../origin/http-server.ts';
+import { advancePartLimit } from '../../origin/ll-hls-reads.ts';
 import { mediaPlaylistText, skippedSegments } from '../../origin/playlist-writer.ts';
 import type { PublishedSegment } from '../../origin/segment-types.ts';
+import { startOrigin, transcoderPids } from './origin-kit.ts';
 
 // LL-HLS playlists against RFC 8216bis: part durations, server control, blocking reload answers
 // (including 400 and 503), delta updates, rendition reports, and preload hints held then served whole.
@@ -16,7 +13,6 @@ type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
 // hls-parser's strict mode checks the LL-HLS rules it knows (CAN-SKIP-UNTIL, HOLD-BACK, PART-HOLD-BACK,
 // EXT-X-PART only near the end, ...) and throws on a violation.
 HLS.setOptions({ strictMode: true });
-const LADDER = '180p:320x180:300k:64k,90p:160x90:150k:48k';
 
 const segment = (msn: number, duration = 2): PublishedSegment => ({
   msn,
@@ -90,53 +86,45 @@ test('the Advance Part Limit is 3 / PART-TARGET parts under a 1 s target, else 3
   t.is(advancePartLimit(1), 3);
 });
 
-async function startOrigin(overrides: Record<string, unknown>) {
-  const config = loadOriginConfig(
-    [],
-    {},
-    {
-      port: 0,
-      rtmpPort: 0,
-      ladder: LADDER,
+// One live LL-HLS origin at 30 fps for the tests below. A 10-segment window (20 s) so delta updates have
+// something to skip (CAN-SKIP-UNTIL is 12 s).
+let live: Awaited<ReturnType<typeof startOrigin>> | undefined;
+let window: Promise<{ playlistUrl: string; url: string; text: string; pl: Media }> | undefined;
+
+/** The origin, once its playlist holds 8 segments plus parts of the next (started on first use). */
+function fullWindow() {
+  window ??= (async () => {
+    live = await startOrigin({
       fps: 30,
-      testsrcSize: '320x180',
       source: 'testsrc',
       streamKey: `llkey${process.pid}`,
       lowLatency: true,
-      ...overrides,
-    },
-  );
-  const origin = new Origin(config, { log: silentLogger() });
-  const urls = await origin.start();
-  return { origin, ...urls };
+      windowSegments: 10,
+    });
+    const playlistUrl = `${live.url}/live/demo/180p/index.m3u8`;
+    const text = await waitFor(
+      async () => {
+        const r = await get(playlistUrl);
+        return r.status === 200 && (r.text.match(/#EXTINF/g) ?? []).length >= 8 ? r.text : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 500, what: '8 segments' },
+    );
+    return { playlistUrl, url: live.url, text, pl: HLS.parse(text) as Media };
+  })();
+  return window;
 }
 
-const ffmpegChildren = () =>
-  execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => l.includes('ffmpeg'))
-    .map((l) => Number(l.trim().split(' ')[0]));
+test.after.always(() => live?.origin.close());
 
-test.serial('a live LL-HLS origin at 30 fps follows the specification', async (t) => {
-  // A 10-segment window (20 s) so delta updates have something to skip (CAN-SKIP-UNTIL is 12 s).
-  const { origin, url } = await startOrigin({ windowSegments: 10 });
-  t.teardown(() => origin.close());
-  const playlistUrl = `${url}/live/demo/180p/index.m3u8`;
-  const get = async (u: string) => {
-    const res = await fetch(u);
-    return { status: res.status, text: await res.text(), ms: 0 };
-  };
-  // Wait for a full window: 10 segments plus parts of the next.
-  const text = await waitFor(
-    async () => {
-      const r = await get(playlistUrl);
-      return r.status === 200 && (r.text.match(/#EXTINF/g) ?? []).length >= 8 ? r.text : undefined;
-    },
-    { timeoutMs: 90_000, intervalMs: 500, what: '8 segments' },
-  );
-  const pl = HLS.parse(text) as Media;
+const get = async (u: string) => {
+  const res = await fetch(u);
+  return { status: res.status, text: await res.text() };
+};
+const parse = (text: string) => HLS.parse(text) as Media;
+
+test.serial('live at 30 fps: server control, part durations, INDEPENDENT, hint and reports', async (t) => {
+  const { text, pl } = await fullWindow();
   t.is(pl.version, 9);
-
   // PART-TARGET from the parts produced: 6 frames at 30 fps (0.2 s) + 15 %.
   const partTarget = pl.partTargetDuration!;
   t.is(partTarget, 0.23);
@@ -169,49 +157,61 @@ test.serial('a live LL-HLS origin at 30 fps follows the specification', async (t
   t.true(checked >= 20, `${checked} parts checked`);
   t.regex(text, /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="\d+\.\d+\.m4s"/);
   t.regex(text, /#EXT-X-RENDITION-REPORT:URI="..\/90p\/index.m3u8",LAST-MSN=\d+,LAST-PART=\d+/);
+});
 
-  // Delta update: EXT-X-SKIP replaces the segments before the skip boundary.
-  const delta = await get(`${playlistUrl}?_HLS_skip=YES`);
-  t.is(delta.status, 200);
-  const skipped = Number(/#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)/.exec(delta.text)?.[1] ?? 0);
-  t.true(skipped >= 1, delta.text);
-  const dpl = HLS.parse(delta.text) as Media;
-  t.is(dpl.mediaSequenceBase, (HLS.parse((await get(playlistUrl)).text) as Media).mediaSequenceBase);
-  t.is((await get(`${playlistUrl}?_HLS_skip=NO`)).status, 400);
+test.serial(
+  'live: a delta update replaces the segments before the skip boundary with EXT-X-SKIP',
+  async (t) => {
+    const { playlistUrl } = await fullWindow();
+    const delta = await get(`${playlistUrl}?_HLS_skip=YES`);
+    t.is(delta.status, 200);
+    const skipped = Number(/#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)/.exec(delta.text)?.[1] ?? 0);
+    t.true(skipped >= 1, delta.text);
+    const dpl = parse(delta.text);
+    t.is(dpl.mediaSequenceBase, parse((await get(playlistUrl)).text).mediaSequenceBase);
+    t.is((await get(`${playlistUrl}?_HLS_skip=NO`)).status, 400);
+  },
+);
 
-  // Blocking reload: the next part; answered once the playlist has it.
-  const edge = (HLS.parse((await get(playlistUrl)).text) as Media).segments.at(-1)!;
-  const edgeParts = edge.parts.filter((p) => !p.hint).length;
-  const t0 = Date.now();
-  const blocked = await get(`${playlistUrl}?_HLS_msn=${edge.mediaSequenceNumber}&_HLS_part=${edgeParts}`);
-  const heldMs = Date.now() - t0;
-  t.is(blocked.status, 200);
-  const bpl = HLS.parse(blocked.text) as Media;
-  const has = bpl.segments.some(
-    (s) =>
-      s.mediaSequenceNumber > edge.mediaSequenceNumber ||
-      (s.mediaSequenceNumber === edge.mediaSequenceNumber &&
-        s.parts.filter((p) => !p.hint).length > edgeParts),
-  );
-  t.true(has, 'the answer has the part asked for');
-  t.true(heldMs < 1000, `held ${heldMs} ms for one part`);
-  t.log(`blocking reload for the next part held ${heldMs} ms`);
+test.serial(
+  'live: a blocking reload for the next part is answered once listed; 400 when too far or malformed',
+  async (t) => {
+    const { playlistUrl } = await fullWindow();
+    const edge = parse((await get(playlistUrl)).text).segments.at(-1)!;
+    const edgeParts = edge.parts.filter((p) => !p.hint).length;
+    const t0 = Date.now();
+    const blocked = await get(`${playlistUrl}?_HLS_msn=${edge.mediaSequenceNumber}&_HLS_part=${edgeParts}`);
+    const heldMs = Date.now() - t0;
+    t.is(blocked.status, 200);
+    const bpl = parse(blocked.text);
+    const has = bpl.segments.some(
+      (s) =>
+        s.mediaSequenceNumber > edge.mediaSequenceNumber ||
+        (s.mediaSequenceNumber === edge.mediaSequenceNumber &&
+          s.parts.filter((p) => !p.hint).length > edgeParts),
+    );
+    t.true(has, 'the answer has the part asked for');
+    t.true(heldMs < 1000, `held ${heldMs} ms for one part`);
+    t.log(`blocking reload for the next part held ${heldMs} ms`);
 
-  // 400: more than two segments ahead, a part past the Advance Part Limit, _HLS_part alone, junk.
-  const lastMsn = bpl.segments.filter((s) => s.uri).at(-1)!.mediaSequenceNumber;
-  t.is((await get(`${playlistUrl}?_HLS_msn=${lastMsn + 3}`)).status, 400);
-  t.is((await get(`${playlistUrl}?_HLS_msn=${lastMsn + 1}&_HLS_part=40`)).status, 400);
-  t.is((await get(`${playlistUrl}?_HLS_part=1`)).status, 400);
-  t.is((await get(`${playlistUrl}?_HLS_msn=x`)).status, 400);
+    // 400: more than two segments ahead, a part past the Advance Part Limit, _HLS_part alone, junk.
+    const lastMsn = bpl.segments.filter((s) => s.uri).at(-1)!.mediaSequenceNumber;
+    t.is((await get(`${playlistUrl}?_HLS_msn=${lastMsn + 3}`)).status, 400);
+    t.is((await get(`${playlistUrl}?_HLS_msn=${lastMsn + 1}&_HLS_part=40`)).status, 400);
+    t.is((await get(`${playlistUrl}?_HLS_part=1`)).status, 400);
+    t.is((await get(`${playlistUrl}?_HLS_msn=x`)).status, 400);
+  },
+);
 
-  // Preload hint: held until complete, then sent whole (Content-Length = the part's bytes, moof..mdat).
-  const hintText = (await get(playlistUrl)).text;
-  const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec(hintText)![1]!;
+test.serial('live: the preload-hinted part is held until complete, then sent whole and listed', async (t) => {
+  const { playlistUrl, url } = await fullWindow();
+  const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec((await get(playlistUrl)).text)![1]!;
   const h0 = Date.now();
   const res = await fetch(`${url}/live/demo/180p/${hint}`);
   const body = Buffer.from(await res.arrayBuffer());
   t.log(`hinted part ${hint} held ${Date.now() - h0} ms, ${body.length} bytes`);
   t.is(res.status, 200);
+  // Content-Length = the part's bytes, moof then mdat.
   t.is(Number(res.headers.get('content-length')), body.length);
   t.is(body.toString('latin1', 4, 8), 'moof');
   const moofSize = body.readUInt32BE(0);
@@ -220,34 +220,41 @@ test.serial('a live LL-HLS origin at 30 fps follows the specification', async (t
   const again = Buffer.from(await (await fetch(`${url}/live/demo/180p/${hint}`)).arrayBuffer());
   t.deepEqual(again, body, 'the same bytes once listed');
   const [hmsn, hpart] = hint.split('.').map(Number) as [number, number];
-  const listed = HLS.parse((await get(`${playlistUrl}?_HLS_msn=${hmsn}&_HLS_part=${hpart}`)).text) as Media;
+  const listed = parse((await get(`${playlistUrl}?_HLS_msn=${hmsn}&_HLS_part=${hpart}`)).text);
   t.true(
     listed.segments.some((s) => s.parts.some((p) => !p.hint && p.uri === hint)),
     'the part is listed',
   );
+});
 
-  // 503: the transcoder stops (SIGSTOP); a blocking reload waits 3 target durations, then gives up.
-  const pids = ffmpegChildren();
-  t.true(pids.length >= 1, 'transcoder found');
-  const last = (HLS.parse((await get(playlistUrl)).text) as Media).segments.filter((s) => s.uri).at(-1)!;
-  for (const pid of pids) process.kill(pid, 'SIGSTOP');
-  try {
-    const s0 = Date.now();
-    const r = await fetch(`${playlistUrl}?_HLS_msn=${last.mediaSequenceNumber + 2}`);
-    const waited = Date.now() - s0;
-    t.is(r.status, 503);
-    t.is(((await r.json()) as { error: { code: string } }).error.code, 'RC_BLOCKING_TIMEOUT');
-    t.true(
-      waited >= 3 * pl.targetDuration * 1000 - 100 && waited < 3 * pl.targetDuration * 1000 + 1500,
-      `${waited} ms`,
-    );
-  } finally {
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // The supervisor may have replaced a stalled transcoder already.
+test.serial(
+  'live: with the transcoder stopped, a blocking reload ends in 503 after 3 target durations',
+  async (t) => {
+    const { playlistUrl, pl } = await fullWindow();
+    const pids = transcoderPids();
+    t.true(pids.length >= 1, 'transcoder found');
+    const last = parse((await get(playlistUrl)).text)
+      .segments.filter((s) => s.uri)
+      .at(-1)!;
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    try {
+      const s0 = Date.now();
+      const r = await fetch(`${playlistUrl}?_HLS_msn=${last.mediaSequenceNumber + 2}`);
+      const waited = Date.now() - s0;
+      t.is(r.status, 503);
+      t.is(((await r.json()) as { error: { code: string } }).error.code, 'RC_BLOCKING_TIMEOUT');
+      t.true(
+        waited >= 3 * pl.targetDuration * 1000 - 100 && waited < 3 * pl.targetDuration * 1000 + 1500,
+        `${waited} ms`,
+      );
+    } finally {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          // The supervisor may have replaced a stalled transcoder already.
+        }
       }
     }
-  }
-});
+  },
+);

@@ -8,8 +8,9 @@ import HLS from 'hls-parser';
 import { listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
 import { type FfmpegRun, publisherArgs, runFfmpeg } from '../../harness/ffmpeg.ts';
-import { BoxSplitter, parseMoof, parseMoov, type TrackInfo } from '../../origin/box-parser.ts';
+import { BoxSplitter, parseMoov, type TrackInfo } from '../../origin/box-parser.ts';
 import { parseLadder } from '../../origin/config.ts';
+import { parseMoof } from '../../origin/moof-parser.ts';
 import { RenditionPackager } from '../../origin/packager.ts';
 import { mediaPlaylistText, targetDurationFor } from '../../origin/playlist-writer.ts';
 import type { PublishedSegment } from '../../origin/segment-types.ts';
@@ -119,6 +120,7 @@ test('box splitter: 64-bit box sizes and corrupt sizes', (t) => {
 });
 
 test('packager: segments at keyframes, atomic files, numbering continues after a restart', async (t) => {
+  // Reads better whole: two runs through one packager, then everything they produced checked together.
   const dir = mkdtempSync(join(tmpdir(), 'ringcast-packager-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const published: PublishedSegment[] = [];

@@ -1,23 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import HLS from 'hls-parser';
-import { listen } from '../../common/http.ts';
-import { silentLogger } from '../../common/log.ts';
-import type { SegmentAnnouncement, StreamInfo } from '../../common/types.ts';
-import { type FfmpegRun, publishTestPattern } from '../../harness/ffmpeg.ts';
 import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
-import { Origin } from '../../origin/app.ts';
-import { loadOriginConfig } from '../../origin/config.ts';
+import type { Origin } from '../../origin/app.ts';
+import { childProcesses, publisherPool, SECRET, startOrigin, transcoderPids } from './origin-kit.ts';
+import { probedAttributes, probeInitAndSegment, variantAttributes } from './probe-kit.ts';
+import { type StandInCoordinator, standInCoordinator } from './stand-in-coordinator.ts';
 
 // Several streams in one origin, keys from a (stand-in) coordinator. Media tests are serial, tiny ladder.
-const LADDER = '180p:320x180:300k:64k,90p:160x90:150k:48k';
-const SECRET = 'test-secret';
 const tag = `${process.pid}x${Date.now()}`;
 const KEY_A = `alpha-key-${tag}`;
 const KEY_B = `beta-key-${tag}`;
@@ -27,54 +18,12 @@ const KEY_DOWN = `down-key-${tag}`;
 type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
 type Master = InstanceType<typeof HLS.types.MasterPlaylist>;
 
-/** A stand-in coordinator: publish-auth from a key table, records announcements. */
-interface FakeCoordinator {
-  url: string;
-  keys: Map<string, string>;
-  authCalls: string[];
-  streams: Array<{ id: string; body: Omit<StreamInfo, 'id'> }>;
-  segments: SegmentAnnouncement[];
-  server: Server;
-}
-
-async function fakeCoordinator(): Promise<FakeCoordinator> {
-  const fake = { keys: new Map(), authCalls: [], streams: [], segments: [] } as unknown as FakeCoordinator;
-  fake.server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => {
-      body += d;
-    });
-    req.on('end', () => {
-      const json = (status: number, value: unknown) =>
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
-      if (req.headers.authorization !== `Bearer ${SECRET}`) return json(401, {});
-      if (req.url === '/api/v1/publish-auth') {
-        const { key } = JSON.parse(body) as { key: string };
-        fake.authCalls.push(key);
-        if (key === KEY_DOWN) return json(503, { error: { code: 'RC_STORE_UNAVAILABLE' } });
-        const streamId = fake.keys.get(key);
-        return streamId ? json(200, { streamId }) : json(403, { error: { code: 'RC_KEY_REFUSED' } });
-      }
-      const m = /^\/api\/v1\/streams\/([^/]+)(\/segments)?$/.exec(req.url ?? '');
-      if (m && req.method === 'PUT') fake.streams.push({ id: m[1]!, body: JSON.parse(body) });
-      else if (m?.[2] && req.method === 'POST') fake.segments.push(JSON.parse(body));
-      json(200, {});
-    });
-  });
-  fake.url = await listen(fake.server, 0);
-  return fake;
-}
-
-let coordinator: FakeCoordinator;
+let coordinator: StandInCoordinator;
 let origin: Origin;
 let url: string;
 let rtmpUrl: string;
-const publishers: FfmpegRun[] = [];
-const publish = (key: string, seconds?: number) => {
-  const run = publishTestPattern(`${rtmpUrl}/${key}`, { seconds });
-  publishers.push(run);
-  return run;
-};
+const publishers = publisherPool();
+const publish = (key: string, seconds?: number) => publishers.publish(`${rtmpUrl}/${key}`, { seconds });
 const media = async (streamId: string, rendition = '180p') =>
   HLS.parse(await getText(`${url}/live/${streamId}/${rendition}/index.m3u8`)) as Media;
 const lastMsn = async (streamId: string) =>
@@ -84,45 +33,29 @@ const waitForMsn = (streamId: string, msn: number, what: string) =>
     timeoutMs: 60_000,
     what,
   });
-const children = () =>
-  execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split('\n');
 const STREAM_OF_KEY: Record<string, string> = { [KEY_A]: 'alpha', [KEY_B]: 'beta' };
 /** The transcoders (children of this process) pulling the publisher of `key`'s stream. */
 const transcoders = (key: string) => {
   const path = origin.rtmpInputPath(STREAM_OF_KEY[key]!);
-  return children()
-    .filter((l) => path && l.includes('/ingest/') && l.includes(`/live/${path} `))
-    .map((l) => Number(l.trim().split(' ')[0]));
+  return path ? transcoderPids(`/live/${path} `) : [];
 };
 
 test.before(async () => {
-  coordinator = await fakeCoordinator();
+  coordinator = await standInCoordinator({ secret: SECRET, checksKeys: true, downKey: KEY_DOWN });
   coordinator.keys.set(KEY_A, 'alpha');
   coordinator.keys.set(KEY_B, 'beta');
   coordinator.keys.set(KEY_BAD, 'gamma');
-  const config = loadOriginConfig(
-    [],
-    {},
-    {
-      port: 0,
-      rtmpPort: 0,
-      source: 'rtmp',
-      streamKey: '',
-      coordinatorUrl: coordinator.url,
-      ladder: LADDER,
-      fps: 15,
-      clusterSecret: SECRET,
-      announceIntervalMs: 500,
-      keyRecheckMs: 500,
-      endGraceMs: 8000,
-    },
-  );
-  origin = new Origin(config, { log: silentLogger() });
-  ({ url, rtmpUrl } = await origin.start());
+  ({ origin, url, rtmpUrl } = await startOrigin({
+    source: 'rtmp',
+    streamKey: '',
+    coordinatorUrl: coordinator.url,
+    keyRecheckMs: 500,
+    endGraceMs: 8000,
+  }));
 });
 
 test.after.always(async () => {
-  for (const p of publishers) p.kill();
+  publishers.killAll();
   await origin?.close();
   coordinator?.server.close();
 });
@@ -142,6 +75,7 @@ test.serial('keys are asked of the coordinator: unknown and unverifiable keys ar
 test.serial(
   'two streams at once, each under the streamId its key maps to; CODECS and RESOLUTION match ffprobe',
   async (t) => {
+    // Reads better whole: two publishers up, then what each of them shows (transcoders, announcements, media).
     const a = publish(KEY_A);
     const b = publish(KEY_B);
     await waitForMsn('alpha', 1, 'alpha segments');
@@ -152,7 +86,7 @@ test.serial(
     t.is(transcoders(KEY_B).length, 1);
     // The transcoders pull a path of the origin's own: no stream key on their command lines (the
     // publishers, children of this test too, carry theirs).
-    const pulls = children().filter((l) => l.includes('/ingest/'));
+    const pulls = childProcesses().filter((l) => l.includes('/ingest/'));
     t.is(pulls.length, 2);
     t.false(pulls.some((l) => l.includes(KEY_A) || l.includes(KEY_B)));
     for (const id of ['alpha', 'beta'])
@@ -176,43 +110,16 @@ test.serial(
 
     // The master playlist's CODECS, RESOLUTION and FRAME-RATE against ffprobe on init + a segment.
     const master = HLS.parse(await getText(`${url}/live/alpha/master.m3u8`)) as Master;
-    const dir = mkdtempSync(join(tmpdir(), 'ringcast-probe-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     for (const variant of master.variants) {
       const rendition = variant.uri.split('/')[0]!;
       const pl = await media('alpha', rendition);
-      const init = Buffer.from(
-        await (await fetch(`${url}/live/alpha/${rendition}/${pl.segments[0]!.map.uri}`)).arrayBuffer(),
+      const base = `${url}/live/alpha/${rendition}`;
+      const probed = await probeInitAndSegment(
+        `${base}/${pl.segments[0]!.map.uri}`,
+        `${base}/${pl.segments.at(-1)!.uri}`,
       );
-      const seg = Buffer.from(
-        await (await fetch(`${url}/live/alpha/${rendition}/${pl.segments.at(-1)!.uri}`)).arrayBuffer(),
-      );
-      const file = join(dir, `${rendition}.mp4`);
-      writeFileSync(file, Buffer.concat([init, seg]));
-      const probe = JSON.parse(
-        execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', file], { encoding: 'utf8' }),
-      ) as { streams: Array<Record<string, string | number>> };
-      const video = probe.streams.find((s) => s.codec_type === 'video')!;
-      const audio = probe.streams.find((s) => s.codec_type === 'audio')!;
-      const [avc, mp4a] = variant.codecs!.split(',');
-      const profileIdc: Record<string, number> = {
-        High: 100,
-        Main: 77,
-        Baseline: 66,
-        'Constrained Baseline': 66,
-      };
-      t.is(video.codec_name, 'h264');
-      t.is(
-        avc!.slice(5, 7),
-        profileIdc[String(video.profile)]!.toString(16).padStart(2, '0'),
-        `${avc} vs ${video.profile}`,
-      );
-      t.is(Number.parseInt(avc!.slice(9, 11), 16), Number(video.level), `${avc} vs level ${video.level}`);
-      t.deepEqual(variant.resolution, { width: Number(video.width), height: Number(video.height) });
+      t.deepEqual(variantAttributes(variant), probedAttributes(probed), rendition);
       t.is(variant.frameRate, 15);
-      t.is(video.r_frame_rate, '15/1');
-      t.is(audio.codec_name, 'aac');
-      t.is(mp4a, audio.profile === 'LC' ? 'mp4a.40.2' : 'mp4a.40.5');
     }
   },
 );
@@ -242,8 +149,7 @@ test.serial(
       silent.destroy();
     });
     // Audio only: the transcoder has no video to scale; the stream goes to `error` with ffmpeg's reason.
-    const audioOnly = publishTestPattern(`${rtmpUrl}/${KEY_BAD}`, { video: false });
-    publishers.push(audioOnly);
+    const audioOnly = publishers.publish(`${rtmpUrl}/${KEY_BAD}`, { video: false });
     const err = await waitFor(
       () => coordinator.streams.find((s) => s.id === 'gamma' && s.body.state === 'error'),
       { timeoutMs: 60_000, what: 'gamma in error' },
@@ -299,7 +205,7 @@ test.serial(
 test.serial(
   'a publisher that drops and comes back within the grace period continues the stream',
   async (t) => {
-    for (const p of publishers.filter(
+    for (const p of publishers.runs.filter(
       (p) => p.child.exitCode === null && p.child.spawnargs.at(-1)!.endsWith(KEY_A),
     ))
       p.kill();
@@ -323,7 +229,7 @@ test.serial(
 );
 
 test.serial('a revoked key stops its live publisher; the stream ends with ENDLIST', async (t) => {
-  const b = publishers.find((p) => p.child.spawnargs.at(-1)!.endsWith(KEY_B))!;
+  const b = publishers.runs.find((p) => p.child.spawnargs.at(-1)!.endsWith(KEY_B))!;
   coordinator.keys.delete(KEY_B);
   t.not(await b.exited, 0);
   const text = await waitFor(
@@ -342,13 +248,9 @@ test.serial('a revoked key stops its live publisher; the stream ends with ENDLIS
 });
 
 test.serial('closing the origin stops every transcoder', async (t) => {
-  const ingestChildren = () =>
-    execFileSync('ps', ['-o', 'args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.includes('/ingest/'));
   await waitFor(() => transcoders(KEY_A).length === 1 || undefined, { what: 'alpha transcoding' });
   await origin.close();
-  await waitFor(() => ingestChildren().length === 0 || undefined, {
+  await waitFor(() => transcoderPids().length === 0 || undefined, {
     timeoutMs: 10_000,
     what: 'no ffmpeg left',
   });

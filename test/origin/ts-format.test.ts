@@ -15,6 +15,7 @@ type Media = InstanceType<typeof HLS.types.MediaPlaylist>;
 test.serial(
   'segmentFormat=ts: MPEG-TS segments without EXT-X-MAP, numbered and timed as ours, read by ffmpeg',
   async (t) => {
+    // Reads better whole: one origin started for this format, its playlist, a probed segment, a player.
     const config = loadOriginConfig(
       [],
       {},
