@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, type ConfigOf, type ConfigSpec, loadConfig } from '../common/config.ts';
+import { type ConfigOf, type ConfigSpec, checkedLoader } from '../common/config.ts';
 
 /** Where the player demo lives in this checkout; the coordinator serves it under `/player/`. */
 const DEFAULT_PLAYER_DIR = fileURLToPath(new URL('../player-demo/', import.meta.url));
@@ -144,13 +144,4 @@ export function crossCheck(config: CoordinatorConfig): string[] {
 export type CoordinatorOverrides = Partial<Record<keyof typeof COORDINATOR_CONFIG, unknown>>;
 
 /** The coordinator's one loader: defaults, environment, flags, overrides, then the cross-key checks. */
-export function loadCoordinatorConfig(
-  argv: readonly string[] = [],
-  env: NodeJS.ProcessEnv = process.env,
-  overrides: CoordinatorOverrides = {},
-): CoordinatorConfig {
-  const config = loadConfig(COORDINATOR_CONFIG, argv, env, overrides, 'coordinator');
-  const problems = crossCheck(config);
-  if (problems.length === 0) return config;
-  throw new ConfigError(problems);
-}
+export const loadCoordinatorConfig = checkedLoader(COORDINATOR_CONFIG, 'coordinator', crossCheck);

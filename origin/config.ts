@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, type ConfigOf, type ConfigSpec, loadConfig } from '../common/config.ts';
+import { type ConfigOf, type ConfigSpec, checkedLoader } from '../common/config.ts';
 import { NAME_RE } from '../common/names.ts';
 
 /** One rung of the ladder: `720p:1280x720:3000k:128k`, or `source:copy` (the input as it comes). */
@@ -184,13 +184,4 @@ export function crossCheck(config: OriginConfig): string[] {
 }
 
 /** Loads the origin config (defaults, env, flags, overrides) and runs the cross-key checks. */
-export function loadOriginConfig(
-  argv: readonly string[] = [],
-  env: NodeJS.ProcessEnv = process.env,
-  overrides: Partial<Record<keyof typeof ORIGIN_CONFIG, unknown>> = {},
-): OriginConfig {
-  const config = loadConfig(ORIGIN_CONFIG, argv, env, overrides, 'origin');
-  const problems = crossCheck(config);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
-}
+export const loadOriginConfig = checkedLoader(ORIGIN_CONFIG, 'origin', crossCheck);
