@@ -1,0 +1,59 @@
+/**
+ * What the link emulator adds itself, and whether its links do what they say (docs/network-lab.md):
+ *   node --import tsx harness/net/measure.ts [--bytes N] [--rtts N]
+ * Prints one JSON object per figure, then a summary line.
+ */
+import { parseArgs } from 'node:util';
+import { createLab, type Lab } from './lab.ts';
+import { probeBulk, probeRtt, quantile, snmpCounter, startProbeServer } from './probes.ts';
+
+const { values } = parseArgs({
+  options: {
+    bytes: { type: 'string', default: String(64 * 1024 * 1024) },
+    rtts: { type: 'string', default: '200' },
+  },
+});
+const bytes = Number(values.bytes);
+const rtts = Number(values.rtts);
+
+function rttFigures(rttMs: number[]) {
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    minMs: round(Math.min(...rttMs)),
+    p50Ms: round(quantile(rttMs, 0.5)),
+    p95Ms: round(quantile(rttMs, 0.95)),
+  };
+}
+
+async function measure(lab: Lab) {
+  const server = await startProbeServer(lab, 'b');
+  const out: Record<string, unknown> = {};
+  const loopback = await lab.run('b', process.execPath, [
+    new URL('./probe.mjs', import.meta.url).pathname,
+    'rtt',
+    '127.0.0.1',
+    String(server.port),
+    String(rtts),
+  ]);
+  out.loopbackRtt = rttFigures(JSON.parse(loopback).rttMs);
+  out.emulatedRtt0ms = rttFigures((await probeRtt(lab, 'a', 'b', server.port, rtts)).rttMs);
+  out.throughput0ms = await probeBulk(lab, 'a', 'b', server.port, bytes);
+  await lab.setPath('a', 'b', { delayMs: 50 });
+  out.rtt50msLink = rttFigures((await probeRtt(lab, 'a', 'b', server.port, 20)).rttMs);
+  await lab.setPath('a', 'b', { delayMs: 0, lossPct: 5 });
+  const before = await snmpCounter(lab, 'a', 'Tcp', 'RetransSegs');
+  out.throughput5pctLoss = await probeBulk(lab, 'a', 'b', server.port, Math.min(bytes, 8 * 1024 * 1024));
+  out.retransSegs5pctLoss = (await snmpCounter(lab, 'a', 'Tcp', 'RetransSegs')) - before;
+  await lab.setPath('a', 'b', { lossPct: 0, rateMbit: 20 });
+  out.throughput20Mbit = await probeBulk(lab, 'a', 'b', server.port, 10 * 1024 * 1024);
+  out.linkStats = (await lab.stats()).links;
+  return out;
+}
+
+const lab = await createLab({ hosts: ['a', 'b'], seed: 1 });
+try {
+  for (const [name, value] of Object.entries(await measure(lab)))
+    console.log(JSON.stringify({ [name]: value }));
+} finally {
+  await lab.close();
+}
