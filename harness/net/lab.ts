@@ -82,6 +82,11 @@ export class Lab {
     }
   }
 
+  /** The emulator's pid (tests check that close() ends it). */
+  get emulatorPid(): number | undefined {
+    return this.#emulator.pid;
+  }
+
   /** The host named `name`; throws naming the lab's hosts when there is none. */
   host(name: string): LabHost {
     const host = this.hosts.find((h) => h.name === name);

@@ -3,6 +3,7 @@
  * running inside, also synchronously (exit handlers) and for labs left by killed runs.
  */
 import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
@@ -39,12 +40,19 @@ export function listNamespaces(): string[] {
   return parseNetnsList(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }));
 }
 
+/** Is `pid` a running process? A zombie (dead, not yet reaped) counts as gone. */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // The state follows the parenthesised command name, which may itself hold ') '.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 
