@@ -32,8 +32,11 @@ let labsMade = 0;
 
 /** Makes a lab; on failure removes whatever it made before throwing. */
 export async function createLab(opts: LabOptions): Promise<Lab> {
+  const bad = badHostNames(opts.hosts);
+  if (bad) throw new Error(`lab: ${bad}`);
+  mergeLink(openLink, opts.link ?? {}); // a bad default link is refused before anything is made
   sweepStaleLabs();
-  const lab = new Lab(opts, labsMade++);
+  const lab = new Lab(opts, labsMade++, LinkEmulator.start());
   try {
     await lab.start(opts);
     return lab;
@@ -50,11 +53,8 @@ export class Lab {
   readonly #children = new Set<ChildProcess>();
   #closed = false;
 
-  /** Use createLab(). Names and addresses are fixed here; nothing is made until start(). */
-  constructor(opts: LabOptions, seq: number) {
-    if (opts.hosts.length < 1 || opts.hosts.length > 64 || new Set(opts.hosts).size !== opts.hosts.length) {
-      throw new Error('lab: hosts must be 1 to 64 distinct names');
-    }
+  /** Use createLab(). Names and addresses are fixed here; no host is made until start(). */
+  constructor(opts: LabOptions, seq: number, emulator: LinkEmulator) {
     // The /24 only has to be unique inside the lab (each host sees only its own emulator), the
     // octet varies so that logs of concurrent labs are told apart.
     const subnet = `10.77.${((process.pid + seq) % 254) + 1}`;
@@ -63,7 +63,7 @@ export class Lab {
       netns: `rc-${process.pid}-${seq}-${i}`,
       address: `${subnet}.${i + 1}`,
     }));
-    this.#emulator = LinkEmulator.start();
+    this.#emulator = emulator;
     removeOnExit(this, () => this.#removeSync());
   }
 
@@ -175,6 +175,15 @@ export class Lab {
     for (const host of this.hosts) removeNamespaceSync(host.netns);
     this.#emulator.killSync();
   }
+}
+
+/** Why `hosts` cannot name a lab's hosts, or null when they can. */
+export function badHostNames(hosts: readonly string[]): string | null {
+  if (hosts.length < 1 || hosts.length > 64) return `a lab has 1 to 64 hosts, not ${hosts.length}`;
+  const twice = hosts.filter((h, i) => hosts.indexOf(h) !== i);
+  if (twice.length > 0) return `host names must differ: ${[...new Set(twice)].join(', ')} given twice`;
+  if (hosts.some((h) => h === '')) return 'host names must not be empty';
+  return null;
 }
 
 /** SIGTERM, then SIGKILL after 2 s; resolves once the child has exited. */

@@ -28,14 +28,23 @@ function rttFigures(rttMs: number[]) {
 async function measure(lab: Lab) {
   const server = await startProbeServer(lab, 'b');
   const out: Record<string, unknown> = {};
+  const probe = new URL('./probe.mjs', import.meta.url).pathname;
   const loopback = await lab.run('b', process.execPath, [
-    new URL('./probe.mjs', import.meta.url).pathname,
+    probe,
     'rtt',
     '127.0.0.1',
     String(server.port),
     String(rtts),
   ]);
   out.loopbackRtt = rttFigures(JSON.parse(loopback).rttMs);
+  const loopbackBulk = await lab.run('b', process.execPath, [
+    probe,
+    'bulk',
+    '127.0.0.1',
+    String(server.port),
+    String(bytes),
+  ]);
+  out.loopbackThroughput = JSON.parse(loopbackBulk);
   out.emulatedRtt0ms = rttFigures((await probeRtt(lab, 'a', 'b', server.port, rtts)).rttMs);
   out.throughput0ms = await probeBulk(lab, 'a', 'b', server.port, bytes);
   await lab.setPath('a', 'b', { delayMs: 50 });
@@ -46,6 +55,12 @@ async function measure(lab: Lab) {
   out.retransSegs5pctLoss = (await snmpCounter(lab, 'a', 'Tcp', 'RetransSegs')) - before;
   await lab.setPath('a', 'b', { lossPct: 0, rateMbit: 20 });
   out.throughput20Mbit = await probeBulk(lab, 'a', 'b', server.port, 10 * 1024 * 1024);
+  // A home uplink as issue 18 describes the publisher's: 30 ms, 0.5% loss, 6 Mbit/s.
+  await lab.setPath('a', 'b', { delayMs: 30, lossPct: 0.5, rateMbit: 6 });
+  out.homeUplinkRtt = rttFigures((await probeRtt(lab, 'a', 'b', server.port, 20)).rttMs);
+  out.homeUplinkThroughput = await probeBulk(lab, 'a', 'b', server.port, 4 * 1024 * 1024);
+  await lab.setPath('a', 'b', { delayMs: 50, jitterMs: 10, lossPct: 0, rateMbit: 0 });
+  out.rtt50msJitter10 = rttFigures((await probeRtt(lab, 'a', 'b', server.port, 50)).rttMs);
   out.linkStats = (await lab.stats()).links;
   return out;
 }

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { badHostNames } from '../../harness/net/lab.ts';
 import { linkCommand, mergeLink, openLink, parseStats, queueBytesFor } from '../../harness/net/link-spec.ts';
 import { hostSetupBatch, ownerPid, parseNetnsList, staleLabNamespaces } from '../../harness/net/netns.ts';
 import { parseSnmp, quantile } from '../../harness/net/probes.ts';
@@ -98,4 +99,16 @@ test('parseSnmp reads a counter by group and name', (t) => {
   t.is(parseSnmp(text, 'Tcp', 'RetransSegs'), 17);
   t.is(parseSnmp(text, 'Ip', 'DefaultTTL'), 64);
   t.throws(() => parseSnmp(text, 'Udp', 'InErrors'), { message: /no Udp InErrors/ });
+});
+
+test('badHostNames says why a host list cannot make a lab', (t) => {
+  const cases: [string[], string | null][] = [
+    [['origin', 'relay'], null],
+    [['solo'], null],
+    [[], 'a lab has 1 to 64 hosts, not 0'],
+    [Array.from({ length: 65 }, (_, i) => `h${i}`), 'a lab has 1 to 64 hosts, not 65'],
+    [['a', 'b', 'a', 'a'], 'host names must differ: a given twice'],
+    [['a', ''], 'host names must not be empty'],
+  ];
+  for (const [hosts, want] of cases) t.is(badHostNames(hosts), want, hosts.slice(0, 4).join(','));
 });
