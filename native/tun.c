@@ -299,8 +299,12 @@ int main(void) {
       }
       if (have == sizeof line - 1) have = 0; /* an overlong line is dropped rather than wedging */
     }
-    for (int i = 0; i < polled; i++)
+    for (int i = 0; i < polled; i++) {
       if (pfds[i + 1].revents & POLLIN) read_host(i);
+      /* The host's namespace was deleted under us: its device is gone, stop polling it (else
+         ppoll would return at once, forever); writes to it now count as write drops. */
+      else if (pfds[i + 1].revents & (POLLERR | POLLHUP | POLLNVAL)) hosts[i].fd = -1;
+    }
     next = deliver(now_ns());
   }
 }

@@ -158,8 +158,8 @@ export class Lab {
     this.#closed = true;
     forgetOnExit(this);
     await Promise.all([...this.#children].map((child) => stopChild(child)));
+    await this.#emulator.close(); // first: its TUNs go with it, so it never polls a vanished device
     for (const host of this.hosts) removeNamespaceSync(host.netns);
-    await this.#emulator.close();
   }
 
   async #apply(from: LabHost, to: LabHost, spec: LinkSpec): Promise<void> {
@@ -172,8 +172,8 @@ export class Lab {
   #removeSync(): void {
     this.#closed = true;
     for (const child of this.#children) child.kill('SIGKILL');
-    for (const host of this.hosts) removeNamespaceSync(host.netns);
     this.#emulator.killSync();
+    for (const host of this.hosts) removeNamespaceSync(host.netns);
   }
 }
 
