@@ -7,7 +7,14 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { forgetOnExit, removeOnExit } from './exit-sweep.ts';
 import { LinkEmulator } from './link-emulator.ts';
-import { type LinkSpec, type LinkStats, linkCommand, mergeLink, openLink, parseStats } from './link-spec.ts';
+import {
+  type EmulatorStats,
+  type LinkSpec,
+  linkCommand,
+  mergeLink,
+  openLink,
+  parseStats,
+} from './link-spec.ts';
 import { addHost, removeNamespaceSync, sweepStaleLabs } from './netns.ts';
 
 /** One host of a lab. */
@@ -26,6 +33,8 @@ export interface LabOptions {
   link?: Partial<LinkSpec>;
   /** Seeds the emulator's loss and jitter draws, so a run can be repeated. */
   seed?: number;
+  /** Run the emulator at SCHED_FIFO 1 (default true): see docs/network-lab.md. */
+  realtime?: boolean;
 }
 
 let labsMade = 0;
@@ -36,7 +45,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   if (bad) throw new Error(`lab: ${bad}`);
   mergeLink(openLink, opts.link ?? {}); // a bad default link is refused before anything is made
   sweepStaleLabs();
-  const lab = new Lab(opts, labsMade++, LinkEmulator.start());
+  const lab = new Lab(opts, labsMade++, LinkEmulator.start({ realtime: opts.realtime }));
   try {
     await lab.start(opts);
     return lab;
@@ -119,8 +128,8 @@ export class Lab {
     return this.setPath(a, b, { up: true });
   }
 
-  /** Per-link counters since the lab started. */
-  async stats(): Promise<{ unroutable: number; links: LinkStats[] }> {
+  /** Per-link counters and the emulator's own timing, since the lab started. */
+  async stats(): Promise<EmulatorStats> {
     const names = this.hosts.map((h) => h.name);
     return parseStats(await this.#emulator.command('stats'), names);
   }

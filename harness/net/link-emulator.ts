@@ -31,12 +31,17 @@ export class LinkEmulator {
     child.on('error', () => {}); // surfaces as 'exit' or as a failed first command
   }
 
-  /** Starts the emulator; throws naming the build step when it is not built. */
-  static start(path = emulatorPath): LinkEmulator {
+  /**
+   * Starts the emulator; throws naming the build step when it is not built. `realtime` (the
+   * default) runs it at SCHED_FIFO 1 so that CPU contention does not add to its links' delays.
+   */
+  static start(opts: { path?: string; realtime?: boolean } = {}): LinkEmulator {
+    const path = opts.path ?? emulatorPath;
     if (!existsSync(path)) {
       throw new Error(`link emulator not built at ${path}: run \`npm --prefix native run build\``);
     }
-    return new LinkEmulator(spawn(path, [], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    const args = opts.realtime === false ? ['--no-realtime'] : [];
+    return new LinkEmulator(spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
   }
 
   get pid(): number | undefined {

@@ -85,18 +85,56 @@ export function linkCommand(src: number, dst: number, spec: Readonly<LinkSpec>):
   ].join(' ');
 }
 
+/** The emulator's own timing: how late it wrote packets it had held for a delay or the pacer. */
+export interface EmulatorTiming {
+  heldPackets: number;
+  meanLateUs: number;
+  /** Upper bounds from a power-of-two histogram: half (p50) or 99% (p99) were at most this late. */
+  p50LateUs: number;
+  p99LateUs: number;
+  maxLateUs: number;
+}
+
+/**
+ * The bound below which a share `q` of the held packets fall, from the emulator's histogram
+ * (bucket i counts packets late by less than 2^i µs; the last bucket has no bound: the max).
+ */
+export function lateQuantileUs(hist: readonly number[], q: number, maxUs: number): number {
+  const total = hist.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  let seen = 0;
+  for (const [i, count] of hist.entries()) {
+    seen += count;
+    if (seen >= q * total) return i === hist.length - 1 ? maxUs : Math.min(2 ** i, maxUs);
+  }
+  return maxUs;
+}
+
+/** What `stats` reports: per-link counters, packets for no lab host, and the emulator's timing. */
+export interface EmulatorStats {
+  unroutable: number;
+  timing: EmulatorTiming;
+  links: LinkStats[];
+}
+
 /** Parses the emulator's `stats` reply, naming hosts by index. */
-export function parseStats(
-  line: string,
-  names: readonly string[],
-): { unroutable: number; links: LinkStats[] } {
-  const m = /^stats (\d+) ?(.*)$/.exec(line);
+export function parseStats(line: string, names: readonly string[]): EmulatorStats {
+  const m = /^stats (\d+) (\d+) (\d+) (\d+) ([\d,]+) ?(.*)$/.exec(line);
   if (!m) throw new Error(`link emulator: not a stats line: ${line.slice(0, 80)}`);
   const links: LinkStats[] = [];
-  for (const entry of m[2].split(';')) {
+  for (const entry of m[6].split(';')) {
     if (entry === '') continue;
     const [s, d, forwarded, lost, queueDropped, downDropped, writeDropped] = entry.split(',').map(Number);
     links.push({ from: names[s], to: names[d], forwarded, lost, queueDropped, downDropped, writeDropped });
   }
-  return { unroutable: Number(m[1]), links };
+  const [heldPackets, sumUs, maxLateUs] = [Number(m[2]), Number(m[3]), Number(m[4])];
+  const hist = m[5].split(',').map(Number);
+  const timing = {
+    heldPackets,
+    meanLateUs: heldPackets > 0 ? sumUs / heldPackets : 0,
+    p50LateUs: lateQuantileUs(hist, 0.5, maxLateUs),
+    p99LateUs: lateQuantileUs(hist, 0.99, maxLateUs),
+    maxLateUs,
+  };
+  return { unroutable: Number(m[1]), timing, links };
 }

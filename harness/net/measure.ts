@@ -47,8 +47,10 @@ async function measure(lab: Lab) {
   out.loopbackThroughput = JSON.parse(loopbackBulk);
   out.emulatedRtt0ms = rttFigures((await probeRtt(lab, 'a', 'b', server.port, rtts)).rttMs);
   out.throughput0ms = await probeBulk(lab, 'a', 'b', server.port, bytes);
-  await lab.setPath('a', 'b', { delayMs: 50 });
-  out.rtt50msLink = rttFigures((await probeRtt(lab, 'a', 'b', server.port, 20)).rttMs);
+  for (const delayMs of [5, 20, 50, 100]) {
+    await lab.setPath('a', 'b', { delayMs });
+    out[`rtt${delayMs}msLink`] = rttFigures((await probeRtt(lab, 'a', 'b', server.port, 20)).rttMs);
+  }
   await lab.setPath('a', 'b', { delayMs: 0, lossPct: 5 });
   const before = await snmpCounter(lab, 'a', 'Tcp', 'RetransSegs');
   out.throughput5pctLoss = await probeBulk(lab, 'a', 'b', server.port, Math.min(bytes, 8 * 1024 * 1024));
@@ -61,7 +63,9 @@ async function measure(lab: Lab) {
   out.homeUplinkThroughput = await probeBulk(lab, 'a', 'b', server.port, 4 * 1024 * 1024);
   await lab.setPath('a', 'b', { delayMs: 50, jitterMs: 10, lossPct: 0, rateMbit: 0 });
   out.rtt50msJitter10 = rttFigures((await probeRtt(lab, 'a', 'b', server.port, 50)).rttMs);
-  out.linkStats = (await lab.stats()).links;
+  const stats = await lab.stats();
+  out.emulatorTiming = stats.timing;
+  out.linkStats = stats.links;
   return out;
 }
 

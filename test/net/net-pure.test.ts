@@ -1,6 +1,13 @@
 import test from 'ava';
 import { badHostNames } from '../../harness/net/lab.ts';
-import { linkCommand, mergeLink, openLink, parseStats, queueBytesFor } from '../../harness/net/link-spec.ts';
+import {
+  lateQuantileUs,
+  linkCommand,
+  mergeLink,
+  openLink,
+  parseStats,
+  queueBytesFor,
+} from '../../harness/net/link-spec.ts';
 import { hostSetupBatch, ownerPid, parseNetnsList, staleLabNamespaces } from '../../harness/net/netns.ts';
 import { parseSnmp, quantile } from '../../harness/net/probes.ts';
 
@@ -42,15 +49,33 @@ test('linkCommand converts to the emulator units (µs, ppm, bit/s)', (t) => {
 });
 
 test('parseStats names hosts and refuses other lines', (t) => {
-  t.deepEqual(parseStats('stats 3 0,1,10,1,2,3,4;1,0,9,0,0,0,0;', ['a', 'b']), {
+  t.deepEqual(parseStats('stats 3 4 100 60 0,1,2,1 0,1,10,1,2,3,4;1,0,9,0,0,0,0;', ['a', 'b']), {
     unroutable: 3,
+    timing: { heldPackets: 4, meanLateUs: 25, p50LateUs: 4, p99LateUs: 60, maxLateUs: 60 },
     links: [
       { from: 'a', to: 'b', forwarded: 10, lost: 1, queueDropped: 2, downDropped: 3, writeDropped: 4 },
       { from: 'b', to: 'a', forwarded: 9, lost: 0, queueDropped: 0, downDropped: 0, writeDropped: 0 },
     ],
   });
-  t.deepEqual(parseStats('stats 0 ', ['a']), { unroutable: 0, links: [] });
+  t.deepEqual(parseStats('stats 0 0 0 0 0,0 ', ['a']), {
+    unroutable: 0,
+    timing: { heldPackets: 0, meanLateUs: 0, p50LateUs: 0, p99LateUs: 0, maxLateUs: 0 },
+    links: [],
+  });
   t.throws(() => parseStats('ok', []), { message: /not a stats line/ });
+  t.throws(() => parseStats('stats 3 0,1,10,1,2,3,4;', ['a', 'b']), { message: /not a stats line/ });
+});
+
+test('lateQuantileUs reads bounds from the power-of-two histogram', (t) => {
+  const cases: [number[], number, number, number][] = [
+    // histogram, q, max µs, expected bound
+    [[0, 0, 0], 0.5, 0, 0],
+    [[10, 0, 0], 0.5, 1, 1],
+    [[1, 8, 1], 0.5, 3, 2],
+    [[1, 8, 1], 0.99, 900, 900],
+    [[0, 0, 4, 0, 0], 0.99, 3, 3],
+  ];
+  for (const [hist, q, max, want] of cases) t.is(lateQuantileUs(hist, q, max), want, `${hist} q${q}`);
 });
 
 test('namespace names: list parsing, owners, stale ones', (t) => {
