@@ -1,7 +1,7 @@
 /**
  * What the link emulator adds itself, and whether its links do what they say (docs/network-lab.md):
- *   node --import tsx harness/net/measure.ts [--bytes N] [--rtts N]
- * Prints one JSON object per figure, then a summary line.
+ *   node --import tsx harness/net/measure.ts [--bytes N] [--rtts N] [--no-realtime]
+ * Prints one JSON object per figure.
  */
 import { parseArgs } from 'node:util';
 import { createLab, type Lab } from './lab.ts';
@@ -11,6 +11,7 @@ const { values } = parseArgs({
   options: {
     bytes: { type: 'string', default: String(64 * 1024 * 1024) },
     rtts: { type: 'string', default: '200' },
+    'no-realtime': { type: 'boolean', default: false },
   },
 });
 const bytes = Number(values.bytes);
@@ -69,7 +70,7 @@ async function measure(lab: Lab) {
   return out;
 }
 
-const lab = await createLab({ hosts: ['a', 'b'], seed: 1 });
+const lab = await createLab({ hosts: ['a', 'b'], seed: 1, realtime: !values['no-realtime'] });
 try {
   for (const [name, value] of Object.entries(await measure(lab)))
     console.log(JSON.stringify({ [name]: value }));

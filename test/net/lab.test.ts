@@ -66,6 +66,8 @@ test.serial('a 0 ms link carries traffic; a 40 ms link gives an 80 ms round trip
   t.true(fastest >= 79.5, `never faster than the links: ${fastest} ms`);
   t.true(fastest < 80 + 20, `fastest ${fastest} ms within tolerance of 80 ms`);
   t.true(slow.connectMs >= 79.5, `the handshake crosses both links: ${slow.connectMs} ms`);
+  const { timing } = await lab.stats();
+  t.true(timing.heldPackets >= 20, `the emulator reports its timing: ${JSON.stringify(timing)}`);
 });
 
 test.serial('loss drops packets on the link and TCP retransmits them', async (t) => {
