@@ -280,6 +280,51 @@ static void read_host(int h) {
   }
 }
 
+/* Reads what the harness sent and runs each complete line; returns 1 when the emulator must exit. */
+static int read_control(void) {
+  static char line[512];
+  static size_t have;
+  ssize_t n = read(0, line + have, sizeof line - 1 - have);
+  if (n <= 0) return 1; /* the harness closed the pipe or died */
+  have += (size_t)n;
+  line[have] = 0;
+  char *nl;
+  while ((nl = memchr(line, '\n', have))) {
+    *nl = 0;
+    if (control_line(line)) return 1;
+    size_t used = (size_t)(nl - line) + 1;
+    memmove(line, nl + 1, have - used);
+    have -= used;
+    line[have] = 0;
+  }
+  if (have == sizeof line - 1) have = 0; /* an overlong line is dropped rather than wedging */
+  return 0;
+}
+
+/* Waits for input or for the next held packet's due time (`next`, UINT64_MAX: none); returns the
+   number of hosts polled, -1 on a fatal error. */
+static int wait_events(struct pollfd *pfds, uint64_t next) {
+  pfds[0].fd = 0;
+  pfds[0].events = POLLIN;
+  for (int i = 0; i < nhosts; i++) {
+    pfds[i + 1].fd = hosts[i].fd;
+    pfds[i + 1].events = POLLIN;
+  }
+  struct timespec ts, *tsp = NULL;
+  if (next != UINT64_MAX) {
+    uint64_t now = now_ns(), wait = next > now ? next - now : 0;
+    ts.tv_sec = (time_t)(wait / 1000000000ull);
+    ts.tv_nsec = (long)(wait % 1000000000ull);
+    tsp = &ts;
+  }
+  int polled = nhosts; /* a host added by this round's commands is polled from the next round */
+  if (ppoll(pfds, (nfds_t)polled + 1, tsp, NULL) < 0) {
+    if (errno != EINTR) return -1;
+    for (int i = 0; i <= polled; i++) pfds[i].revents = 0;
+  }
+  return polled;
+}
+
 int main(int argc, char **argv) {
   prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the harness that owns the lab */
   /* A network does not wait for a CPU: on a busy machine a normal-priority emulator wrote held
@@ -293,49 +338,16 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   rng ^= (uint64_t)getpid() << 17 ^ now_ns();
   struct pollfd pfds[MAX_HOSTS + 1];
-  char line[512];
-  size_t have = 0;
   uint64_t next = UINT64_MAX;
   for (;;) {
-    pfds[0].fd = 0;
-    pfds[0].events = POLLIN;
-    for (int i = 0; i < nhosts; i++) {
-      pfds[i + 1].fd = hosts[i].fd;
-      pfds[i + 1].events = POLLIN;
-    }
-    struct timespec ts, *tsp = NULL;
-    if (next != UINT64_MAX) {
-      uint64_t now = now_ns(), wait = next > now ? next - now : 0;
-      ts.tv_sec = (time_t)(wait / 1000000000ull);
-      ts.tv_nsec = (long)(wait % 1000000000ull);
-      tsp = &ts;
-    }
-    int polled = nhosts; /* a host added by this round's commands was not polled yet */
-    if (ppoll(pfds, (nfds_t)polled + 1, tsp, NULL) < 0) {
-      if (errno != EINTR) return 2;
-      continue;
-    }
-    if (pfds[0].revents) {
-      ssize_t n = read(0, line + have, sizeof line - 1 - have);
-      if (n <= 0) return 0;
-      have += (size_t)n;
-      line[have] = 0;
-      char *nl;
-      while ((nl = memchr(line, '\n', have))) {
-        *nl = 0;
-        if (control_line(line)) return 0;
-        size_t used = (size_t)(nl - line) + 1;
-        memmove(line, nl + 1, have - used);
-        have -= used;
-        line[have] = 0;
-      }
-      if (have == sizeof line - 1) have = 0; /* an overlong line is dropped rather than wedging */
-    }
+    int polled = wait_events(pfds, next);
+    if (polled < 0) return 2;
+    if (pfds[0].revents && read_control()) return 0;
     for (int i = 0; i < polled; i++) {
-      if (pfds[i + 1].revents & POLLIN) read_host(i);
       /* The host's namespace was deleted under us: its device is gone, stop polling it (else
          ppoll would return at once, forever); writes to it now count as write drops. */
-      else if (pfds[i + 1].revents & (POLLERR | POLLHUP | POLLNVAL)) hosts[i].fd = -1;
+      if (pfds[i + 1].revents & (POLLERR | POLLHUP | POLLNVAL)) hosts[i].fd = -1;
+      else if (pfds[i + 1].revents & POLLIN) read_host(i);
     }
     next = deliver(now_ns());
   }
