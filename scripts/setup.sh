@@ -34,8 +34,11 @@ fi
 
 # The relay's zero-copy module (native/, sendfile from memfd regions), built when missing or older than
 # its source. Without it relays still run and send segments with plain writes (they log why).
+# The same build makes the network lab's link emulator (native/tun.c, harness/net/).
 addon=native/build/Release/zero_copy.node
-if [ ! -f "$addon" ] || [ native/zero-copy.c -nt "$addon" ] || [ native/binding.gyp -nt "$addon" ]; then
+emulator=native/build/Release/link_emulator
+if [ ! -f "$addon" ] || [ native/zero-copy.c -nt "$addon" ] || [ native/binding.gyp -nt "$addon" ] ||
+  [ ! -x "$emulator" ] || [ native/tun.c -nt "$emulator" ]; then
   echo "setup: building native/zero-copy" >&2
   # Node's own headers, where this Node has them (node-gyp would otherwise download them).
   nodedir="$(node -p "require('path').resolve(process.execPath, '../..')")"
