@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ERROR_CODES, type ErrorCode, RingcastError } from '../common/errors.ts';
 import { ERROR_HEADER } from '../common/types.ts';
 import type { CacheEntry } from './cache-entry.ts';
+import type { AttemptOutcome } from './fill-outcome.ts';
 import type { UpstreamHandlers } from './upstream-request.ts';
 
 /**
@@ -15,18 +16,12 @@ export interface Expected {
   sha256Prefix?: string;
 }
 
-/** How one attempt ended, told back to the Filler. */
+/** How one attempt goes, told back to the Filler. */
 export interface AttemptReport {
   /** The source sent its response head (any status). */
   responded(): void;
-  /** The whole body is in the entry. */
-  done(sha256: string): void;
-  /** The source answered 404 and has the last word on it (the origin). */
-  notFound(): void;
-  /** Nothing reached viewers yet: the next source may try. */
-  next(err: RingcastError, outcome: string, mismatch?: boolean): void;
-  /** Bytes already went out, or the origin's answer is final: the fill fails. */
-  failed(err: RingcastError, outcome?: string): void;
+  /** The attempt ended (called once). */
+  settled(outcome: AttemptOutcome): void;
 }
 
 /**
@@ -63,7 +58,7 @@ export class SourceAttempt implements UpstreamHandlers {
       if (!this.announced) this.entry.start(200, length);
       return true;
     }
-    if (status === 404 && !this.isPeer) this.report.notFound();
+    if (status === 404 && !this.isPeer) this.report.settled({ kind: 'notFound' });
     else if (PASSED_ON.has(status) && !this.isPeer) {
       // The origin's answer about the request itself (a blocking reload too far ahead is a 400, RFC
       // 8216bis 6.2.5.2): viewers get the same status and code; its error body is read for the code.
@@ -73,26 +68,25 @@ export class SourceAttempt implements UpstreamHandlers {
     } else if (PASSED_ON.has(status)) {
       // A peer's 4xx goes to the origin once: the origin has the last word, as for a 404.
       const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} answered HTTP ${status}`);
-      this.report.next(err, 'client_error');
+      this.report.settled({ kind: 'rejected', err, reason: 'client_error' });
     }
     // A peer's 404 may only mean its view of the stream lags: the origin has the last word.
     else if (status === 404) {
-      this.report.next(new RingcastError('RC_NOT_FOUND', `${this.sourceId} has no such object`), 'not_found');
+      const err = new RingcastError('RC_NOT_FOUND', `${this.sourceId} has no such object`);
+      this.report.settled({ kind: 'rejected', err, reason: 'not_found' });
     } else if (status === 503 && !this.isPeer && this.entry.key.includes('_HLS_msn')) {
       // The origin held an LL-HLS blocking reload as long as it allows: asking it again through a peer
       // would only hold the viewers longer. They get the 503 (RFC 8216bis 6.2.5.2).
       // An answer, not a link failure: 'bad_status' leaves the origin-link breaker alone.
-      this.report.failed(
-        new RingcastError('RC_BLOCKING_TIMEOUT', 'the origin ended the blocking reload'),
-        'bad_status',
-      );
+      const err = new RingcastError('RC_BLOCKING_TIMEOUT', 'the origin ended the blocking reload');
+      this.report.settled({ kind: 'answered', err, reason: 'bad_status' });
     } else if (this.isPeer && headers[ERROR_HEADER] === 'RC_ORIGIN_LINK_DOWN') {
       // The peer refused our (hop) request at once: it takes its own link to the origin as broken.
       const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} cannot reach the origin now`);
-      this.report.next(err, 'refused');
+      this.report.settled({ kind: 'refused', err });
     } else {
       const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} answered HTTP ${status}`);
-      this.report.next(err, 'bad_status');
+      this.report.settled({ kind: 'rejected', err, reason: 'bad_status' });
     }
     return false;
   }
@@ -115,10 +109,8 @@ export class SourceAttempt implements UpstreamHandlers {
 
   onEnd(): void {
     if (this.clientError) {
-      this.report.failed(
-        passedOn(this.clientError.status, this.clientError.code, this.clientError.body),
-        'client_error',
-      );
+      const err = passedOn(this.clientError.status, this.clientError.code, this.clientError.body);
+      this.report.settled({ kind: 'answered', err, reason: 'client_error' });
       return;
     }
     const sha256 = this.hash.digest('hex');
@@ -139,23 +131,25 @@ export class SourceAttempt implements UpstreamHandlers {
       this.entry.start(200, this.heldBytes);
       this.entry.push(this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes));
     }
-    this.report.done(sha256);
+    this.report.settled({ kind: 'ok', sha256 });
   }
 
   onError(err: RingcastError): void {
     if (this.clientError) {
       // The status is what matters; a body cut short only loses the code.
-      this.report.failed(passedOn(this.clientError.status, this.clientError.code, []), 'client_error');
+      const err = passedOn(this.clientError.status, this.clientError.code, []);
+      this.report.settled({ kind: 'answered', err, reason: 'client_error' });
       return;
     }
     // Bytes already went out to viewers: this fill cannot switch sources mid-body.
-    if (this.entry.state === 'streaming') this.report.failed(err);
-    else this.report.next(err, err.code === 'RC_UPSTREAM_TIMEOUT' ? 'timeout' : 'error');
+    const midBody = this.entry.state === 'streaming';
+    const reason = err.code === 'RC_UPSTREAM_TIMEOUT' ? 'timeout' : 'error';
+    this.report.settled({ kind: 'failed', err, reason, midBody });
   }
 
   private mismatch(why: string): void {
     const err = new RingcastError('RC_UPSTREAM_FAILED', `peer ${this.sourceId} sent a bad segment: ${why}`);
-    this.report.next(err, 'mismatch', true);
+    this.report.settled({ kind: 'rejected', err, reason: 'mismatch' });
   }
 }
 
