@@ -15,109 +15,40 @@ const at = (self: string, over: Partial<RingPosition> = {}): RingPosition => ({
   ...over,
 });
 
-/** Each order written as ids: `origin` or a peer's id. */
-const cases: { name: string; linkDown: boolean; ring?: RingPosition; order: string[] }[] = [
-  { name: 'a hop request goes to the origin only', linkDown: false, order: ['origin'] },
-  { name: 'a hop request while the link is down has no source', linkDown: true, order: [] },
-  {
-    name: 'no ring members: the origin',
-    linkDown: false,
-    ring: at('a', { candidates: [] }),
-    order: ['origin'],
-  },
-  { name: 'the owner: origin, then the next member', linkDown: false, ring: at('a'), order: ['origin', 'b'] },
-  {
-    name: 'the owner, link down: the next member first',
-    linkDown: true,
-    ring: at('a'),
-    order: ['b', 'origin'],
-  },
-  {
-    name: 'second member: the owner, then the origin',
-    linkDown: false,
-    ring: at('b'),
-    order: ['a', 'origin'],
-  },
-  {
-    name: 'second member, link down: owner, the member after it, origin',
-    linkDown: true,
-    ring: at('b'),
-    order: ['a', 'c', 'origin'],
-  },
-  {
-    name: 'third member: both before it, then the origin',
-    linkDown: false,
-    ring: at('c'),
-    order: ['a', 'b', 'origin'],
-  },
-  {
-    name: 'fourth member: at most peerAttempts before it',
-    linkDown: false,
-    ring: at('d'),
-    order: ['a', 'b', 'origin'],
-  },
-  {
-    name: 'fourth member, link down: the member after it (not the one between, never asked)',
-    linkDown: true,
-    ring: at('d'),
-    order: ['a', 'b', 'e', 'origin'],
-  },
-  {
-    name: 'not in the candidates: peerAttempts of them, then the origin',
-    linkDown: false,
-    ring: at('z'),
-    order: ['a', 'b', 'origin'],
-  },
-  {
-    name: 'not in the candidates, link down: one more member before the origin',
-    linkDown: true,
-    ring: at('z'),
-    order: ['a', 'b', 'c', 'origin'],
-  },
-  {
-    name: 'a refused owner is skipped',
-    linkDown: false,
-    ring: at('c', { refused: new Set(['a']) }),
-    order: ['b', 'origin'],
-  },
-  {
-    name: 'refused members are skipped as the one after us too',
-    linkDown: true,
-    ring: at('a', { refused: new Set(['b']) }),
-    order: ['c', 'origin'],
-  },
-  {
-    name: 'every other member refused: the origin alone',
-    linkDown: true,
-    ring: at('a', { refused: new Set(['b', 'c', 'd', 'e']) }),
-    order: ['origin'],
-  },
-  {
-    name: 'peerAttempts 0: the origin first',
-    linkDown: false,
-    ring: at('c', { peerAttempts: 0 }),
-    order: ['origin'],
-  },
-  {
-    name: 'peerAttempts 0, link down: the member after us, then the origin',
-    linkDown: true,
-    ring: at('c', { peerAttempts: 0 }),
-    order: ['d', 'origin'],
-  },
-  {
-    name: 'the last member, link down, nobody after it: its peers, then the origin',
-    linkDown: true,
-    ring: at('e', { peerAttempts: 4 }),
-    order: ['a', 'b', 'c', 'd', 'origin'],
-  },
+/** Each case: what it shows, link down, the ring around the key (none: a hop request), the order as ids. */
+const cases: [string, boolean, RingPosition | undefined, string][] = [
+  ['a hop request goes to the origin only', false, undefined, 'origin'],
+  ['a hop request while the link is down has no source', true, undefined, ''],
+  ['no ring members: the origin', false, at('a', { candidates: [] }), 'origin'],
+  ['the owner: origin, then the next member', false, at('a'), 'origin b'],
+  ['the owner, link down: the next member first', true, at('a'), 'b origin'],
+  ['second member: the owner, then the origin', false, at('b'), 'a origin'],
+  ['second member, link down: owner, the member after it, origin', true, at('b'), 'a c origin'],
+  ['third member: both before it, then the origin', false, at('c'), 'a b origin'],
+  ['fourth member: at most peerAttempts before it', false, at('d'), 'a b origin'],
+  // c is between the members asked and this relay: never asked.
+  ['fourth member, link down: the member after it', true, at('d'), 'a b e origin'],
+  ['not a candidate: peerAttempts of them, then the origin', false, at('z'), 'a b origin'],
+  ['not a candidate, link down: one more before the origin', true, at('z'), 'a b c origin'],
+  ['a refused owner is skipped', false, at('c', { refused: new Set(['a']) }), 'b origin'],
+  ['a refused member is not the one after us', true, at('a', { refused: new Set(['b']) }), 'c origin'],
+  ['every other member refused: the origin alone', true, at('a', { refused: new Set('bcde') }), 'origin'],
+  ['peerAttempts 0: the origin first', false, at('c', { peerAttempts: 0 }), 'origin'],
+  ['peerAttempts 0, link down: the member after us, origin', true, at('c', { peerAttempts: 0 }), 'd origin'],
+  [
+    'the last member, link down: its peers, then the origin',
+    true,
+    at('e', { peerAttempts: 4 }),
+    'a b c d origin',
+  ],
 ];
 
-for (const c of cases) {
-  test(`source order: ${c.name}`, (t) => {
-    const order = sourceOrder({ originBase: ORIGIN, linkDown: c.linkDown, ring: c.ring });
+for (const [name, linkDown, ring, ids] of cases) {
+  test(`source order: ${name}`, (t) => {
+    const order = sourceOrder({ originBase: ORIGIN, linkDown, ring });
     t.deepEqual(
       order.map((s) => s.id),
-      c.order,
+      ids.split(' ').filter(Boolean),
     );
     for (const s of order) {
       t.is(s.kind, s.id === 'origin' ? 'origin' : 'peer');
