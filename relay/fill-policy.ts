@@ -1,8 +1,9 @@
 import { isPartFile, type LivePath } from '../common/names.ts';
-import type { StreamInfo } from '../common/types.ts';
+import { HOP_HEADER, type StreamInfo } from '../common/types.ts';
 import type { ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
 import type { Expected } from './source-attempt.ts';
+import type { FillSource } from './source-order.ts';
 import type { UpstreamTimeouts } from './upstream-request.ts';
 
 // The rules of a fill that depend only on its request, config and stream: timeouts, digests, lifetimes.
@@ -13,11 +14,39 @@ export function initDigest(file: string): Expected | undefined {
   return m ? { sha256Prefix: m[1] } : undefined;
 }
 
-/** Timeouts of one fill's upstream requests. */
-export function upstreamTimeouts(
+/** What one fill asks of one source: the URL, headers, timeouts and the largest body it takes. */
+export interface UpstreamCall {
+  url: string;
+  headers: Record<string, string>;
+  timeouts: UpstreamTimeouts;
+  maxBytes: number;
+}
+
+/** A fill's request as the policy reads it. */
+type FillView = { query: string; path: LivePath; stream: StreamInfo };
+
+/**
+ * The request to `source` for a fill: a peer gets the hop token (docs/architecture.md, "The hop rule"),
+ * and no body may take more than half the cache (a runaway upstream must not fill memory).
+ */
+export function upstreamCall(
+  source: FillSource,
+  req: FillView,
   config: RelayConfig,
-  req: { query: string; path: LivePath; stream: StreamInfo },
-): UpstreamTimeouts {
+  hopToken: string,
+): UpstreamCall {
+  const headers: Record<string, string> = { 'user-agent': 'ringcast-relay' };
+  if (source.kind === 'peer') headers[HOP_HEADER] = hopToken;
+  return {
+    url: `${source.base}/live/${req.path.relPath}${req.query}`,
+    headers,
+    timeouts: upstreamTimeouts(config, req),
+    maxBytes: Math.floor(config.cacheBytes / 2),
+  };
+}
+
+/** Timeouts of one fill's upstream requests. */
+export function upstreamTimeouts(config: RelayConfig, req: FillView): UpstreamTimeouts {
   // A blocking playlist reload, or a part named by a preload hint, is held by the origin until it
   // exists: wait longer than the origin does.
   const blocking = req.query.includes('_HLS_msn') || isPartFile(req.path.file);

@@ -2,19 +2,20 @@ import type { Agent } from 'node:http';
 import { RingcastError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { isPartFile, type LivePath } from '../common/names.ts';
-import { HOP_HEADER, type StreamInfo } from '../common/types.ts';
+import type { StreamInfo } from '../common/types.ts';
+import { BodyJoiner } from './body-joiner.ts';
 import { CacheEntry } from './cache-entry.ts';
 import { awaitAnnouncement, type ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
 import { type AttemptOutcome, fetchLabel, fillStep, linkVerdict, outcomeError } from './fill-outcome.ts';
-import { initDigest, notFoundTtlMs, playlistTtlMs, upstreamTimeouts } from './fill-policy.ts';
+import { initDigest, notFoundTtlMs, playlistTtlMs, upstreamCall } from './fill-policy.ts';
 import { OriginBreaker } from './origin-breaker.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
 import type { SegmentCache } from './segment-cache.ts';
 import { type Expected, SourceAttempt } from './source-attempt.ts';
 import { baseOf, type FillSource, sourceOrder } from './source-order.ts';
 import { requestUpstream } from './upstream-request.ts';
-import { ZERO_COPY_MIN_BYTES, type ZeroCopy, type ZeroCopyBody } from './zero-copy.ts';
+import type { ZeroCopy } from './zero-copy.ts';
 
 /** How long a peer fill of a not-yet-announced segment waits for the announcement. */
 const ANNOUNCEMENT_WAIT_MS = 1000;
@@ -71,31 +72,12 @@ export class Filler {
   /** Fills now waiting on a peer, each with a way to give that peer up for the origin (see toOrigin). */
   private readonly onPeer = new Map<CacheEntry, () => void>();
 
-  /**
-   * A complete body of ZERO_COPY_MIN_BYTES or more in a memfd region; undefined (one Buffer) without
-   * zero-copy, for small bodies, or when no region can be had (logged once: descriptors or memory ran out).
-   */
-  private readonly joinBody = (chunks: readonly Buffer[], size: number): ZeroCopyBody | undefined => {
-    const { zeroCopy, log } = this.deps;
-    if (!zeroCopy || size < ZERO_COPY_MIN_BYTES) return undefined;
-    try {
-      const body = zeroCopy.join(chunks, size);
-      this.joinFailed = false;
-      return body;
-    } catch (err) {
-      if (!this.joinFailed)
-        log.warn(
-          { err: (err as Error).message },
-          'zero-copy region failed; plain buffers until it works again',
-        );
-      this.joinFailed = true;
-      return undefined;
-    }
-  };
-  private joinFailed = false;
+  /** Large complete bodies into memfd regions, when the relay has zero-copy. */
+  private readonly bodies: BodyJoiner;
 
   constructor(private readonly deps: FillerDeps) {
     const { config, log } = deps;
+    this.bodies = new BodyJoiner(deps.zeroCopy, log);
     this.breaker = new OriginBreaker({
       probeAfterMs: config.originBreakerMs,
       probeTimeoutMs: config.connectTimeoutMs + config.firstByteTimeoutMs,
@@ -109,7 +91,12 @@ export class Filler {
     const entry = new CacheEntry(req.cacheKey, req.path);
     if (cached) this.deps.cache.add(entry);
     this.deps.cache.pin(entry);
-    void this.fill(entry, req, sources);
+    this.fill(entry, req, sources).catch((err: unknown) => {
+      // A bug, not an upstream failure: the viewers get a 500 rather than wait on a pinned entry forever.
+      this.deps.log.error({ err: (err as Error).message, key: req.cacheKey }, 'fill crashed');
+      if (entry.state === 'pending' || entry.state === 'streaming')
+        this.finish(entry, new RingcastError('RC_INTERNAL', 'fill crashed', { cause: err }));
+    });
     return entry;
   }
 
@@ -181,10 +168,12 @@ export class Filler {
           return this.complete(entry, source, outcome);
         case 'fail':
           return this.finish(entry, outcomeError(outcome) ?? lastError);
-        case 'origin':
+        case 'origin': {
           // Given up for the origin (see toOrigin): the peers before it are skipped.
-          i = sources.findIndex((x, j) => j > i && x.kind === 'origin') - 1;
+          const origin = sources.findIndex((x, j) => j > i && x.kind === 'origin');
+          i = (origin < 0 ? sources.length : origin) - 1;
           break;
+        }
         case 'next':
           lastError = outcomeError(outcome) ?? lastError;
       }
@@ -244,7 +233,8 @@ export class Filler {
           resolve(givenUp && fillStep(outcome) === 'next' ? { kind: 'givenUp' } : outcome);
         },
       });
-      abort = requestUpstream(this.urlOf(source, req), this.requestOptions(source, req), attempt);
+      const call = upstreamCall(source, req, this.deps.config, this.deps.hopToken);
+      abort = requestUpstream(call.url, { ...call, agent: this.deps.agent }, attempt);
       // Callbacks never run synchronously, so the abort is registered before any can remove it.
       this.aborts.add(abort);
       if (!canGiveUp) return;
@@ -255,17 +245,6 @@ export class Filler {
         abort();
       });
     });
-  }
-
-  private urlOf(source: FillSource, req: FillRequest): string {
-    return `${source.base}/live/${req.path.relPath}${req.query}`;
-  }
-
-  private requestOptions(source: FillSource, req: FillRequest) {
-    const headers: Record<string, string> = { 'user-agent': 'ringcast-relay' };
-    if (source.kind === 'peer') headers[HOP_HEADER] = this.deps.hopToken;
-    const maxBytes = Math.floor(this.deps.config.cacheBytes / 2);
-    return { agent: this.deps.agent, headers, timeouts: upstreamTimeouts(this.deps.config, req), maxBytes };
   }
 
   /** Counts an outcome, tells the breaker what it says about the links, and logs a failure. */
@@ -303,7 +282,7 @@ export class Filler {
     else {
       // Segments and init sections only: playlists are replaced every playlistMaxAgeMs.
       const immutable = entry.path.kind === 'segment' || entry.path.kind === 'init';
-      entry.complete(sha256, entry.status === 200 && immutable ? this.joinBody : undefined);
+      entry.complete(sha256, entry.status === 200 && immutable ? this.bodies.join : undefined);
       const { streamId } = entry.path;
       if (entry.status === 200 && !immutable) {
         cache.expire(entry, Date.now() + playlistTtlMs(config.playlistMaxAgeMs, cluster, streamId));

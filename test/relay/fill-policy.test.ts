@@ -1,6 +1,13 @@
 import test from 'ava';
 import { type LivePath, parseLivePath } from '../../common/names.ts';
-import { initDigest, notFoundTtlMs, playlistTtlMs, upstreamTimeouts } from '../../relay/fill-policy.ts';
+import { HOP_HEADER } from '../../common/types.ts';
+import {
+  initDigest,
+  notFoundTtlMs,
+  playlistTtlMs,
+  upstreamCall,
+  upstreamTimeouts,
+} from '../../relay/fill-policy.ts';
 import { MemoryClusterSource } from '../../relay/memory-cluster-source.ts';
 import { relayConfig } from './helpers.ts';
 
@@ -79,4 +86,24 @@ test('playlists are kept the configured age, under half the target duration', (t
     { maxAge: 500, target: 0.001, ms: 0 },
   ];
   for (const c of cases) t.is(playlistTtlMs(c.maxAge, cluster(c.target), 'demo'), c.ms, JSON.stringify(c));
+});
+
+test('an upstream call: the hop token to peers only, the query forwarded, half the cache at most', (t) => {
+  const config = relayConfig({ cacheBytes: 2 * 1048576 + 1 });
+  const stream = {
+    id: 'demo',
+    state: 'live' as const,
+    originUrl: 'http://o',
+    renditions: [],
+    targetDuration: 2,
+  };
+  const req = { path: path('demo/720p/index.m3u8'), query: '?_HLS_msn=8', stream };
+  const toOrigin = upstreamCall({ kind: 'origin', id: 'origin', base: 'http://o:1' }, req, config, 'tok');
+  t.is(toOrigin.url, 'http://o:1/live/demo/720p/index.m3u8?_HLS_msn=8');
+  t.deepEqual(toOrigin.headers, { 'user-agent': 'ringcast-relay' });
+  t.is(toOrigin.maxBytes, 1048576);
+  t.deepEqual(toOrigin.timeouts, upstreamTimeouts(config, req));
+  const toPeer = upstreamCall({ kind: 'peer', id: 'r2', base: 'http://r2:2' }, req, config, 'tok');
+  t.is(toPeer.url, 'http://r2:2/live/demo/720p/index.m3u8?_HLS_msn=8');
+  t.deepEqual(toPeer.headers, { 'user-agent': 'ringcast-relay', [HOP_HEADER]: 'tok' });
 });
