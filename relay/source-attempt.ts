@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ERROR_CODES, type ErrorCode, RingcastError } from '../common/errors.ts';
 import { ERROR_HEADER } from '../common/types.ts';
 import type { CacheEntry } from './cache-entry.ts';
+import type { AttemptOutcome } from './fill-outcome.ts';
 import type { UpstreamHandlers } from './upstream-request.ts';
 
 /**
@@ -15,18 +16,12 @@ export interface Expected {
   sha256Prefix?: string;
 }
 
-/** How one attempt ended, told back to the Filler. */
+/** How one attempt goes, told back to the Filler. */
 export interface AttemptReport {
   /** The source sent its response head (any status). */
   responded(): void;
-  /** The whole body is in the entry. */
-  done(sha256: string): void;
-  /** The source answered 404 and has the last word on it (the origin). */
-  notFound(): void;
-  /** Nothing reached viewers yet: the next source may try. */
-  next(err: RingcastError, outcome: string, mismatch?: boolean): void;
-  /** Bytes already went out, or the origin's answer is final: the fill fails. */
-  failed(err: RingcastError, outcome?: string): void;
+  /** The attempt ended (called once). */
+  settled(outcome: AttemptOutcome): void;
 }
 
 /**
@@ -63,38 +58,23 @@ export class SourceAttempt implements UpstreamHandlers {
       if (!this.announced) this.entry.start(200, length);
       return true;
     }
-    if (status === 404 && !this.isPeer) this.report.notFound();
-    else if (PASSED_ON.has(status) && !this.isPeer) {
-      // The origin's answer about the request itself (a blocking reload too far ahead is a 400, RFC
-      // 8216bis 6.2.5.2): viewers get the same status and code; its error body is read for the code.
-      const code = headers[ERROR_HEADER];
-      this.clientError = { status, code: typeof code === 'string' ? code : undefined, body: [], bytes: 0 };
-      return true;
-    } else if (PASSED_ON.has(status)) {
-      // A peer's 4xx goes to the origin once: the origin has the last word, as for a 404.
-      const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} answered HTTP ${status}`);
-      this.report.next(err, 'client_error');
+    const code = headers[ERROR_HEADER];
+    const errorCode = typeof code === 'string' ? code : undefined;
+    const blocking = this.entry.key.includes('_HLS_msn');
+    const outcome = answerOutcome({
+      status,
+      errorCode,
+      isPeer: this.isPeer,
+      sourceId: this.sourceId,
+      blocking,
+    });
+    if (outcome !== 'passOn') {
+      this.report.settled(outcome);
+      return false;
     }
-    // A peer's 404 may only mean its view of the stream lags: the origin has the last word.
-    else if (status === 404) {
-      this.report.next(new RingcastError('RC_NOT_FOUND', `${this.sourceId} has no such object`), 'not_found');
-    } else if (status === 503 && !this.isPeer && this.entry.key.includes('_HLS_msn')) {
-      // The origin held an LL-HLS blocking reload as long as it allows: asking it again through a peer
-      // would only hold the viewers longer. They get the 503 (RFC 8216bis 6.2.5.2).
-      // An answer, not a link failure: 'bad_status' leaves the origin-link breaker alone.
-      this.report.failed(
-        new RingcastError('RC_BLOCKING_TIMEOUT', 'the origin ended the blocking reload'),
-        'bad_status',
-      );
-    } else if (this.isPeer && headers[ERROR_HEADER] === 'RC_ORIGIN_LINK_DOWN') {
-      // The peer refused our (hop) request at once: it takes its own link to the origin as broken.
-      const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} cannot reach the origin now`);
-      this.report.next(err, 'refused');
-    } else {
-      const err = new RingcastError('RC_UPSTREAM_FAILED', `${this.sourceId} answered HTTP ${status}`);
-      this.report.next(err, 'bad_status');
-    }
-    return false;
+    // The origin's answer about the request itself: its (bounded) error body is read for the code.
+    this.clientError = { status, code: errorCode, body: [], bytes: 0 };
+    return true;
   }
 
   onData(chunk: Buffer): void {
@@ -115,10 +95,8 @@ export class SourceAttempt implements UpstreamHandlers {
 
   onEnd(): void {
     if (this.clientError) {
-      this.report.failed(
-        passedOn(this.clientError.status, this.clientError.code, this.clientError.body),
-        'client_error',
-      );
+      const err = passedOn(this.clientError.status, this.clientError.code, this.clientError.body);
+      this.report.settled({ kind: 'answered', err, reason: 'client_error' });
       return;
     }
     const sha256 = this.hash.digest('hex');
@@ -139,25 +117,80 @@ export class SourceAttempt implements UpstreamHandlers {
       this.entry.start(200, this.heldBytes);
       this.entry.push(this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes));
     }
-    this.report.done(sha256);
+    this.report.settled({ kind: 'ok', sha256 });
   }
 
   onError(err: RingcastError): void {
     if (this.clientError) {
       // The status is what matters; a body cut short only loses the code.
-      this.report.failed(passedOn(this.clientError.status, this.clientError.code, []), 'client_error');
+      const err = passedOn(this.clientError.status, this.clientError.code, []);
+      this.report.settled({ kind: 'answered', err, reason: 'client_error' });
       return;
     }
     // Bytes already went out to viewers: this fill cannot switch sources mid-body.
-    if (this.entry.state === 'streaming') this.report.failed(err);
-    else this.report.next(err, err.code === 'RC_UPSTREAM_TIMEOUT' ? 'timeout' : 'error');
+    const midBody = this.entry.state === 'streaming';
+    const reason = err.code === 'RC_UPSTREAM_TIMEOUT' ? 'timeout' : 'error';
+    this.report.settled({ kind: 'failed', err, reason, midBody });
   }
 
   private mismatch(why: string): void {
     const err = new RingcastError('RC_UPSTREAM_FAILED', `peer ${this.sourceId} sent a bad segment: ${why}`);
-    this.report.next(err, 'mismatch', true);
+    this.report.settled({ kind: 'rejected', err, reason: 'mismatch' });
   }
 }
+
+/** A non-200 answer as the Fill sees it (what answerOutcome reads). */
+export interface Answer {
+  status: number;
+  /** Its `X-Ringcast-Error` code, if any. */
+  errorCode: string | undefined;
+  /** From a peer (else from the origin). */
+  isPeer: boolean;
+  sourceId: string;
+  /** An LL-HLS blocking playlist reload (`_HLS_msn`). */
+  blocking: boolean;
+}
+
+/**
+ * What a non-200 answer means for the fill: an outcome, or 'passOn' for an origin 4xx that viewers get
+ * as is (its error body is read for the code first). The origin has the last word on a name; a peer's
+ * answer only sends the fill on (docs/architecture.md, "The hop rule").
+ */
+export function answerOutcome(a: Answer): AttemptOutcome | 'passOn' {
+  const { status, isPeer, sourceId } = a;
+  if (!isPeer && status === 404) return { kind: 'notFound' };
+  // The origin's answer about the request itself (a blocking reload too far ahead is a 400, RFC
+  // 8216bis 6.2.5.2): viewers get the same status and code.
+  if (!isPeer && PASSED_ON.has(status)) return 'passOn';
+  // A peer's 4xx goes to the origin once: the origin has the last word, as for a 404.
+  if (PASSED_ON.has(status)) return rejected('client_error', `${sourceId} answered HTTP ${status}`);
+  // A peer's 404 may only mean its view of the stream lags: the origin has the last word.
+  if (status === 404) {
+    const err = new RingcastError('RC_NOT_FOUND', `${sourceId} has no such object`);
+    return { kind: 'rejected', err, reason: 'not_found' };
+  }
+  // The origin held an LL-HLS blocking reload as long as it allows: asking it again through a peer
+  // would only hold the viewers longer. They get the 503 (RFC 8216bis 6.2.5.2). An answer, not a link
+  // failure: 'bad_status' leaves the origin-link breaker alone.
+  if (!isPeer && status === 503 && a.blocking) {
+    const err = new RingcastError('RC_BLOCKING_TIMEOUT', 'the origin ended the blocking reload');
+    return { kind: 'answered', err, reason: 'bad_status' };
+  }
+  // The peer refused our (hop) request at once: it takes its own link to the origin as broken.
+  if (isPeer && a.errorCode === 'RC_ORIGIN_LINK_DOWN') {
+    return {
+      kind: 'refused',
+      err: new RingcastError('RC_UPSTREAM_FAILED', `${sourceId} cannot reach the origin now`),
+    };
+  }
+  return rejected('bad_status', `${sourceId} answered HTTP ${status}`);
+}
+
+const rejected = (reason: 'client_error' | 'bad_status', message: string): AttemptOutcome => ({
+  kind: 'rejected',
+  err: new RingcastError('RC_UPSTREAM_FAILED', message),
+  reason,
+});
 
 /** Upstream 4xx answers a relay passes on to viewers as the same status (404 has its own path). */
 const PASSED_ON = new Set([400, 403, 410, 416]);

@@ -6,9 +6,9 @@ import { announce, clusterWith, FakeUpstream, get, metric, metrics, startRelay, 
 async function setup(t: ExecutionContext, overrides = {}) {
   const origin = await new FakeUpstream().start();
   const cluster = clusterWith(origin.url);
-  const { relay, url } = await startRelay(cluster, overrides);
+  const { relay, url, id } = await startRelay(cluster, overrides);
   t.teardown(() => Promise.all([relay.close(), origin.close()]));
-  return { origin, cluster, relay, url };
+  return { origin, cluster, relay, url, id };
 }
 
 test('100 concurrent requests for one cold segment make exactly one upstream request', async (t) => {
@@ -210,4 +210,39 @@ test('an object over half the cache budget is refused with 502, not held', async
   t.is(got.status, 502);
   const health = JSON.parse((await get(`${s.url}/healthz`)).body.toString());
   t.is(health.cacheBytes, 0);
+});
+
+test('a peer segment asked for before its announcement waits for the announcement event, then comes from the peer', async (t) => {
+  const { origin, cluster, url, id } = await setup(t);
+  const peer = await new FakeUpstream().start();
+  t.teardown(() => peer.close());
+  cluster.setRing({
+    version: 1,
+    relays: [
+      { id: 'peer', url: peer.url, capacity: 1, state: 'active' },
+      { id, url, capacity: 1, state: 'active' },
+    ],
+  });
+  const key = Array.from({ length: 1000 }, (_, n) => `demo/720p/${n}.m4s`).find(
+    (k) => cluster.ring().owner(k)?.id === 'peer',
+  )!;
+  const body = randomBytes(3000);
+  peer.objects.set(key, body);
+  origin.objects.set(key, randomBytes(3000));
+  // The relay subscribed to changes at start; a subscription after the request is the fill's wait.
+  let waiting = false;
+  const onChange = cluster.onChange.bind(cluster);
+  cluster.onChange = (listener) => {
+    waiting = true;
+    return onChange(listener);
+  };
+  const pending = get(`${url}/live/${key}`);
+  await waitFor(() => waiting, 5000, 'the fill waits for the announcement');
+  const [rendition, file] = key.split('/').slice(1) as [string, string];
+  cluster.addSegment(announce(rendition, file, body));
+  const got = await pending;
+  t.is(got.status, 200);
+  t.true(got.body.equals(body));
+  t.is(peer.count(key), 1);
+  t.is(origin.count(key), 0);
 });
