@@ -454,8 +454,7 @@ async function fastAlone(
   const fast = new FastHttp({
     zeroCopy,
     route: () => ({ entry, result: 'HIT' }),
-    headers: () => ['content-length', String(size)],
-    errorHeaders: () => [],
+    context: () => ({ relayId: 'relay-test', playlistCacheControl: 'public, max-age=1' }),
     pin: () => {},
     unpin: () => {},
     served: () => {},
