@@ -3,18 +3,8 @@ import { RingcastError } from '../common/errors.ts';
 import type { CacheEntry } from './cache-entry.ts';
 import type { FastHttp } from './fast-http.ts';
 import { followEntry } from './plan-follower.ts';
-import {
-  BARE_LF,
-  couldBeFast,
-  type FastRequest,
-  HEAD_END,
-  type HeaderFields,
-  MAX_HEAD,
-  parseHeaders,
-  parseRequestLine,
-  splitTarget,
-  visibleAscii,
-} from './request-head.ts';
+import { BARE_LF, couldBeFast, type FastRequest, HEAD_END, MAX_HEAD } from './request-head.ts';
+import { RequestReader } from './request-reader.ts';
 import {
   type CacheResult,
   errorPlan,
@@ -22,7 +12,6 @@ import {
   type ResponsePlan,
   type SendPlan,
 } from './response-plan.ts';
-import { agentSession } from './viewer-tracker.ts';
 
 /** A head still incomplete after this long goes to Node's http (and its headersTimeout). */
 const HEAD_WAIT_MS = 5000;
@@ -43,33 +32,13 @@ export class FastConnection {
    * right after one, until looked at.
    */
   private kernelQueued = 0;
-  private ua: string | undefined;
-  private uaSession = '';
-  /** The User-Agent of the request being routed (see session). */
-  private requestUa = '';
-  /** The last header block parsed on this connection, and what it said. */
-  private headerMemo: { bytes: Buffer; fields: HeaderFields } | undefined;
-  /** The last request target on this connection, as bytes and as strings. */
-  private target: { bytes: Buffer; pathname: string; query: string } | undefined;
-  /** The current request's session: address and User-Agent, rebuilt only when the agent changes. */
-  private readonly session = (): string => {
-    if (this.ua !== this.requestUa) {
-      this.ua = this.requestUa;
-      this.uaSession = agentSession(this.address(), this.requestUa);
-    }
-    return this.uaSession;
-  };
-  private remote: string | undefined;
-  /** The client's address, read once per connection. */
-  private readonly address = (): string => {
-    this.remote ??= this.socket.remoteAddress ?? '';
-    return this.remote;
-  };
+  private readonly reader: RequestReader;
 
   constructor(
     readonly socket: Socket,
     private readonly fast: FastHttp,
   ) {
+    this.reader = new RequestReader(socket);
     socket.setNoDelay(true);
     socket.setTimeout(fast.deps.keepAliveMs);
     socket.on('data', this.onData);
@@ -171,7 +140,7 @@ export class FastConnection {
         this.handOff();
         return;
       }
-      const req = this.parse(buf, end);
+      const req = this.reader.read(buf, end);
       const routed = req && this.fast.deps.route(req);
       if (!req || routed === undefined) {
         this.handOff();
@@ -185,59 +154,6 @@ export class FastConnection {
       this.respond(req, routed);
     }
     if (this.ended && !this.busy && !this.gone) socket.end();
-  }
-
-  /**
-   * A request the fast path can answer, or undefined (anything unusual goes to Node). `buf` starts with
-   * `GET /live/` or `HEAD /live/` (couldBeFast) and its head ends at `end`. The header block is parsed
-   * once per distinct block on a connection: a client's requests usually repeat it byte for byte, so
-   * the next one costs a compare; the target's strings are reused the same way.
-   */
-  private parse(buf: Buffer, end: number): FastRequest | undefined {
-    const line = parseRequestLine(buf, end);
-    if (!line) return undefined;
-    const headers = this.headers(buf, line.headersAt, end);
-    if (!headers) return undefined;
-    let target = this.target;
-    const { start, end: targetEnd } = line;
-    if (
-      !target ||
-      target.bytes.length !== targetEnd - start ||
-      buf.compare(target.bytes, 0, target.bytes.length, start, targetEnd) !== 0
-    ) {
-      if (!visibleAscii(buf, start, targetEnd)) return undefined;
-      const bytes = Buffer.from(buf.subarray(start, targetEnd));
-      target = { bytes, ...splitTarget(bytes.toString('latin1')) };
-      this.target = target;
-    }
-    this.requestUa = headers.ua;
-    return {
-      head: line.head,
-      range: headers.range,
-      ifNoneMatch: headers.ifNoneMatch,
-      pathname: target.pathname,
-      query: target.query,
-      hop: headers.hop,
-      onlyIfCached: headers.onlyIfCached,
-      // One function per connection, not a closure per request: the route reads it at once.
-      session: this.session,
-      address: this.address,
-    };
-  }
-
-  /** The header block `buf[start, end)`, parsed, or reused when it repeats the previous one. */
-  private headers(buf: Buffer, start: number, end: number): HeaderFields | undefined {
-    const memo = this.headerMemo;
-    if (
-      memo &&
-      memo.bytes.length === end - start &&
-      buf.compare(memo.bytes, 0, memo.bytes.length, start, end) === 0
-    )
-      return memo.fields;
-    // An empty block (no Host) is refused below like any other.
-    const fields = parseHeaders(start < end ? buf.toString('latin1', start, end) : '');
-    if (fields) this.headerMemo = { bytes: Buffer.from(buf.subarray(start, end)), fields };
-    return fields;
   }
 
   /** Writes the plan for a routed request: at once for a complete entry or an error, else following the fill. */
@@ -263,7 +179,10 @@ export class FastConnection {
     if (this.fast.writeSend(this.socket, plan, entry, hit, Date.now())) this.kernelQueued = 1;
   }
 
-  /** Cut-through (plan-follower.ts): the head once status and length are known, then bytes as they arrive. */
+  /**
+   * Cut-through (plan-follower.ts): the head once status and length are known, then bytes as they arrive.
+   * Longer than most: one writer object, each step a line or two, reads better whole than split.
+   */
   private follow(req: FastRequest, entry: CacheEntry, result: CacheResult, first: ResponsePlan): void {
     const { socket, fast } = this;
     this.busy = true;

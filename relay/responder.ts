@@ -49,6 +49,7 @@ export class Responder {
     return this.ctx;
   }
 
+  /** Writes the plan for `entry`; one writer object for the fill's steps, so it reads better whole. */
   serve(req: IncomingMessage, res: ServerResponse, entry: CacheEntry, result: CacheResult): void {
     const request = planRequest(req);
     const plan = planResponse(request, entry, result, Date.now(), this.context());

@@ -122,14 +122,8 @@ test('parseRange: one bytes= range, clipped; unsatisfiable; else ignored', (t) =
 });
 
 test('etagMatches: strong or weak, in a list, or *', (t) => {
-  const rows: [string, boolean][] = [
-    ['"b"', true],
-    ['W/"b"', true],
-    ['"a", "b"', true],
-    [' * ', true],
-    ['"a"', false],
-    ['b', false],
-    ['', false],
-  ];
-  for (const [header, want] of rows) t.is(etagMatches(header, '"b"'), want, header);
+  const matching = ['"b"', 'W/"b"', '"a", "b"', ' * '];
+  const other = ['"a"', 'b', '', 'W/"a"'];
+  for (const header of matching) t.true(etagMatches(header, '"b"'), header);
+  for (const header of other) t.false(etagMatches(header, '"b"'), header);
 });
