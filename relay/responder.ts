@@ -18,9 +18,9 @@ import {
 } from './response-plan.ts';
 import type { SegmentCache } from './segment-cache.ts';
 
+// Where they lived before the plan (issue 15): importers keep working.
 export { etagMatches, parseRange } from './request-head.ts';
 export type { CacheResult } from './response-plan.ts';
-export { ageSeconds, isPlaylist } from './response-plan.ts';
 
 export interface ResponderDeps {
   relayId(): string;
