@@ -1,10 +1,10 @@
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { RingcastError } from '../common/errors.ts';
-import { CORS_HEADERS, PREFLIGHT_HEADERS, playlistCacheControl } from '../common/hls-http.ts';
+import { PREFLIGHT_HEADERS, playlistCacheControl } from '../common/hls-http.ts';
 import { closeServer, listen, sendError } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
-import { HOP_HEADER, RELAY_HEADER } from '../common/types.ts';
+import { HOP_HEADER } from '../common/types.ts';
 import type { ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
 import { relayControlRoutes } from './control-routes.ts';
@@ -218,8 +218,7 @@ export class Relay {
     const nodeConnection = listeners[0] as (socket: Socket) => void;
     const fast = new FastHttp({
       route: (req) => (this.state === 'closed' ? undefined : this.route(req)),
-      headers: (entry, result) => this.responder.rawHeaders(entry, result),
-      errorHeaders: () => [...Object.entries(CORS_HEADERS).flat(), RELAY_HEADER, this.id],
+      context: () => this.responder.context(),
       pin: (entry) => this.cache.pin(entry),
       unpin: (entry) => this.cache.unpin(entry),
       served: (bytes) => this.metrics.served(bytes),

@@ -1,6 +1,6 @@
-import type { OutgoingHttpHeaders } from 'node:http';
 import type { RingcastError } from '../common/errors.ts';
 import type { LivePath } from '../common/names.ts';
+import type { CacheResult, HeaderList } from './response-plan.ts';
 import type { ZeroCopyBody } from './zero-copy.ts';
 
 /** pending: no source answered yet; streaming: bytes flowing; complete: whole body; failed: never served as complete. */
@@ -21,14 +21,8 @@ export interface EntryOwner {
   grow(entry: CacheEntry, bytes: number): void;
 }
 
-/** Precomputed response headers per cache result, built once per object (see responder.ts). */
-export interface EntryHeaders {
-  HIT: OutgoingHttpHeaders;
-  MISS: OutgoingHttpHeaders;
-  COALESCED: OutgoingHttpHeaders;
-  /** The same as flat `[name, value, …]` arrays: `writeHead` takes them without walking an object. */
-  raw: Record<'HIT' | 'MISS' | 'COALESCED', string[]>;
-}
+/** A complete entry's response headers per cache result, built once per object (response-plan.ts). */
+export type EntryHeaders = Record<CacheResult, HeaderList> & { etag: string };
 
 /**
  * One object in the cache: filled once, followed by any number of viewers while it fills

@@ -3,13 +3,13 @@ import { type LivePath, parseLivePath } from '../common/names.ts';
 import type { StreamInfo } from '../common/types.ts';
 import type { CacheEntry } from './cache-entry.ts';
 import type { ClusterSource } from './cluster-source.ts';
-import type { FastRequest } from './fast-http.ts';
 import type { Filler } from './filler.ts';
 import type { HopAuth } from './hop-auth.ts';
 import { type BlockingQuery, blockingQuery, NO_QUERY, sessionParam } from './live-query.ts';
 import type { RelayMetrics } from './relay-metrics.ts';
 import type { RequestGuard } from './request-guard.ts';
-import type { CacheResult } from './responder.ts';
+import type { FastRequest } from './request-head.ts';
+import type { CacheResult } from './response-plan.ts';
 import type { SegmentCache } from './segment-cache.ts';
 import type { ViewerTracker } from './viewer-tracker.ts';
 
