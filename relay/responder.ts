@@ -19,8 +19,6 @@ import {
 import type { SegmentCache } from './segment-cache.ts';
 
 // Where they lived before the plan (issue 15): importers keep working.
-export { etagMatches, parseRange } from './request-head.ts';
-export type { CacheResult } from './response-plan.ts';
 
 export interface ResponderDeps {
   relayId(): string;

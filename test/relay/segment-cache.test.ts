@@ -2,7 +2,7 @@ import test from 'ava';
 import { RingcastError } from '../../common/errors.ts';
 import { parseLivePath } from '../../common/names.ts';
 import { CacheEntry } from '../../relay/cache-entry.ts';
-import { etagMatches, parseRange } from '../../relay/responder.ts';
+import { etagMatches, parseRange } from '../../relay/request-head.ts';
 import { SegmentCache } from '../../relay/segment-cache.ts';
 
 function entry(cache: SegmentCache, n: number, bytes: number): CacheEntry {
