@@ -15,13 +15,13 @@ import {
   type DrillResult,
   drillTable,
   freePort,
-  HangingProxy,
   msnNow,
   PLAYER_TIMEOUT_MS,
   runDrill,
   servesFreshSegments,
   sumViewers,
 } from '../harness/drill-kit.ts';
+import { HangingProxy } from '../harness/hanging-proxy.ts';
 import { TestRedis } from '../harness/redis.ts';
 import { table, writeSection } from './lib/report.ts';
 import { ViewerPool } from './lib/viewer-pool.ts';
