@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { DEPLOY_ERROR_EXIT_STATUS, DeployError } from '../../scripts/deploy/errors.ts';
-import { readHostsFile } from '../../scripts/deploy/hosts-file.ts';
+import { readHostsFile, readSettings, targetHost } from '../../scripts/deploy/hosts-file.ts';
 import { parseDurationMs, parseOptions } from '../../scripts/deploy/options.ts';
 import {
   remoteLayout,
@@ -128,4 +128,45 @@ test('docs/operations.md lists every error code with its exit status, and no oth
     [...doc.matchAll(/^\| `(DEPLOY_[A-Z_]+)` \| (\d) \|/gm)].map((m) => [m[1]!, Number(m[2])] as const),
   );
   t.deepEqual(Object.fromEntries(rows), { ...DEPLOY_ERROR_EXIT_STATUS });
+});
+
+test('hosts file: targetHost reads [user@]host, IPv6 in brackets', (t) => {
+  const cases: [string, string | undefined][] = [
+    ['10.0.0.5', '10.0.0.5'],
+    ['root@relay1.example.net', 'relay1.example.net'],
+    ['deploy@[2001:db8::1]', '2001:db8::1'],
+    ['Root@host', undefined],
+    ['a@b@c', undefined],
+    ['host:22', undefined],
+    ['', undefined],
+  ];
+  for (const [target, want] of cases) t.is(targetHost(target), want, target);
+});
+
+test('hosts file: readSettings keeps known key=value pairs and names the rest', (t) => {
+  const cases: [string[], [string, string][], string[]][] = [
+    [
+      ['port=22', 'id=r1'],
+      [
+        ['port', '22'],
+        ['id', 'r1'],
+      ],
+      [],
+    ],
+    [['port=a=b'], [['port', 'a=b']], []],
+    [
+      ['colour=red', 'port', '=1'],
+      [],
+      [
+        "unknown or incomplete setting 'colour=red'",
+        "unknown or incomplete setting 'port'",
+        "unknown or incomplete setting '=1'",
+      ],
+    ],
+  ];
+  for (const [pairs, want, problems] of cases) {
+    const seen: string[] = [];
+    t.deepEqual([...readSettings(pairs, (m) => seen.push(m))], want, pairs.join(' '));
+    t.deepEqual(seen, problems, pairs.join(' '));
+  }
 });
