@@ -170,3 +170,36 @@ test('hosts file: readSettings keeps known key=value pairs and names the rest', 
     t.deepEqual(seen, problems, pairs.join(' '));
   }
 });
+
+test('options: the usage problems of an action with its flags, every one named', (t) => {
+  const cases: [string[], string | undefined][] = [
+    [['local', '--count', '2', '--coordinator', 'http://c:8080'], undefined],
+    [['local'], "'local' needs --count N"],
+    [['ssh'], "'ssh' needs --hosts FILE"],
+    [['local', '--count', '0'], "'--count' must be between 1 and 64"],
+    [['local', '--count', '65'], "'--count' must be between 1 and 64"],
+    [['local', '--count', '1', '--base-port', '70000'], "'--base-port' must be at most 65535"],
+    [['status', '--coordinator', 'c:8080'], "'--coordinator' must be an http(s) URL (got 'c:8080')"],
+    [['dance'], "unknown action 'dance'"],
+  ];
+  for (const [argv, problem] of cases) {
+    const run = () => parseOptions(argv, '/w');
+    if (problem === undefined) t.notThrows(run, argv.join(' '));
+    else t.is(t.throws(run)?.message, problem, argv.join(' '));
+  }
+});
+
+test('options: defaults, and flags over them', (t) => {
+  const o = parseOptions(
+    ['local', '--count', '2', '--dir', 'relays', '--dry-run', '--coordinator', 'http://c/'],
+    '/w',
+  );
+  t.deepEqual([o.local.count, o.local.dir, o.dryRun, o.coordinatorUrl], [2, '/w/relays', true, 'http://c']);
+  t.deepEqual(o.relay, { cacheBytes: 256 * 1024 * 1024, capacity: 1, drainMs: 5000 });
+  t.deepEqual([o.drainTimeoutMs, o.joinTimeoutMs, o.ssh.connectTimeoutS], [60_000, 30_000, 10]);
+  const s = parseOptions(['ssh', '--hosts', 'h', '--connect-timeout', '400ms', '--dry-run=false'], '/w');
+  t.deepEqual(
+    [s.ssh.hostsFile, s.ssh.connectTimeoutS, s.dryRun, s.local.count],
+    ['/w/h', 1, false, undefined],
+  );
+});
