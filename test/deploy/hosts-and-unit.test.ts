@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { DEPLOY_ERROR_EXIT_STATUS, DeployError } from '../../scripts/deploy/errors.ts';
 import { readHostsFile, readSettings, targetHost } from '../../scripts/deploy/hosts-file.ts';
+import { startFailure } from '../../scripts/deploy/local-fleet.ts';
 import { parseDurationMs, parseOptions } from '../../scripts/deploy/options.ts';
 import {
   remoteLayout,
@@ -202,4 +203,21 @@ test('options: defaults, and flags over them', (t) => {
     [s.ssh.hostsFile, s.ssh.connectTimeoutS, s.dryRun, s.local.count],
     ['/w/h', 1, false, undefined],
   );
+});
+
+test('local: startFailure throws one failure as it is, several as one error listing each', (t) => {
+  const one = new Error('relay 1: exited');
+  t.is(startFailure([one], 3), one);
+  const many = startFailure(
+    [
+      new DeployError('DEPLOY_NOT_IN_RING', 'relay 2: not in the ring', { details: ['log: x'] }),
+      new Error('relay 3: exited'),
+    ],
+    3,
+  );
+  t.true(many instanceof DeployError);
+  const err = many as DeployError;
+  t.is(err.code, 'DEPLOY_START_FAILED');
+  t.is(err.message, '2 of 3 relays failed to start');
+  t.deepEqual(err.details, ['relay 2: not in the ring', 'log: x', 'relay 3: exited']);
 });
