@@ -2,16 +2,14 @@ import test from 'ava';
 import { listeningInfo, parseLogLine } from '../../cli/part-process.ts';
 
 test('parseLogLine: pino JSON objects only', (t) => {
-  const cases: [string, Record<string, unknown> | undefined][] = [
-    ['{"msg":"listening","url":"http://127.0.0.1:1"}', { msg: 'listening', url: 'http://127.0.0.1:1' }],
-    ['{}', {}],
-    ['null', undefined],
-    ['42', undefined],
-    ['[1]', undefined],
-    ['    at Object.<anonymous> (file.ts:1:1)', undefined],
-    ['', undefined],
-  ];
-  for (const [raw, want] of cases) t.deepEqual(parseLogLine(raw), want, raw);
+  t.deepEqual(parseLogLine('{"msg":"listening","url":"http://127.0.0.1:1"}'), {
+    msg: 'listening',
+    url: 'http://127.0.0.1:1',
+  });
+  t.deepEqual(parseLogLine('{}'), {});
+  // A stack trace, a warning from node, or JSON that is not an object: not a log line.
+  for (const raw of ['null', '42', '[1]', '"text"', '    at Object.<anonymous> (file.ts:1:1)', ''])
+    t.is(parseLogLine(raw), undefined, raw);
 });
 
 test("listeningInfo: the url, rtmpUrl and id of a part's listening line", (t) => {
