@@ -5,23 +5,22 @@
  * forked simulator processes. Rewrites the `drills` section of docs/benchmarks.md.
  *   npm run bench:drills [-- --viewers 400 --relays 4]
  */
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type PartProcess, spawnPart, stopPart } from '../cli/part-process.ts';
+import { type PartProcess, stopPart } from '../cli/part-process.ts';
 import { startTestCluster, type TestCluster, waitForLive } from '../harness/cluster.ts';
+import { coordinatorRestart, type Fault, redisRestart, transcoderKill } from '../harness/drill-faults.ts';
 import {
   type Audience,
   type DrillResult,
   drillTable,
   freePort,
-  HangingProxy,
   msnNow,
   PLAYER_TIMEOUT_MS,
   runDrill,
   servesFreshSegments,
   sumViewers,
 } from '../harness/drill-kit.ts';
+import { HangingProxy } from '../harness/hanging-proxy.ts';
 import { TestRedis } from '../harness/redis.ts';
 import { table, writeSection } from './lib/report.ts';
 import { ViewerPool } from './lib/viewer-pool.ts';
@@ -49,21 +48,77 @@ function poolAudience(c: TestCluster, prefix: string): Audience {
   };
 }
 
-async function main(): Promise<void> {
+/** The drills' cluster: coordinator on Redis, the origin reached by the relays through the hanging proxy. */
+async function startDrillCluster(): Promise<{ c: TestCluster; redis: TestRedis; proxy: HangingProxy }> {
   const redis = await TestRedis.create();
   const proxy = new HangingProxy();
   const proxyUrl = await proxy.start();
   const originPort = await freePort();
   proxy.setTarget(originPort);
-  let coordinator: PartProcess | undefined;
   const c = await startTestCluster({
     relays: RELAYS,
     coordinatorArgs: ['--redis-url', redis.url],
     originArgs: ['--port', String(originPort), '--public-url', proxyUrl],
   });
-  const results: DrillResult[] = [];
-  const all = () => c.relays.map((r) => r.url);
+  return { c, redis, proxy };
+}
+
+/** One drill under the pooled audience, its result printed as it ends. */
+async function drill(c: TestCluster, name: string, fault: Fault): Promise<DrillResult> {
+  process.stdout.write(`${name}…\n`);
+  const audience = () => poolAudience(c, name.replace(/\W+/g, '-'));
+  const r = await runDrill({ c, drill: name, audience, ...fault });
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+  return r;
+}
+
+/** The relay faults: a hung link to the origin, a relay stopped 10 s, a relay killed. */
+function relayFaults(c: TestCluster, proxy: HangingProxy, all: () => string[]) {
+  let at = new Map<string, number>();
+  const mark = async () => {
+    at = await msnNow(c);
+  };
   const inRing = async (url: string) => (await c.cluster()).ring.relays.some((r) => r.url === url);
+  const [hung, stopped, victim] = [c.relays[1]!, c.relays[2]!, c.relays[0]!];
+  const linkHang: Fault = {
+    inject: async () => {
+      await mark();
+      proxy.cut(hung.child.pid!);
+      return undefined;
+    },
+    recovered: () => servesFreshSegments(c.origin.url, all(), at),
+  };
+  const sigstop: Fault = {
+    inject: async () => {
+      stopped.child.kill('SIGSTOP');
+      await new Promise((r) => setTimeout(r, 10_000)); // the fault's duration
+      stopped.child.kill('SIGCONT');
+      const resumed = Date.now();
+      await mark();
+      return resumed;
+    },
+    recovered: async () => (await inRing(stopped.url)) && servesFreshSegments(c.origin.url, all(), at),
+  };
+  const sigkill: Fault = {
+    inject: async () => {
+      await mark();
+      victim.child.kill('SIGKILL');
+      return undefined;
+    },
+    recovered: async () =>
+      !(await inRing(victim.url)) && servesFreshSegments(c.origin.url, all().slice(1), at),
+  };
+  return { linkHang, sigstop, sigkill };
+}
+
+/** Every drill in turn, on one cluster; a new coordinator is handed to `started` for the caller to stop. */
+async function runDrills(
+  c: TestCluster,
+  redis: TestRedis,
+  proxy: HangingProxy,
+  started: (coordinator: PartProcess) => void,
+): Promise<DrillResult[]> {
+  const all = () => c.relays.map((r) => r.url);
   const whole = async () => {
     const view = await c.cluster();
     return (
@@ -71,116 +126,27 @@ async function main(): Promise<void> {
       view.streams.find((s) => s.id === 'demo')?.state === 'live'
     );
   };
-  const drill = async (
-    name: string,
-    inject: () => Promise<number | undefined>,
-    recovered: () => Promise<boolean>,
-  ) => {
-    process.stdout.write(`${name}…\n`);
-    const r = await runDrill({
-      c,
-      drill: name,
-      audience: () => poolAudience(c, name.replace(/\W+/g, '-')),
-      inject,
-      recovered,
-    });
-    process.stdout.write(`${JSON.stringify(r)}\n`);
-    results.push(r);
-  };
+  const relay = relayFaults(c, proxy, all);
+  const results = [await drill(c, 'relay–origin link hangs (TCP proxy stops forwarding)', relay.linkHang)];
+  proxy.heal();
+  results.push(await drill(c, 'relay SIGSTOP for 10 s', relay.sigstop));
+  results.push(await drill(c, 'transcoder (ffmpeg) SIGKILL', transcoderKill(c, all)));
+  const check = { relayUrls: all, whole };
+  results.push(await drill(c, 'coordinator restart', coordinatorRestart(c, redis.url, check, started)));
+  results.push(await drill(c, 'Redis restart (state lost)', redisRestart(c, redis, check)));
+  results.push(await drill(c, 'relay SIGKILL', relay.sigkill));
+  return results;
+}
+
+async function main(): Promise<void> {
+  const { c, redis, proxy } = await startDrillCluster();
+  let coordinator: PartProcess | undefined;
+  let results: DrillResult[];
   try {
     await waitForLive(c, 'demo', 3);
-    let at = new Map<string, number>();
-    const mark = async () => {
-      at = await msnNow(c);
-    };
-    await drill(
-      'relay–origin link hangs (TCP proxy stops forwarding)',
-      async () => {
-        await mark();
-        proxy.cut(c.relays[1]!.child.pid!);
-        return undefined;
-      },
-      () => servesFreshSegments(c.origin.url, all(), at),
-    );
-    proxy.heal();
-    const stopped = c.relays[2]!;
-    await drill(
-      'relay SIGSTOP for 10 s',
-      async () => {
-        stopped.child.kill('SIGSTOP');
-        await new Promise((r) => setTimeout(r, 10_000)); // the fault's duration
-        stopped.child.kill('SIGCONT');
-        const resumed = Date.now();
-        await mark();
-        return resumed;
-      },
-      async () => (await inRing(stopped.url)) && servesFreshSegments(c.origin.url, all(), at),
-    );
-    let restarted: Map<string, number> | undefined;
-    let killed: number[] = [];
-    const ffmpeg = () => {
-      try {
-        const out = execFileSync('pgrep', ['-P', String(c.origin.child.pid), 'ffmpeg'], { encoding: 'utf8' });
-        return out.trim().split('\n').filter(Boolean).map(Number);
-      } catch {
-        return [];
-      }
-    };
-    await drill(
-      'transcoder (ffmpeg) SIGKILL',
-      async () => {
-        killed = ffmpeg();
-        for (const pid of killed) process.kill(pid, 'SIGKILL');
-        return undefined;
-      },
-      async () => {
-        if (!restarted) {
-          const now = ffmpeg();
-          if (now.length === 0 || now.some((p) => killed.includes(p))) return false;
-          restarted = await msnNow(c);
-        }
-        return servesFreshSegments(c.origin.url, all(), restarted);
-      },
-    );
-    const port = new URL(c.coordinator.url).port;
-    await drill(
-      'coordinator restart',
-      async () => {
-        await mark();
-        const killedAt = Date.now();
-        c.coordinator.child.kill('SIGKILL');
-        await c.coordinator.exited;
-        coordinator = await spawnPart({
-          part: 'coordinator',
-          args: ['--port', port, '--redis-url', redis.url],
-          env: { RINGCAST_CLUSTER_SECRET: c.secret, RINGCAST_LOG_LEVEL: 'info' },
-          logFile: join(c.dir, 'coordinator-2.log'),
-        });
-        return killedAt;
-      },
-      async () => (await whole()) && servesFreshSegments(c.origin.url, all(), at),
-    );
-    await drill(
-      'Redis restart (state lost)',
-      async () => {
-        await mark();
-        const stoppedAt = Date.now();
-        await redis.stop();
-        await redis.start();
-        return stoppedAt;
-      },
-      async () => (await whole()) && servesFreshSegments(c.origin.url, all(), at),
-    );
-    const victim = c.relays[0]!;
-    await drill(
-      'relay SIGKILL',
-      async () => {
-        await mark();
-        victim.child.kill('SIGKILL');
-        return undefined;
-      },
-      async () => !(await inRing(victim.url)) && servesFreshSegments(c.origin.url, all().slice(1), at),
-    );
+    results = await runDrills(c, redis, proxy, (p) => {
+      coordinator = p;
+    });
   } finally {
     for (const r of c.relays) r.child.kill('SIGCONT');
     if (coordinator) await stopPart(coordinator, 3000);
@@ -188,6 +154,11 @@ async function main(): Promise<void> {
     await proxy.close();
     await redis.destroy();
   }
+  writeReport(results);
+}
+
+/** Rewrites the `drills` section of docs/benchmarks.md. */
+function writeReport(results: DrillResult[]): void {
   writeSection(
     'drills',
     `## Failure drills under load

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { SseParser } from '../common/sse.ts';
 import type { SegmentAnnouncement } from '../common/types.ts';
-import { startTestCluster, waitForLive } from '../harness/cluster.ts';
+import { startTestCluster, type TestCluster, waitForLive } from '../harness/cluster.ts';
 import { table, writeSection } from './lib/report.ts';
 
 const { values } = parseArgs({
@@ -33,79 +33,97 @@ async function timeToHit(url: string, t0: number, deadline: number): Promise<num
   return Number.POSITIVE_INFINITY;
 }
 
+/** A viewer of every rendition on every relay: reading the playlist every second is enough to count. */
+function keepViewers(c: TestCluster, renditions: string[]): NodeJS.Timeout {
+  return setInterval(() => {
+    for (const r of c.relays)
+      for (const name of renditions)
+        void fetch(`${r.url}/live/demo/${name}/index.m3u8?session=fresh-${r.id}`)
+          .then((x) => x.arrayBuffer())
+          .catch(() => {});
+  }, 1000);
+}
+
+/** Times to a cache hit: each relay's, and per segment the slowest relay's. */
+interface Freshness {
+  perRelay: number[];
+  allRelays: number[];
+}
+
+/** For each segment announced in the next SECONDS (after the first few), the time until every relay has it. */
+async function measureAnnouncements(
+  c: TestCluster,
+  renditions: string[],
+  controller: AbortController,
+): Promise<Freshness> {
+  const out: Freshness = { perRelay: [], allRelays: [] };
+  const measurements: Promise<void>[] = [];
+  const res = await fetch(`${c.coordinator.url}/api/v1/events`, {
+    headers: { authorization: `Bearer ${c.secret}` },
+    signal: controller.signal,
+  });
+  const parser = new SseParser((event, data) => {
+    if (event !== 'segment') return;
+    const t0 = performance.now();
+    const seg = JSON.parse(data) as SegmentAnnouncement;
+    const path = `/live/${seg.streamId}/${seg.rendition}/${seg.file}`;
+    measurements.push(
+      Promise.all(c.relays.map((r) => timeToHit(r.url + path, t0, t0 + 5000))).then((times) => {
+        out.perRelay.push(...times);
+        out.allRelays.push(Math.max(...times));
+      }),
+    );
+  });
+  await readEvents(res.body!.getReader(), parser, renditions.length * 2);
+  controller.abort();
+  await Promise.all(measurements);
+  return out;
+}
+
+/** Feeds the event stream to `parser` for SECONDS, skipping the first `skip` segment events (viewers register). */
+async function readEvents(reader: ReadableStreamDefaultReader<Uint8Array>, parser: SseParser, skip: number) {
+  const until = performance.now() + SECONDS * 1000;
+  const decoder = new TextDecoder();
+  while (performance.now() < until) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    if (skip > 0) {
+      skip -= (decoder.decode(value).match(/event: segment/g) ?? []).length;
+      continue;
+    }
+    parser.push(decoder.decode(value));
+  }
+}
+
 async function main(): Promise<void> {
   const c = await startTestCluster({ relays: RELAYS });
-  const perRelay: number[] = [];
-  const allRelays: number[] = [];
   const controller = new AbortController();
+  let fresh: Freshness;
   try {
     await waitForLive(c, 'demo', 2);
     const view = await c.cluster();
     const renditions = view.streams[0]!.renditions.map((r) => r.name);
-    // A viewer of every rendition on every relay: reading the playlist is enough to count.
-    const viewerTimer = setInterval(() => {
-      for (const r of c.relays)
-        for (const name of renditions)
-          void fetch(`${r.url}/live/demo/${name}/index.m3u8?session=fresh-${r.id}`)
-            .then((x) => x.arrayBuffer())
-            .catch(() => {});
-    }, 1000);
-    const measurements: Promise<void>[] = [];
-    const res = await fetch(`${c.coordinator.url}/api/v1/events`, {
-      headers: { authorization: `Bearer ${c.secret}` },
-      signal: controller.signal,
-    });
-    const parser = new SseParser((event, data) => {
-      if (event !== 'segment') return;
-      const t0 = performance.now();
-      const seg = JSON.parse(data) as SegmentAnnouncement;
-      const path = `/live/${seg.streamId}/${seg.rendition}/${seg.file}`;
-      measurements.push(
-        Promise.all(c.relays.map((r) => timeToHit(r.url + path, t0, t0 + 5000))).then((times) => {
-          perRelay.push(...times);
-          allRelays.push(Math.max(...times));
-        }),
-      );
-    });
-    const reader = res.body!.getReader();
-    const until = performance.now() + SECONDS * 1000;
-    // Let viewers register before the first measured segment.
-    let skip = renditions.length * 2;
-    const decoder = new TextDecoder();
-    while (performance.now() < until) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (skip > 0) {
-        const text = decoder.decode(value);
-        skip -= (text.match(/event: segment/g) ?? []).length;
-        continue;
-      }
-      parser.push(decoder.decode(value));
-    }
-    controller.abort();
+    const viewerTimer = keepViewers(c, renditions);
+    fresh = await measureAnnouncements(c, renditions, controller);
     clearInterval(viewerTimer);
-    await Promise.all(measurements);
   } finally {
     controller.abort();
     await c.stop();
   }
-  const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'never');
-  const rows = [
-    [
-      'one relay',
-      perRelay.length,
-      fmt(quantile(perRelay, 0.5)),
-      fmt(quantile(perRelay, 0.99)),
-      fmt(Math.max(...perRelay)),
-    ],
-    [
-      `all ${RELAYS} relays`,
-      allRelays.length,
-      fmt(quantile(allRelays, 0.5)),
-      fmt(quantile(allRelays, 0.99)),
-      fmt(Math.max(...allRelays)),
-    ],
-  ];
+  writeReport(fresh);
+}
+
+const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'never');
+const row = (label: string, xs: number[]) => [
+  label,
+  xs.length,
+  fmt(quantile(xs, 0.5)),
+  fmt(quantile(xs, 0.99)),
+  fmt(Math.max(...xs)),
+];
+
+function writeReport({ perRelay, allRelays }: Freshness): void {
+  const rows = [row('one relay', perRelay), row(`all ${RELAYS} relays`, allRelays)];
   for (const r of rows) process.stdout.write(`${r.join('  ')}\n`);
   writeSection(
     'freshness',

@@ -7,7 +7,9 @@
  *   npm run bench:latency [-- --seconds 30]
  */
 import { parseArgs } from 'node:util';
+import type { Page } from 'playwright-core';
 import { launchChromium } from '../harness/browser.ts';
+import type { TestCluster } from '../harness/cluster.ts';
 import {
   currentTime,
   failPageRelay,
@@ -33,6 +35,35 @@ interface Run {
   hang: { leftMs: number; stallMs: number; latencySec: number | null };
 }
 
+/** The page's relay SIGKILLed: the stall across it, time until latency is back, then a second window. */
+async function killPageRelay(c: TestCluster, page: Page, steady: LatencyWindow) {
+  const { before, at: killedAt } = await failPageRelay(c, page, 'SIGKILL', 60_000);
+  await waitFor(async () => ((await statsOf(page)).latencySec ?? 99) <= steady.p95 + 0.5, {
+    timeoutMs: 60_000,
+    what: 'latency back',
+  });
+  const recoverMs = Date.now() - killedAt;
+  const mid = await statsOf(page);
+  const afterKill = await measureWindow(page, Math.max(10, SECONDS / 2));
+  return { afterKill, killStallMs: Math.round(mid.stallMs - before.stallMs), recoverMs };
+}
+
+/** A hung relay: the process keeps its listening socket, nothing is answered. */
+async function hangPageRelay(c: TestCluster, page: Page): Promise<Run['hang']> {
+  const hung = await failPageRelay(c, page, 'SIGSTOP', 30_000);
+  try {
+    await new Promise((r) => setTimeout(r, 10_000));
+    const afterHang = await statsOf(page);
+    return {
+      leftMs: hung.movedMs,
+      stallMs: Math.round(afterHang.stallMs - hung.before.stallMs),
+      latencySec: afterHang.latencySec,
+    };
+  } finally {
+    hung.victim.child.kill('SIGKILL');
+  }
+}
+
 async function run(lowLatency: boolean): Promise<Run> {
   const { c, publisher } = await startRtmpCluster(lowLatency);
   const browser = await launchChromium();
@@ -40,34 +71,12 @@ async function run(lowLatency: boolean): Promise<Run> {
     const page = await openPlayer(browser, c, `bench-${lowLatency ? 'll' : 'std'}`);
     await waitFor(async () => (await currentTime(page)) > 15, { timeoutMs: 60_000, what: 'warm-up' });
     const steady = await measureWindow(page, SECONDS);
-    const { before, at: killedAt } = await failPageRelay(c, page, 'SIGKILL', 60_000);
-    await waitFor(async () => ((await statsOf(page)).latencySec ?? 99) <= steady.p95 + 0.5, {
-      timeoutMs: 60_000,
-      what: 'latency back',
-    });
-    const recoverMs = Date.now() - killedAt;
-    const mid = await statsOf(page);
-    const afterKill = await measureWindow(page, Math.max(10, SECONDS / 2));
-    // A hung relay: the process keeps its listening socket, nothing is answered.
-    const hung = await failPageRelay(c, page, 'SIGSTOP', 30_000);
-    let hang: Run['hang'];
-    try {
-      await new Promise((r) => setTimeout(r, 10_000));
-      const afterHang = await statsOf(page);
-      hang = {
-        leftMs: hung.movedMs,
-        stallMs: Math.round(afterHang.stallMs - hung.before.stallMs),
-        latencySec: afterHang.latencySec,
-      };
-    } finally {
-      hung.victim.child.kill('SIGKILL');
-    }
+    const kill = await killPageRelay(c, page, steady);
+    const hang = await hangPageRelay(c, page);
     return {
       mode: lowLatency ? 'LL-HLS (200 ms parts)' : 'standard HLS (2 s segments)',
       steady,
-      afterKill,
-      killStallMs: Math.round(mid.stallMs - before.stallMs),
-      recoverMs,
+      ...kill,
       hang,
     };
   } finally {
@@ -77,10 +86,11 @@ async function run(lowLatency: boolean): Promise<Run> {
   }
 }
 
-async function main(): Promise<void> {
-  const runs = [await run(false), await run(true)];
-  const f = (x: number) => x.toFixed(2);
-  const rows = runs.map((r) => [
+const f = (x: number) => x.toFixed(2);
+
+/** One run's row of the table. */
+function runRow(r: Run): (string | number)[] {
+  return [
     r.mode,
     f(r.steady.p50),
     f(r.steady.p95),
@@ -94,8 +104,19 @@ async function main(): Promise<void> {
     (r.hang.leftMs / 1000).toFixed(1),
     `${r.hang.stallMs} ms`,
     r.hang.latencySec === null ? '—' : f(r.hang.latencySec),
-  ]);
-  const md = `## Latency: standard HLS beside LL-HLS
+  ];
+}
+
+async function main(): Promise<void> {
+  const runs = [await run(false), await run(true)];
+  const md = latencySection(runs.map(runRow));
+  writeSection('latency', md);
+  console.log(md);
+}
+
+/** The `latency` section of docs/benchmarks.md: a template, which reads better whole than cut up. */
+function latencySection(rows: (string | number)[][]): string {
+  return `## Latency: standard HLS beside LL-HLS
 
 \`npm run bench:latency -- --seconds ${SECONDS}\` (${new Date().toISOString().slice(0, 10)}). A 3-relay cluster fed over RTMP as OBS feeds it
 (ffmpeg: x264 veryfast zerolatency, 2 s keyframes, 30 fps; origin ladder 320x180/160x90), one demo page
@@ -130,8 +151,6 @@ PART-HOLD-BACK (3 × 0.23 s) behind the newest part, catching up at up to 1.2x. 
 connections and the page moves on the first failure; a hung one is left after two unanswered playlist
 requests (LL-HLS: a 1.6 s blocking reload, then a 2 s plain one) or when a steering reload (TTL 5 s)
 no longer lists it, 3 s after its heartbeats stop, whichever comes first (docs/player.md, Failover).`;
-  writeSection('latency', md);
-  console.log(md);
 }
 
 main().catch((err) => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { spawnPart, stopPart } from '../cli/part-process.ts';
+import { type PartProcess, spawnPart, stopPart } from '../cli/part-process.ts';
 import { publishTestPattern } from '../harness/ffmpeg.ts';
 import { runRtmpFuzz } from '../harness/rtmp-fuzz-run.ts';
 
@@ -30,6 +30,56 @@ async function metric(url: string, name: string): Promise<number> {
   return sum;
 }
 
+/** The origin under fuzz and its one honest publisher. */
+interface FuzzTarget {
+  origin: PartProcess;
+  publisher: ReturnType<typeof publishTestPattern>;
+  /** The origin's RTMP port. */
+  port: number;
+  alive(): boolean;
+  segments(): Promise<number>;
+}
+
+/** Fuzzes one batch of cases from `first`; false (after printing what to replay) when the origin failed. */
+async function fuzzBatch(t: FuzzTarget, first: number, cases: number, started: number): Promise<boolean> {
+  const before = await t.segments();
+  const r = await runRtmpFuzz({
+    port: t.port,
+    seed: Number(values.seed),
+    first,
+    cases,
+    concurrency: Number(values.concurrency),
+    stop: () => !t.alive(),
+  });
+  const after = t.alive() ? await t.segments() : before;
+  const rate = Math.round(((first - Number(values.first) + r.cases) * 1000) / (Date.now() - started));
+  console.log(
+    `cases ${first}..${first + r.cases - 1}: closed ${r.closed}, held ${r.held}, refused ${r.refused}; ` +
+      `segments ${before} → ${after}; ${rate} cases/s overall`,
+  );
+  // A batch long enough for a few 2 s segments must have seen one (a one-case replay need not).
+  const stalled = r.elapsedMs > 8000 && after <= before;
+  if (t.alive() && r.refused === 0 && !stalled && t.publisher.child.exitCode === null) return true;
+  console.log(`FAILED in cases ${first}..${first + cases - 1} (first refused: ${r.firstRefused ?? '-'})`);
+  console.log(t.origin.tail.join('\n'));
+  return false;
+}
+
+/** Every batch in turn, once the stream has two segments; the exit code. */
+async function fuzzAll(t: FuzzTarget): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  while ((await t.segments()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const from = Number(values.first);
+  const total = Number(values.cases);
+  const started = Date.now();
+  for (let first = from; first < from + total; first += BATCH) {
+    if (!(await fuzzBatch(t, first, Math.min(BATCH, from + total - first), started))) return 1;
+  }
+  const rejected = await metric(t.origin.url, 'ringcast_origin_rtmp_rejected_total');
+  console.log(`${total} cases, origin alive, rejected ${rejected}`);
+  return 0;
+}
+
 async function run(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'ringcast-fuzz-'));
   const key = `fuzz${process.pid}`;
@@ -45,45 +95,14 @@ async function run(): Promise<number> {
     size: '160x90',
     audioBitsPerSecond: 48_000,
   });
-  const alive = () => origin.child.exitCode === null && origin.child.signalCode === null;
-  const segments = () => metric(origin.url, 'ringcast_origin_segments_published_total');
   try {
-    const deadline = Date.now() + 60_000;
-    while ((await segments()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    const port = Number(new URL(origin.rtmpUrl!.replace('rtmp:', 'http:')).port);
-    const total = Number(values.cases);
-    const started = Date.now();
-    for (let first = Number(values.first); first < Number(values.first) + total; first += BATCH) {
-      const before = await segments();
-      const cases = Math.min(BATCH, Number(values.first) + total - first);
-      const r = await runRtmpFuzz({
-        port,
-        seed: Number(values.seed),
-        first,
-        cases,
-        concurrency: Number(values.concurrency),
-        stop: () => !alive(),
-      });
-      const after = alive() ? await segments() : before;
-      const rate = Math.round(((first - Number(values.first) + r.cases) * 1000) / (Date.now() - started));
-      console.log(
-        `cases ${first}..${first + r.cases - 1}: closed ${r.closed}, held ${r.held}, refused ${r.refused}; ` +
-          `segments ${before} → ${after}; ${rate} cases/s overall`,
-      );
-      // A batch long enough for a few 2 s segments must have seen one (a one-case replay need not).
-      const stalled = r.elapsedMs > 8000 && after <= before;
-      if (!alive() || r.refused > 0 || stalled || publisher.child.exitCode !== null) {
-        console.log(
-          `FAILED in cases ${first}..${first + cases - 1} (first refused: ${r.firstRefused ?? '-'})`,
-        );
-        console.log(origin.tail.join('\n'));
-        return 1;
-      }
-    }
-    console.log(
-      `${total} cases, origin alive, rejected ${await metric(origin.url, 'ringcast_origin_rtmp_rejected_total')}`,
-    );
-    return 0;
+    return await fuzzAll({
+      origin,
+      publisher,
+      port: Number(new URL(origin.rtmpUrl!.replace('rtmp:', 'http:')).port),
+      alive: () => origin.child.exitCode === null && origin.child.signalCode === null,
+      segments: () => metric(origin.url, 'ringcast_origin_segments_published_total'),
+    });
   } finally {
     publisher.kill();
     await stopPart(origin, 3000);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { listen } from '../common/http.ts';
 import { publisherArgs, runFfmpeg } from '../harness/ffmpeg.ts';
-import { ORIGIN_CONFIG, parseLadder } from '../origin/config.ts';
+import { type LadderRung, ORIGIN_CONFIG, parseLadder } from '../origin/config.ts';
 import { transcodeArgs } from '../origin/transcode-command.ts';
 import { table, writeSection } from './lib/report.ts';
 
@@ -37,10 +37,8 @@ function timed(cmd: string, args: string[]): Promise<{ cpu: number; wall: number
   });
 }
 
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ringcast-transcode-'));
-  const input = join(dir, 'obs-720p30.flv');
-  // What OBS sends: 720p30 x264 veryfast (its default tune) CBR 3.5 Mb/s, 2 s keyframes, AAC 160k.
+/** What OBS sends: 720p30 x264 veryfast (its default tune) CBR 3.5 Mb/s, 2 s keyframes, AAC 160k. */
+async function encodeInput(input: string): Promise<void> {
   const encode = runFfmpeg(
     publisherArgs(input, {
       size: '1280x720',
@@ -53,6 +51,10 @@ async function main(): Promise<void> {
     }),
   );
   if ((await encode.exited) !== 0) throw new Error(`encoding the input failed:\n${encode.stderr()}`);
+}
+
+/** An HTTP server that swallows the origin's fMP4 uploads; `received()` counts their bytes. */
+async function startSink(): Promise<{ url: string; received: () => number; close: () => void }> {
   let received = 0;
   const sink = createServer((req, res) => {
     req.on('data', (d: Buffer) => {
@@ -60,38 +62,52 @@ async function main(): Promise<void> {
     });
     req.on('end', () => res.end());
   });
-  const sinkUrl = await listen(sink, 0);
-  const ladderText = ORIGIN_CONFIG.ladder.default as string;
-  const ladder = parseLadder(ladderText);
+  const url = await listen(sink, 0);
+  return { url, received: () => received, close: () => sink.close() };
+}
+
+/** Transcodes `input` through `rungs` as the origin would, into the sink; one table row. */
+async function measure(
+  label: string,
+  rungs: LadderRung[],
+  input: string,
+  sinkUrl: string,
+): Promise<(string | number)[]> {
+  const args = transcodeArgs({
+    input: { kind: 'rtmp', url: input },
+    ladder: rungs,
+    fps: 30,
+    segmentSeconds: 2,
+    outputUrl: (name) => `${sinkUrl}/ingest/bench/${name}`,
+  });
+  const { cpu, wall } = await timed('ffmpeg', args);
+  const perSec = cpu / SECONDS;
+  process.stdout.write(
+    `${label}: ${perSec.toFixed(2)} CPU s per input s, ${(SECONDS / wall).toFixed(2)}x real time\n`,
+  );
+  return [label, perSec.toFixed(2), `${((100 * perSec) / 2).toFixed(0)}%`, `${(SECONDS / wall).toFixed(2)}×`];
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ringcast-transcode-'));
+  const input = join(dir, 'obs-720p30.flv');
+  await encodeInput(input);
+  const sink = await startSink();
+  const ladder = parseLadder(ORIGIN_CONFIG.ladder.default as string);
   const rows: (string | number)[][] = [];
   try {
-    for (const [label, rungs] of [
-      [`default ladder (${ladder.map((r) => r.name).join(', ')})`, ladder],
-      ['720p only', ladder.slice(0, 1)],
-    ] as const) {
-      const args = transcodeArgs({
-        input: { kind: 'rtmp', url: input },
-        ladder: rungs,
-        fps: 30,
-        segmentSeconds: 2,
-        outputUrl: (name) => `${sinkUrl}/ingest/bench/${name}`,
-      });
-      const { cpu, wall } = await timed('ffmpeg', args);
-      const perSec = cpu / SECONDS;
-      process.stdout.write(
-        `${label}: ${perSec.toFixed(2)} CPU s per input s, ${(SECONDS / wall).toFixed(2)}x real time\n`,
-      );
-      rows.push([
-        label,
-        perSec.toFixed(2),
-        `${((100 * perSec) / 2).toFixed(0)}%`,
-        `${(SECONDS / wall).toFixed(2)}×`,
-      ]);
-    }
+    rows.push(
+      await measure(`default ladder (${ladder.map((r) => r.name).join(', ')})`, ladder, input, sink.url),
+    );
+    rows.push(await measure('720p only', ladder.slice(0, 1), input, sink.url));
   } finally {
     sink.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  writeReport(rows, sink.received());
+}
+
+function writeReport(rows: (string | number)[][], received: number): void {
   writeSection(
     'transcode',
     `## Transcode cost

@@ -100,20 +100,26 @@ async function runLevel(c: TestCluster, viewers: number): Promise<LevelResult> {
   }
 }
 
+/** Viewers per relay (each counted on the relay that served most of its segments) and bytes per relay. */
+function relayShares(viewers: Awaited<ReturnType<ViewerPool['stop']>>['viewers']) {
+  const perRelayViewers = new Map<string, number>();
+  const perRelayBytes = new Map<string, number>();
+  for (const v of viewers) {
+    const top = Object.entries(v.relaySegments).sort((a, b) => b[1] - a[1])[0]?.[0];
+    if (top) perRelayViewers.set(top, (perRelayViewers.get(top) ?? 0) + 1);
+    for (const [id, b] of Object.entries(v.relayBytes))
+      perRelayBytes.set(id, (perRelayBytes.get(id) ?? 0) + b);
+  }
+  return { perRelayViewers, perRelayBytes };
+}
+
 function summarise(
   viewers: number,
   before: Awaited<ReturnType<typeof sample>>,
   after: Awaited<ReturnType<typeof sample>>,
   run: Awaited<ReturnType<ViewerPool['stop']>>,
 ): LevelResult {
-  const perRelayViewers = new Map<string, number>();
-  const perRelayBytes = new Map<string, number>();
-  for (const v of run.viewers) {
-    const top = Object.entries(v.relaySegments).sort((a, b) => b[1] - a[1])[0]?.[0];
-    if (top) perRelayViewers.set(top, (perRelayViewers.get(top) ?? 0) + 1);
-    for (const [id, b] of Object.entries(v.relayBytes))
-      perRelayBytes.set(id, (perRelayBytes.get(id) ?? 0) + b);
-  }
+  const { perRelayViewers, perRelayBytes } = relayShares(run.viewers);
   const elapsed = (after.at - before.at) / 1000;
   const published = after.published - before.published;
   const requested = after.requested - before.requested;
@@ -193,10 +199,9 @@ function limitNote(results: LevelResult[]): string {
   return `\nThe first level with stalls (${first.viewers} viewers) had the ${RELAYS} relays at ${relays.toFixed(2)} CPU s/s in all and the simulator at ${first.simulatorCpu.toFixed(2)} s/s, the transcoder and origin using the rest of the 2 cores: the machine ran out, not the relays. Relays on cores of their own would hold more; the relay throughput section above gives one relay's ceiling.\n`;
 }
 
-async function report(results: LevelResult[]): Promise<void> {
-  const clean = results.filter((r) => r.stalls === 0 && r.errors === 0 && keepingUp(r, results));
-  const most = clean.length ? Math.max(...clean.map((r) => r.viewers)) : 0;
-  const rows = results.map((r) => [
+/** One level's row of the table (`most`: the most viewers served without stalls). */
+function levelRow(r: LevelResult, results: LevelResult[], most: number): (string | number)[] {
+  return [
     r.viewers === most ? `**${r.viewers}** (most without stalls)` : r.viewers,
     r.originPerSegment.toFixed(2),
     r.maxMeanViewers.toFixed(2),
@@ -210,9 +215,12 @@ async function report(results: LevelResult[]): Promise<void> {
     `${r.originEgressMbps.toFixed(2)} / ${r.relayEgressMbps.toFixed(1)}`,
     `${perViewerKbps(r).toFixed(0)}${keepingUp(r, results) ? '' : ' (behind)'}`,
     r.simulatorCpu.toFixed(2),
-  ]);
-  const png = fileURLToPath(new URL('../docs/viewers.png', import.meta.url));
-  await plotPng(png, {
+  ];
+}
+
+/** docs/viewers.png: origin and relay egress against viewers. */
+async function plotEgress(results: LevelResult[]): Promise<void> {
+  await plotPng(fileURLToPath(new URL('../docs/viewers.png', import.meta.url)), {
     title: `Egress against viewers (${RELAYS} relays)`,
     xLabel: 'viewers',
     yLabel: 'Mbit/s',
@@ -229,9 +237,24 @@ async function report(results: LevelResult[]): Promise<void> {
       },
     ],
   });
+}
+
+async function report(results: LevelResult[]): Promise<void> {
+  const clean = results.filter((r) => r.stalls === 0 && r.errors === 0 && keepingUp(r, results));
+  const most = clean.length ? Math.max(...clean.map((r) => r.viewers)) : 0;
+  await plotEgress(results);
   writeSection(
     'viewers',
-    `## Audience scale: simulated viewers
+    viewersSection(
+      results,
+      results.map((r) => levelRow(r, results, most)),
+    ),
+  );
+}
+
+/** The `viewers` section of docs/benchmarks.md: a template, which reads better whole than cut up. */
+function viewersSection(results: LevelResult[], rows: (string | number)[][]): string {
+  return `## Audience scale: simulated viewers
 
 \`npm run bench:viewers -- --levels ${values.levels} --seconds ${SECONDS} --max ${values.max} --step ${values.step}\`
 (${RELAYS} relays, coordinator, origin with the test pattern at 320x180 and 160x90, simulator and all
@@ -275,8 +298,7 @@ ${limitNote(results)}${
         .join(', ')}.\n`
     : ''
 }
-![egress against viewers](viewers.png)`,
-  );
+![egress against viewers](viewers.png)`;
 }
 
 await main();

@@ -80,27 +80,41 @@ export interface DemoOptions {
 
 const portOf = (url: string) => new URL(url.replace(/^rtmp:/, 'http:')).port;
 
-/** Starts a coordinator, an origin and N relays as child processes, each restarted when it dies. */
-export async function startDemoCluster(config: DemoConfig, opts: DemoOptions = {}): Promise<DemoCluster> {
-  // By default a new directory of our own (mode 700, random name): a name fixed by the pid can be made
-  // in advance by another user of the machine, or be a symlink, and the secret and logs would go there.
+/**
+ * The demo's data directory: the one configured, else a new one of our own (mode 700, random name): a
+ * name fixed by the pid can be made in advance by another user of the machine, or be a symlink, and the
+ * secret and logs would go there.
+ */
+function demoDataDir(config: DemoConfig): string {
   const dataDir = config.dataDir || mkdtempSync(join(tmpdir(), 'ringcast-demo-'));
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const secretInfo = resolveDemoSecret({ file: config.clusterSecretFile, env: process.env, dataDir });
-  const streamKey =
+  return dataDir;
+}
+
+/** The configured stream key, else a random one of letters and digits (what OBS's field takes as typed). */
+function demoStreamKey(config: DemoConfig): string {
+  return (
     config.streamKey ||
     randomBytes(9)
       .toString('base64url')
-      .replace(/[^A-Za-z0-9]/g, 'x');
+      .replace(/[^A-Za-z0-9]/g, 'x')
+  );
+}
+
+const sayOnTerminal = (line: string) => void process.stdout.write(`ringcast demo: ${line}\n`);
+
+/** Starts a coordinator, an origin and N relays as child processes, each restarted when it dies. */
+export async function startDemoCluster(config: DemoConfig, opts: DemoOptions = {}): Promise<DemoCluster> {
+  const dataDir = demoDataDir(config);
+  const secretInfo = resolveDemoSecret({ file: config.clusterSecretFile, env: process.env, dataDir });
+  const streamKey = demoStreamKey(config);
   const spawns = new DemoSpawns(config, dataDir, { ...opts.env, RINGCAST_CLUSTER_SECRET: secretInfo.secret });
-  const say = opts.say ?? ((line: string) => process.stdout.write(`ringcast demo: ${line}\n`));
+  const say = opts.say ?? sayOnTerminal;
   const supervise = (label: string, spawn: (prev: PartProcess | undefined) => SpawnPartOptions) =>
     new PartSupervisor({ label, spawn, say, policy: opts.policy });
   const coordinator = supervise('coordinator', (prev) => spawns.coordinator(prev));
   const parts = [coordinator];
-  const stop = async () => {
-    await Promise.all(parts.map((p) => p.stop()));
-  };
+  const stop = async () => void (await Promise.all(parts.map((p) => p.stop())));
   try {
     const coordinatorUrl = (await coordinator.start()).url;
     const origin = supervise('origin', (prev) => spawns.origin(coordinatorUrl, streamKey, prev));

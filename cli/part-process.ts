@@ -36,6 +36,33 @@ export interface SpawnPartOptions {
   nodeArgs?: string[];
 }
 
+/** How many of a part's last log lines are kept for error messages. */
+const TAIL_LINES = 30;
+
+/** A pino JSON line as an object; undefined for anything else (a stack trace, a warning from node). */
+export function parseLogLine(raw: string): Record<string, unknown> | undefined {
+  try {
+    const line: unknown = JSON.parse(raw);
+    return line !== null && typeof line === 'object' && !Array.isArray(line)
+      ? (line as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a part's `listening` line tells (runPart logs it once started); undefined for any other line. */
+export function listeningInfo(
+  line: Record<string, unknown>,
+): Pick<PartProcess, 'url' | 'rtmpUrl' | 'id'> | undefined {
+  if (line.msg !== 'listening' || typeof line.url !== 'string') return undefined;
+  return {
+    url: line.url,
+    rtmpUrl: typeof line.rtmpUrl === 'string' ? line.rtmpUrl : undefined,
+    id: typeof line.id === 'string' ? line.id : undefined,
+  };
+}
+
 /** Starts `ringcast <part>` and resolves once it logs `listening`; rejects with its last lines if it dies first. */
 export function spawnPart(opts: SpawnPartOptions): Promise<PartProcess> {
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, opts.part, ...(opts.args ?? [])], {
@@ -47,46 +74,40 @@ export function spawnPart(opts: SpawnPartOptions): Promise<PartProcess> {
   const file: WriteStream | undefined = opts.logFile
     ? createWriteStream(opts.logFile, { flags: 'a' })
     : undefined;
-  const exited = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => {
-      file?.end();
-      resolve(code ?? signal ?? -1);
-    });
-  });
+  const exited = exitOf(child, file);
+  const lastLines = () => tail.join('\n');
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${opts.part} did not start in time; last lines:\n${tail.join('\n')}`));
+      reject(new Error(`${opts.part} did not start in time; last lines:\n${lastLines()}`));
     }, opts.startTimeoutMs ?? 20_000);
     const onLine = (raw: string) => {
       tail.push(raw);
-      if (tail.length > 30) tail.shift();
+      if (tail.length > TAIL_LINES) tail.shift();
       file?.write(`${raw}\n`);
-      let line: Record<string, unknown>;
-      try {
-        line = JSON.parse(raw);
-      } catch {
-        return;
-      }
+      const line = parseLogLine(raw);
+      if (!line) return;
       opts.onLog?.(line, raw);
-      if (line.msg === 'listening' && typeof line.url === 'string') {
-        clearTimeout(timer);
-        resolve({
-          part: opts.part,
-          child,
-          url: line.url,
-          rtmpUrl: typeof line.rtmpUrl === 'string' ? line.rtmpUrl : undefined,
-          id: typeof line.id === 'string' ? line.id : undefined,
-          tail,
-          exited,
-        });
-      }
+      const listening = listeningInfo(line);
+      if (!listening) return;
+      clearTimeout(timer);
+      resolve({ part: opts.part, child, ...listening, tail, exited });
     };
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', onLine);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`${opts.part} exited (${code}) before it was ready; last lines:\n${tail.join('\n')}`));
+      reject(new Error(`${opts.part} exited (${code}) before it was ready; last lines:\n${lastLines()}`));
+    });
+  });
+}
+
+/** Resolves with the exit code (or signal name) when the child ends, after closing its log file. */
+function exitOf(child: ChildProcess, file: WriteStream | undefined): Promise<number | string> {
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      file?.end();
+      resolve(code ?? signal ?? -1);
     });
   });
 }

@@ -55,45 +55,62 @@ export async function runPart<C, R extends object>(o: RunPartOptions<C, R>): Pro
   const config = loadOrExit(o.part, o.spec, o.argv, o.load);
   const log = createLogger(`ringcast-${o.part}`);
   const app = o.create(config, log);
-  let started: R;
+  const started = await startOrExit(o.part, app, log);
+  log.info({ part: o.part, ...(started as Record<string, unknown>) }, 'listening');
+  const shutdown = new Shutdown(app, log, o.drainOn ?? []);
+  process.on('SIGTERM', () => void shutdown.stop('SIGTERM'));
+  process.on('SIGINT', () => void shutdown.stop('SIGINT'));
+  if (process.env[EXIT_WITH_PARENT_ENV] === '1') onParentGone(() => shutdown.parentGone());
+}
+
+/** Starts the app; when start fails, closes what it opened and exits 1. */
+async function startOrExit<R>(part: string, app: PartLifecycle<R>, log: Logger): Promise<R> {
   try {
-    started = await app.start();
+    return await app.start();
   } catch (err) {
-    log.error({ err }, `${o.part} failed to start`);
+    log.error({ err }, `${part} failed to start`);
     await app.close().catch(() => {});
     process.exit(1);
   }
-  log.info({ part: o.part, ...(started as Record<string, unknown>) }, 'listening');
-  let stopping = false;
-  let parentGone = false;
-  const exit = (code: number) => {
+}
+
+/** A main's one way out: drain (for the signals that ask it) and close, once; a second signal exits at once. */
+class Shutdown {
+  private stopping = false;
+  private parentIsGone = false;
+
+  constructor(
+    private readonly app: PartLifecycle<unknown>,
+    private readonly log: Logger,
+    private readonly drainOn: readonly NodeJS.Signals[],
+  ) {}
+
+  parentGone(): void {
+    if (this.stopping) return;
+    this.parentIsGone = true;
+    void this.stop('parent gone');
+  }
+
+  async stop(signal: NodeJS.Signals | 'parent gone'): Promise<void> {
+    if (this.stopping) process.exit(1);
+    this.stopping = true;
+    const drain = signal !== 'parent gone' && this.drainOn.includes(signal) && this.app.drain;
+    this.log.info({ signal }, drain ? 'draining' : 'stopping');
+    try {
+      if (drain) await this.app.drain!();
+      await this.app.close();
+      this.exit(0);
+    } catch (err) {
+      this.log.error({ err }, 'shutdown failed');
+      this.exit(1);
+    }
+  }
+
+  private exit(code: number): void {
     // With the parent gone, stdout is a broken pipe, and pino's flush on 'exit' retries a write that
     // fails with EPIPE forever (sonic-boom 4): end without the exit hooks, the app already closed.
-    if (parentGone) process.kill(process.pid, 'SIGKILL');
+    if (this.parentIsGone) process.kill(process.pid, 'SIGKILL');
     process.exit(code);
-  };
-  const stop = async (signal: NodeJS.Signals | 'parent gone') => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    const drain = signal !== 'parent gone' && o.drainOn?.includes(signal) && app.drain;
-    log.info({ signal }, drain ? 'draining' : 'stopping');
-    try {
-      if (drain) await app.drain!();
-      await app.close();
-      exit(0);
-    } catch (err) {
-      log.error({ err }, 'shutdown failed');
-      exit(1);
-    }
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-  if (process.env[EXIT_WITH_PARENT_ENV] === '1') {
-    onParentGone(() => {
-      if (stopping) return;
-      parentGone = true;
-      void stop('parent gone');
-    });
   }
 }
 

@@ -77,61 +77,70 @@ function parseFlags(argv: readonly string[], spec: ConfigSpec, problems: string[
   return out;
 }
 
-function convert(key: string, def: ConfigKey, raw: string, problems: string[]): unknown {
-  const bad = (why: string) => problems.push(`'${key}' ${why} (got '${raw}')`);
-  switch (def.type) {
-    case 'int':
-    case 'number': {
-      const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n) || (def.type === 'int' && !Number.isInteger(n))) {
-        bad(`must be ${def.type === 'int' ? 'a whole number' : 'a number'}`);
-        return undefined;
-      }
-      return n;
-    }
-    case 'bool':
-      if (['true', '1', 'yes', 'on'].includes(raw)) return true;
-      if (['false', '0', 'no', 'off'].includes(raw)) return false;
-      bad('must be true or false');
-      return undefined;
-    case 'url':
-      // A URL key whose default is '' (publicUrl: "from the bound address") may be set back to ''.
-      if (raw === '' && def.default === '') return '';
-      try {
-        const u = new URL(raw);
-        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-        return raw.replace(/\/+$/, '');
-      } catch {
-        bad('must be an http(s) URL');
-        return undefined;
-      }
-    case 'urls': {
-      // Comma-separated http(s) URLs, e.g. every coordinator behind which a part may fail over.
-      const urls = raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      const bad = urls.filter((u) => {
-        try {
-          return !['http:', 'https:'].includes(new URL(u).protocol);
-        } catch {
-          return true;
-        }
-      });
-      if (bad.length > 0) {
-        problems.push(`'${key}' must be http(s) URLs separated by commas (bad: '${bad.join("', '")}')`);
-        return undefined;
-      }
-      return urls.map((u) => u.replace(/\/+$/, ''));
-    }
-    case 'list':
-      return raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-    default:
-      return raw;
+/** Is `raw` an absolute http(s) URL? */
+export function isHttpUrl(raw: string): boolean {
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
   }
+}
+
+/** `'a, b,,c'` → `['a', 'b', 'c']`: a comma-separated value, items trimmed, empty ones dropped. */
+export function splitList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+const trimSlashes = (url: string) => url.replace(/\/+$/, '');
+
+/** The value of a `raw` string, or a reason (after the key's name) why it is not one. */
+type Converted = { value: unknown } | { why: string };
+
+/** One converter per type; each reads one raw string (docs/architecture.md, "URLs": normalised once). */
+const CONVERTERS: Record<ConfigType, (raw: string, def: ConfigKey) => Converted> = {
+  int: toNumber,
+  number: toNumber,
+  bool: (raw) => {
+    if (['true', '1', 'yes', 'on'].includes(raw)) return { value: true };
+    if (['false', '0', 'no', 'off'].includes(raw)) return { value: false };
+    return { why: `must be true or false (got '${raw}')` };
+  },
+  url: (raw, def) => {
+    // A URL key whose default is '' (publicUrl: "from the bound address") may be set back to ''.
+    if (raw === '' && def.default === '') return { value: '' };
+    return isHttpUrl(raw) ? { value: trimSlashes(raw) } : { why: `must be an http(s) URL (got '${raw}')` };
+  },
+  urls: (raw) => {
+    // Comma-separated http(s) URLs, e.g. every coordinator behind which a part may fail over.
+    const urls = splitList(raw);
+    const bad = urls.filter((u) => !isHttpUrl(u));
+    if (bad.length > 0)
+      return { why: `must be http(s) URLs separated by commas (bad: '${bad.join("', '")}')` };
+    return { value: urls.map(trimSlashes) };
+  },
+  list: (raw) => ({ value: splitList(raw) }),
+  string: (raw) => ({ value: raw }),
+};
+
+function toNumber(raw: string, def: ConfigKey): Converted {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || (def.type === 'int' && !Number.isInteger(n)))
+    return { why: `must be ${def.type === 'int' ? 'a whole number' : 'a number'} (got '${raw}')` };
+  return { value: n };
+}
+
+/** Converts one raw value of `key`; a bad one adds a problem and gives undefined. */
+export function convert(key: string, def: ConfigKey, raw: string, problems: string[]): unknown {
+  const out = (CONVERTERS[def.type] ?? CONVERTERS.string)(raw, def);
+  if ('why' in out) {
+    problems.push(`'${key}' ${out.why}`);
+    return undefined;
+  }
+  return out.value;
 }
 
 function validate(key: string, def: ConfigKey, value: unknown, problems: string[]): void {

@@ -7,8 +7,6 @@ export { freePort } from '../common/http.ts';
  */
 
 import { setMaxListeners } from 'node:events';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { TestCluster } from './cluster.ts';
 import { type ReaderStats, readHls } from './hls-reader.ts';
 import { getText, sumMetric, waitFor } from './wait.ts';
@@ -43,10 +41,10 @@ export interface DrillResult {
   notes: string[];
 }
 
-/** `n` in-process simulated viewers (hls-reader) entering through the coordinator. */
 /** The player demo's hls.js time to first byte (player-demo/player.js): a hung relay costs a viewer this long. */
 export const PLAYER_TIMEOUT_MS = 4000;
 
+/** `n` in-process simulated viewers (hls-reader) entering through the coordinator. */
 export function inProcessAudience(c: TestCluster, n: number, prefix: string): Audience {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
@@ -153,12 +151,7 @@ export async function msnNow(c: TestCluster): Promise<Map<string, number>> {
   return out;
 }
 
-/**
- * Runs one drill: viewers watch, `inject` causes the fault (and ends it, for faults with a duration),
- * `recovered` is polled from then on; afterwards the viewers keep watching until 8 more segments were
- * published, so a late stall is still seen.
- */
-export async function runDrill(opts: {
+export interface DrillOptions {
   c: TestCluster;
   drill: string;
   audience: () => Audience;
@@ -168,136 +161,69 @@ export async function runDrill(opts: {
   recoveryTimeoutMs?: number;
   /** The origin's URL may change (a restarted origin); read it through this. */
   originUrl?: () => string;
-}): Promise<DrillResult> {
+}
+
+type OriginCounters = Awaited<ReturnType<typeof originCounters>>;
+
+/**
+ * Origin segment requests per segment published between two readings, without `checkGets` (the
+ * drills' own reads): what the relays cost the origin. 0 when nothing was published.
+ */
+export function originRatio(before: OriginCounters, after: OriginCounters, checkGets: number): number {
+  const published = after.published - before.published;
+  return published ? (after.requested - before.requested - checkGets) / published : 0;
+}
+
+/** Waits until the origin has published `more` segments past what it reports now. */
+async function waitForPublished(originUrl: () => string, more: number, timeoutMs: number, what: string) {
+  const start = await originCounters(originUrl());
+  await waitFor(async () => (await originCounters(originUrl())).published >= start.published + more, {
+    timeoutMs,
+    what,
+  });
+}
+
+/** Injects the fault and waits for recovery; recovery is timed from when the fault says it began. */
+async function injectAndRecover(opts: DrillOptions): Promise<{ recoveryMs: number; notes: string[] }> {
+  const notes: string[] = [];
+  const injectedAt = Date.now();
+  const from = (await opts.inject()) ?? Date.now();
+  if (from !== injectedAt) notes.push(`fault lasted ${from - injectedAt} ms`);
+  await waitFor(opts.recovered, {
+    timeoutMs: opts.recoveryTimeoutMs ?? 30_000,
+    intervalMs: 100,
+    what: `${opts.drill}: recovery`,
+  });
+  return { recoveryMs: Date.now() - from, notes };
+}
+
+/**
+ * Runs one drill: viewers watch, `inject` causes the fault (and ends it, for faults with a duration),
+ * `recovered` is polled from then on; afterwards the viewers keep watching until 8 more segments were
+ * published, so a late stall is still seen.
+ */
+export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   const originUrl = opts.originUrl ?? (() => opts.c.origin.url);
   const audience = opts.audience();
-  const notes: string[] = [];
   try {
-    const warm = await originCounters(originUrl());
-    await waitFor(async () => (await originCounters(originUrl())).published >= warm.published + 4, {
-      timeoutMs: 30_000,
-      what: 'viewers warmed up (4 segments published)',
-    });
+    await waitForPublished(originUrl, 4, 30_000, 'viewers warmed up (4 segments published)');
     const before = await originCounters(originUrl());
     const checksBefore = checkOriginGets;
-    const injectedAt = Date.now();
-    const from = (await opts.inject()) ?? Date.now();
-    if (from !== injectedAt) notes.push(`fault lasted ${from - injectedAt} ms`);
-    await waitFor(opts.recovered, {
-      timeoutMs: opts.recoveryTimeoutMs ?? 30_000,
-      intervalMs: 100,
-      what: `${opts.drill}: recovery`,
-    });
-    const recoveryMs = Date.now() - from;
-    const mid = await originCounters(originUrl());
-    await waitFor(async () => (await originCounters(originUrl())).published >= mid.published + 8, {
-      timeoutMs: 40_000,
-      what: `${opts.drill}: 8 more segments after recovery`,
-    });
+    const { recoveryMs, notes } = await injectAndRecover(opts);
+    await waitForPublished(originUrl, 8, 40_000, `${opts.drill}: 8 more segments after recovery`);
     const after = await originCounters(originUrl());
     const viewers = await audience.stop();
-    const published = after.published - before.published;
     return {
       drill: opts.drill,
       viewers,
       recoveryMs,
-      originRatio: published
-        ? (after.requested - before.requested - (checkOriginGets - checksBefore)) / published
-        : 0,
-      published,
+      originRatio: originRatio(before, after, checkOriginGets - checksBefore),
+      published: after.published - before.published,
       notes,
     };
   } catch (err) {
     await audience.stop().catch(() => undefined);
     throw err;
-  }
-}
-
-/** Is the TCP connection whose far end is 127.0.0.1:`peerPort` owned by process `pid`? (Linux /proc.) */
-export function connectionOwnedBy(pid: number, peerPort: number, localPort: number): boolean {
-  const hex = (p: number) => p.toString(16).toUpperCase().padStart(4, '0');
-  let inode = '';
-  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[1]?.endsWith(`:${hex(peerPort)}`) && f[2]?.endsWith(`:${hex(localPort)}`)) inode = f[9] ?? '';
-  }
-  if (!inode) return false;
-  try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A TCP proxy in front of the origin. `cut(pid)` makes it stop forwarding, in both directions, on every
- * connection that process `pid` has or opens: sockets stay open and silent (a hang, not a refusal).
- */
-export class HangingProxy {
-  private server: Server | undefined;
-  private target = 0;
-  private cutPid = 0;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  async start(): Promise<string> {
-    this.server = createServer((client) => this.accept(client));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  setTarget(port: number): void {
-    this.target = port;
-  }
-
-  cut(pid: number): void {
-    this.cutPid = pid;
-  }
-
-  heal(): void {
-    this.cutPid = 0;
-  }
-
-  private accept(client: Socket): void {
-    let classifiedFor = 0;
-    let victim = false;
-    const isCut = () => {
-      const pid = this.cutPid;
-      if (!pid) return false;
-      if (classifiedFor !== pid) {
-        victim = connectionOwnedBy(pid, client.remotePort!, this.port);
-        classifiedFor = pid;
-      }
-      return victim;
-    };
-    const upstream = createConnection({ host: '127.0.0.1', port: this.target });
-    this.sockets.add(client).add(upstream);
-    client.on('data', (d) => {
-      if (!isCut()) upstream.write(d);
-    });
-    upstream.on('data', (d) => {
-      if (!isCut()) client.write(d);
-    });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      this.sockets.delete(client);
-      this.sockets.delete(upstream);
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }
 

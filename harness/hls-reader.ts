@@ -141,9 +141,8 @@ async function fetchBody(
   return body;
 }
 
-/** Reads a live HLS stream like a player: reloads the playlist, fetches each new segment once. */
-export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
-  const stats: ReaderStats = {
+function emptyStats(): ReaderStats {
+  return {
     segments: 0,
     bytes: 0,
     errors: 0,
@@ -155,43 +154,80 @@ export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
     stalls: 0,
     stallMs: 0,
   };
-  const playhead = new PlayheadModel(stats);
-  const source = new PlaylistSource(opts);
-  let nextMsn = -1;
-  let initUri = '';
-  const timeoutMs = opts.requestTimeoutMs ?? 8000;
+}
+
+/** Where a player joining a live playlist starts: two segments behind the newest, as hls.js does. */
+export function joinMsn(mediaSequenceBase: number | undefined, newestMsn: number | undefined): number {
+  return Math.max(mediaSequenceBase ?? 0, (newestMsn ?? 0) - 2);
+}
+
+/** One viewer's progress through a live rendition: the next segment it wants and the init it has. */
+class LiveReader {
+  readonly stats = emptyStats();
+  private readonly playhead = new PlayheadModel(this.stats);
+  private readonly source: PlaylistSource;
+  private readonly timeoutMs: number;
+  private nextMsn = -1;
+  private initUri = '';
+
+  constructor(private readonly opts: HlsReaderOptions) {
+    this.source = new PlaylistSource(opts);
+    this.timeoutMs = opts.requestTimeoutMs ?? 8000;
+  }
+
+  /** Reloads the playlist and reads each new segment; resolves with the wait before the next reload (none at the end). */
+  async reload(): Promise<number | undefined> {
+    const playlistUrl = await this.source.url();
+    const res = await fetch(playlistUrl, { signal: AbortSignal.timeout(this.timeoutMs) });
+    if (!res.ok) throw new Error(`playlist ${playlistUrl}: ${res.status}`);
+    const pl = HLS.parse(await res.text()) as HLS.types.MediaPlaylist;
+    const segs = pl.segments;
+    if (this.nextMsn < 0) this.nextMsn = joinMsn(pl.mediaSequenceBase, segs.at(-1)?.mediaSequenceNumber);
+    for (const seg of segs) {
+      if (this.opts.signal.aborted || seg.mediaSequenceNumber < this.nextMsn) continue;
+      await this.readSegment(seg, playlistUrl);
+    }
+    return pl.endlist ? undefined : ((pl.targetDuration ?? 2) * 1000) / 2;
+  }
+
+  failed(err: unknown): void {
+    this.stats.errors++;
+    this.stats.lastError = err instanceof Error ? err.message : String(err);
+    this.source.failed();
+  }
+
+  finish(): ReaderStats {
+    this.playhead.finish();
+    return this.stats;
+  }
+
+  private async readSegment(seg: HLS.types.Segment, playlistUrl: string): Promise<void> {
+    const map = seg.map?.uri;
+    if (map && map !== this.initUri) {
+      await fetchBody(new URL(map, playlistUrl).toString(), this.stats, false, this.timeoutMs);
+      this.initUri = map;
+    }
+    const body = await fetchBody(new URL(seg.uri, playlistUrl).toString(), this.stats, true, this.timeoutMs);
+    this.playhead.arrived(seg.duration);
+    this.stats.segments++;
+    this.stats.bytes += body.length;
+    this.nextMsn = seg.mediaSequenceNumber + 1;
+  }
+}
+
+/** Reads a live HLS stream like a player: reloads the playlist, fetches each new segment once. */
+export async function readHls(opts: HlsReaderOptions): Promise<ReaderStats> {
+  const reader = new LiveReader(opts);
   while (!opts.signal.aborted) {
     try {
-      const playlistUrl = await source.url();
-      const res = await fetch(playlistUrl, { signal: AbortSignal.timeout(timeoutMs) });
-      if (!res.ok) throw new Error(`playlist ${playlistUrl}: ${res.status}`);
-      const pl = HLS.parse(await res.text()) as HLS.types.MediaPlaylist;
-      const segs = pl.segments;
-      if (nextMsn < 0)
-        nextMsn = Math.max(pl.mediaSequenceBase ?? 0, (segs.at(-1)?.mediaSequenceNumber ?? 0) - 2);
-      for (const seg of segs) {
-        if (opts.signal.aborted || seg.mediaSequenceNumber < nextMsn) continue;
-        const map = seg.map?.uri;
-        if (map && map !== initUri) {
-          await fetchBody(new URL(map, playlistUrl).toString(), stats, false, timeoutMs);
-          initUri = map;
-        }
-        const body = await fetchBody(new URL(seg.uri, playlistUrl).toString(), stats, true, timeoutMs);
-        playhead.arrived(seg.duration);
-        stats.segments++;
-        stats.bytes += body.length;
-        nextMsn = seg.mediaSequenceNumber + 1;
-      }
-      if (pl.endlist) break;
-      await sleep(((pl.targetDuration ?? 2) * 1000) / 2, opts.signal);
+      const waitMs = await reader.reload();
+      if (waitMs === undefined) break;
+      await sleep(waitMs, opts.signal);
     } catch (err) {
       if (opts.signal.aborted) break;
-      stats.errors++;
-      stats.lastError = err instanceof Error ? err.message : String(err);
-      source.failed();
+      reader.failed(err);
       await sleep(200, opts.signal);
     }
   }
-  playhead.finish();
-  return stats;
+  return reader.finish();
 }

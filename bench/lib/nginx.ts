@@ -6,18 +6,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Debian's nginx, one worker pinned to `core`, serving `root` with the cache headers a relay sends. */
-export async function startNginx(
-  dir: string,
-  root: string,
-  core: number,
-): Promise<{ url: string; stop: () => void }> {
-  const port = await freePort();
-  mkdirSync(join(dir, 'logs'), { recursive: true });
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `user root;
+/** nginx's config: one worker, state in `dir`, serving `root` on `port` with the cache headers a relay sends. */
+export function nginxConf(dir: string, root: string, port: number): string {
+  return `user root;
 worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;
@@ -36,19 +27,35 @@ http {
     location / { add_header Cache-Control "public, max-age=31536000, immutable"; }
   }
 }
-`,
-  );
-  const child: ChildProcess = spawn('taskset', ['-c', String(core), 'nginx', '-c', conf, '-p', dir], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
+`;
+}
+
+/** Polls `url` until it answers (at most 100 tries, 50 ms apart): nginx is up. */
+async function waitAnswering(url: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     try {
       await fetch(`${url}/`, { signal: AbortSignal.timeout(500) });
-      break;
+      return;
     } catch {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/** Debian's nginx, one worker pinned to `core`, serving `root` with the cache headers a relay sends. */
+export async function startNginx(
+  dir: string,
+  root: string,
+  core: number,
+): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort();
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, nginxConf(dir, root, port));
+  const child: ChildProcess = spawn('taskset', ['-c', String(core), 'nginx', '-c', conf, '-p', dir], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitAnswering(url);
   return { url, stop: () => child.kill('SIGQUIT') };
 }

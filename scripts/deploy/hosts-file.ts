@@ -75,14 +75,10 @@ export function readHostsFile(file: string, opts: DeployOptions): HostEntry[] {
   return hosts;
 }
 
-function parseLine(
-  words: string[],
-  line: number,
-  opts: DeployOptions,
-  file: string,
-  problem: (msg: string) => void,
-): HostEntry | undefined {
-  const [target, ...pairs] = words as [string, ...string[]];
+type Problem = (msg: string) => void;
+
+/** `key=value` words into a map; an unknown key or a word without `=` is a problem. */
+export function readSettings(pairs: readonly string[], problem: Problem): Map<string, string> {
   const kv = new Map<string, string>();
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
@@ -90,24 +86,67 @@ function parseLine(
     if (!KEYS.has(key) || eq < 0) problem(`unknown or incomplete setting '${pair}'`);
     else kv.set(key, pair.slice(eq + 1));
   }
+  return kv;
+}
+
+/** The host of `[user@]host` (an IPv6 address without its brackets); undefined when it is neither. */
+export function targetHost(target: string): string | undefined {
   const m = /^(?:([a-z_][a-z0-9_-]*)@)?([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])$/.exec(target);
-  if (!m) {
+  return m ? m[2]!.replace(/^\[|\]$/g, '') : undefined;
+}
+
+function parseLine(
+  words: string[],
+  line: number,
+  opts: DeployOptions,
+  file: string,
+  problem: Problem,
+): HostEntry | undefined {
+  const [target, ...pairs] = words as [string, ...string[]];
+  const kv = readSettings(pairs, problem);
+  const hostname = targetHost(target);
+  if (hostname === undefined) {
     problem(`'${target}' is not [user@]host`);
     return undefined;
   }
-  const hostname = m[2]!.replace(/^\[|\]$/g, '');
-  const int = (key: string, def: number, max = Number.MAX_SAFE_INTEGER) => {
-    const raw = kv.get(key);
-    if (raw === undefined) return def;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > max) problem(`'${key}' must be a whole number from 1 to ${max}`);
-    return n;
-  };
+  const entry = buildEntry({ line, target, hostname, kv, opts, file }, problem);
+  checkEntry(entry, problem);
+  return entry;
+}
+
+/** A whole number setting from 1 to `max`, or its default when absent. */
+function intSetting(
+  kv: Map<string, string>,
+  key: string,
+  def: number,
+  problem: Problem,
+  max = Number.MAX_SAFE_INTEGER,
+) {
+  const raw = kv.get(key);
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) problem(`'${key}' must be a whole number from 1 to ${max}`);
+  return n;
+}
+
+interface LineFacts {
+  line: number;
+  target: string;
+  hostname: string;
+  kv: Map<string, string>;
+  opts: DeployOptions;
+  file: string;
+}
+
+/** The entry a line describes: its settings, else the command line's, else the defaults. */
+function buildEntry(f: LineFacts, problem: Problem): HostEntry {
+  const { kv, opts, hostname } = f;
+  const int = (key: string, def: number, max?: number) => intSetting(kv, key, def, problem, max);
   const relayPort = int('relay-port', 8081, 65535);
   const hostForUrl = hostname.includes(':') ? `[${hostname}]` : hostname;
-  const entry: HostEntry = {
-    line,
-    target,
+  return {
+    line: f.line,
+    target: f.target,
     hostname,
     sshPort: int('port', 22, 65535),
     relayPort,
@@ -117,13 +156,17 @@ function parseLine(
     remoteDir: (kv.get('remote-dir') ?? opts.ssh.remoteDir).replace(/\/+$/, ''),
     runAs: kv.get('run-as') ?? opts.ssh.runAs,
     node: kv.get('node'),
-    identityFile: kv.has('identity') ? resolve(file, '..', kv.get('identity')!) : opts.ssh.identityFile,
+    identityFile: kv.has('identity') ? resolve(f.file, '..', kv.get('identity')!) : opts.ssh.identityFile,
     relay: {
       cacheBytes: int('cache-bytes', opts.relay.cacheBytes),
       capacity: kv.has('capacity') ? Number(kv.get('capacity')) : opts.relay.capacity,
       drainMs: kv.has('drain-ms') ? int('drain-ms', opts.relay.drainMs) : opts.relay.drainMs,
     },
   };
+}
+
+/** Every value that reaches a remote shell or unit file must be safe there (docs/operations.md, the hosts file). */
+function checkEntry(entry: HostEntry, problem: Problem): void {
   if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+(:\d+)?$/.test(entry.publicUrl))
     problem(`'public-url' must be http(s)://host[:port]`);
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(entry.id)) problem(`'id' must match ^[A-Za-z0-9_-]{1,64}$`);
@@ -134,7 +177,6 @@ function parseLine(
   if (!SAFE_WORD.test(entry.listen.replace(/[:[\]]/g, ''))) problem(`'listen' must be an address`);
   if (!(entry.relay.capacity >= 0.1 && entry.relay.capacity <= 1000))
     problem(`'capacity' must be from 0.1 to 1000`);
-  return entry;
 }
 
 /** `user@host:relay-port`, for messages. */

@@ -94,48 +94,70 @@ export async function deployLocal(opts: DeployOptions, reporter: Reporter): Prom
   for (let index = 0; index < count; index++) {
     const relay = existing.get(index) ?? newRelay(opts, index, coordinatorUrl);
     relay.record = { ...relay.record, ...opts.relay, coordinatorUrl, host: relay.record.host };
-    if (await relay.isRunning()) {
-      reporter.step(relay.label, `already running (pid ${relay.pid()}, ${relay.url}); kept`);
-      if (!opts.dryRun) relay.saveRecord();
-    } else if (opts.dryRun) {
-      const port = relay.record.port || 'a port the OS picks';
-      reporter.wouldDo(
-        relay.label,
-        `write ${relay.envFile} (mode 600, cluster secret from ${opts.secretFile})`,
-      );
-      reporter.wouldDo(relay.label, `start a relay on ${relay.record.host}:${port}, pid in ${relay.pidFile}`);
-      reporter.wouldDo(relay.label, `log to ${relay.logFile} and wait until ${coordinatorUrl} lists it`);
-    } else toStart.push(relay);
+    if (await keepOrPlan(relay, opts, reporter)) toStart.push(relay);
   }
-  // Started side by side: each relay spends a few seconds compiling its TypeScript.
+  const fresh = new Set(toStart.map((r) => r.record.index).filter((i) => !existing.has(i)));
+  await startAll(toStart, fresh, { secret, coordinator, opts, reporter });
+  const extra = [...existing.values()].filter((r) => r.record.index >= count);
+  for (const r of extra) reporter.warn(r.label, `beyond --count ${count}; left as it is ('stop' stops all)`);
+  reporter.info(opts.dryRun ? 'dry run: nothing was changed' : `${count} relays running (state in ${dir})`);
+}
+
+/**
+ * A running relay is kept (its record updated), a dry run says what it would do; true when the relay
+ * must be started.
+ */
+async function keepOrPlan(relay: LocalRelay, opts: DeployOptions, reporter: Reporter): Promise<boolean> {
+  if (await relay.isRunning()) {
+    reporter.step(relay.label, `already running (pid ${relay.pid()}, ${relay.url}); kept`);
+    if (!opts.dryRun) relay.saveRecord();
+    return false;
+  }
+  if (!opts.dryRun) return true;
+  const port = relay.record.port || 'a port the OS picks';
+  const coordinatorUrl = relay.record.coordinatorUrl;
+  reporter.wouldDo(relay.label, `write ${relay.envFile} (mode 600, cluster secret from ${opts.secretFile})`);
+  reporter.wouldDo(relay.label, `start a relay on ${relay.record.host}:${port}, pid in ${relay.pidFile}`);
+  reporter.wouldDo(relay.label, `log to ${relay.logFile} and wait until ${coordinatorUrl} lists it`);
+  return false;
+}
+
+interface StartContext {
+  secret: string;
+  coordinator: CoordinatorApi;
+  opts: DeployOptions;
+  reporter: Reporter;
+}
+
+/**
+ * Starts the relays side by side (each spends a few seconds compiling its TypeScript) and waits for
+ * each in the ring; when any fails, every one is undone (`fresh`: those this run created) and the
+ * failure thrown.
+ */
+async function startAll(toStart: LocalRelay[], fresh: Set<number>, ctx: StartContext): Promise<void> {
+  const { reporter } = ctx;
   const results = await Promise.allSettled(
     toStart.map(async (relay) => {
-      writeFileSync(relay.envFile, envFileText(secret), { mode: 0o600 });
+      writeFileSync(relay.envFile, envFileText(ctx.secret), { mode: 0o600 });
       chmodSync(relay.envFile, 0o600);
       await relay.start();
       reporter.step(relay.label, `started (pid ${relay.pid()}, ${relay.url}, log ${relay.logFile})`);
-      const listed = await waitInRing(relay, coordinator, opts.joinTimeoutMs);
+      const listed = await waitInRing(relay, ctx.coordinator, ctx.opts.joinTimeoutMs);
       reporter.step(relay.label, `in the ring (${listed.state})`);
     }),
   );
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-  if (failures.length > 0) {
-    const created = new Set(toStart.map((r) => r.record.index).filter((i) => !existing.has(i)));
-    await undoStart(toStart, created, reporter);
-  }
-  if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) {
-    throw new DeployError(
-      'DEPLOY_START_FAILED',
-      `${failures.length} of ${toStart.length} relays failed to start`,
-      {
-        details: failures.flatMap((e) => [messageOf(e), ...(e instanceof DeployError ? e.details : [])]),
-      },
-    );
-  }
-  const extra = [...existing.values()].filter((r) => r.record.index >= count);
-  for (const r of extra) reporter.warn(r.label, `beyond --count ${count}; left as it is ('stop' stops all)`);
-  reporter.info(opts.dryRun ? 'dry run: nothing was changed' : `${count} relays running (state in ${dir})`);
+  if (failures.length === 0) return;
+  await undoStart(toStart, fresh, reporter);
+  throw startFailure(failures, toStart.length);
+}
+
+/** One failure as it is; several as one DEPLOY_START_FAILED listing each. */
+export function startFailure(failures: unknown[], tried: number): unknown {
+  if (failures.length === 1) return failures[0];
+  return new DeployError('DEPLOY_START_FAILED', `${failures.length} of ${tried} relays failed to start`, {
+    details: failures.flatMap((e) => [messageOf(e), ...(e instanceof DeployError ? e.details : [])]),
+  });
 }
 
 function newRelay(opts: DeployOptions, index: number, coordinatorUrl: string): LocalRelay {

@@ -143,51 +143,85 @@ function describe(type: FlagType): string {
   return type === 'int' ? 'a whole number' : type === 'duration' ? 'a duration like 30s' : 'a number';
 }
 
+/** The flags given, read by type; paths are resolved against the working directory. */
+class GivenFlags {
+  constructor(
+    private readonly f: Map<string, string | number | boolean>,
+    private readonly cwd: string,
+  ) {}
+
+  has(k: string): boolean {
+    return this.f.has(k);
+  }
+  isOn(k: string): boolean {
+    return this.f.get(k) === true;
+  }
+  str(k: string): string | undefined {
+    return this.f.get(k) as string | undefined;
+  }
+  num(k: string, d: number): number {
+    return (this.f.get(k) as number | undefined) ?? d;
+  }
+  path(k: string): string | undefined {
+    const raw = this.str(k);
+    return raw === undefined ? undefined : resolve(this.cwd, raw);
+  }
+}
+
+/** What is wrong with an action and its flags taken together (each flag alone was checked by readFlags). */
+function usageProblems(action: string | undefined, f: GivenFlags): string[] {
+  const problems: string[] = [];
+  if (action === 'local' && !f.has('count')) problems.push("'local' needs --count N");
+  if (action === 'ssh' && !f.has('hosts')) problems.push("'ssh' needs --hosts FILE");
+  if (f.has('count') && (f.num('count', 0) < 1 || f.num('count', 0) > 64))
+    problems.push("'--count' must be between 1 and 64");
+  if (f.num('base-port', 8081) > 65535) problems.push("'--base-port' must be at most 65535");
+  const coordinator = f.str('coordinator');
+  if (coordinator !== undefined && !/^https?:\/\/[^\s/]+/.test(coordinator))
+    problems.push(`'--coordinator' must be an http(s) URL (got '${coordinator}')`);
+  return problems;
+}
+
 /** Parses `argv` (without node and script) or throws DeployError DEPLOY_USAGE naming every problem. */
 export function parseOptions(argv: readonly string[], cwd = process.cwd()): DeployOptions {
   const [action, ...rest] = argv;
   const problems: string[] = [];
   if (!ACTIONS.includes(action as Action)) problems.push(`unknown action '${action ?? ''}'`);
-  const f = readFlags(rest, problems);
-  const str = (k: string) => f.get(k) as string | undefined;
-  const num = (k: string, d: number) => (f.get(k) as number | undefined) ?? d;
-  const path = (k: string) => (str(k) === undefined ? undefined : resolve(cwd, str(k)!));
-  if (action === 'local' && !f.has('count')) problems.push("'local' needs --count N");
-  if (action === 'ssh' && !f.has('hosts')) problems.push("'ssh' needs --hosts FILE");
-  if (f.has('count') && (num('count', 0) < 1 || num('count', 0) > 64))
-    problems.push("'--count' must be between 1 and 64");
-  if (num('base-port', 8081) > 65535) problems.push("'--base-port' must be at most 65535");
-  const coordinator = str('coordinator');
-  if (coordinator !== undefined && !/^https?:\/\/[^\s/]+/.test(coordinator))
-    problems.push(`'--coordinator' must be an http(s) URL (got '${coordinator}')`);
+  const f = new GivenFlags(readFlags(rest, problems), cwd);
+  problems.push(...usageProblems(action, f));
   if (problems.length > 0) throw new DeployError('DEPLOY_USAGE', problems.join('\n'));
+  return toOptions(action as Action, f);
+}
+
+/** The options of a checked command line: each flag given, else its default (USAGE lists them). */
+function toOptions(action: Action, f: GivenFlags): DeployOptions {
   return {
-    action: action as Action,
-    dryRun: f.get('dry-run') === true,
+    action,
+    dryRun: f.isOn('dry-run'),
     repoDir: REPO_DIR,
-    sourceDir: path('source') ?? REPO_DIR,
-    coordinatorUrl: coordinator?.replace(/\/+$/, ''),
-    secretFile: path('secret-file'),
+    sourceDir: f.path('source') ?? REPO_DIR,
+    coordinatorUrl: f.str('coordinator')?.replace(/\/+$/, ''),
+    secretFile: f.path('secret-file'),
     relay: {
-      cacheBytes: num('cache-bytes', 256 * 1024 * 1024),
-      capacity: num('capacity', 1),
-      drainMs: num('drain-ms', 5000),
+      cacheBytes: f.num('cache-bytes', 256 * 1024 * 1024),
+      capacity: f.num('capacity', 1),
+      drainMs: f.num('drain-ms', 5000),
     },
-    drainTimeoutMs: num('drain-timeout', 60_000),
-    joinTimeoutMs: num('join-timeout', 30_000),
+    drainTimeoutMs: f.num('drain-timeout', 60_000),
+    joinTimeoutMs: f.num('join-timeout', 30_000),
     local: {
-      dir: path('dir') ?? resolve(REPO_DIR, '.data/relays'),
-      count: f.get('count') as number | undefined,
-      basePort: num('base-port', 8081),
-      host: str('host') ?? '127.0.0.1',
+      dir: f.path('dir') ?? resolve(REPO_DIR, '.data/relays'),
+      count: f.has('count') ? f.num('count', 0) : undefined,
+      basePort: f.num('base-port', 8081),
+      host: f.str('host') ?? '127.0.0.1',
     },
     ssh: {
-      hostsFile: path('hosts'),
-      identityFile: path('identity'),
-      knownHostsFile: path('known-hosts'),
-      remoteDir: str('remote-dir') ?? '/opt/ringcast',
-      runAs: str('run-as'),
-      connectTimeoutS: Math.max(1, Math.round(num('connect-timeout', 10_000) / 1000)),
+      hostsFile: f.path('hosts'),
+      identityFile: f.path('identity'),
+      knownHostsFile: f.path('known-hosts'),
+      remoteDir: f.str('remote-dir') ?? '/opt/ringcast',
+      runAs: f.str('run-as'),
+      connectTimeoutS: Math.max(1, Math.round(f.num('connect-timeout', 10_000) / 1000)),
     },
   };
 }

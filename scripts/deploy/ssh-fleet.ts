@@ -9,7 +9,7 @@ import type { Reporter } from './reporter.ts';
 import { restartRelay, rollingRestart } from './rolling-restart.ts';
 import { envFileText, readSecret } from './secret.ts';
 import { SshClient } from './ssh-client.ts';
-import { SshRelay } from './ssh-relay.ts';
+import { type HostFacts, type RenderedRelay, SshRelay } from './ssh-relay.ts';
 
 type Outcome = 'installed' | 'updated' | 'started' | 'unchanged' | 'planned' | 'failed';
 
@@ -105,22 +105,34 @@ async function deployOne(relay: SshRelay, ctx: DeployContext): Promise<Outcome> 
     reporter.block(facts.systemd ? rendered.unit : rendered.supervisor);
     return 'planned';
   }
-  if (await relay.syncRelease(facts, release))
-    reporter.step(name, `copied the project to ${relay.layout.appDir}`);
-  if (await relay.syncDeps(facts, release)) reporter.step(name, 'installed dependencies (npm ci --omit=dev)');
-  await relay.writeFiles(rendered);
-  reporter.step(name, `secret in ${relay.layout.envFile} (mode 600); unit ${relay.layout.unitFile}`);
-  const wasRunning = facts.running;
-  if (wasRunning) {
-    await restartRelay(relay, { ...ctx.opts, coordinator: ctx.coordinator, reporter });
-  } else {
-    await relay.start();
-    reporter.step(name, `started as a ${mode}; waiting for the ring`);
-    await waitInRing(relay, ctx.coordinator, opts.joinTimeoutMs);
-  }
+  await install(relay, ctx, facts, rendered);
+  await startOrRestart(relay, ctx, facts.running, mode);
   await relay.writeDigest(rendered.digest);
   reporter.step(name, `in the ring at ${relay.url}`);
-  return wasRunning ? 'updated' : facts.digest === rendered.digest ? 'started' : 'installed';
+  return facts.running ? 'updated' : facts.digest === rendered.digest ? 'started' : 'installed';
+}
+
+/** Copies what changed (the project, its dependencies) and writes the relay's files. */
+async function install(relay: SshRelay, ctx: DeployContext, facts: HostFacts, rendered: RenderedRelay) {
+  const { reporter, release } = ctx;
+  if (await relay.syncRelease(facts, release))
+    reporter.step(relay.label, `copied the project to ${relay.layout.appDir}`);
+  if (await relay.syncDeps(facts, release))
+    reporter.step(relay.label, 'installed dependencies (npm ci --omit=dev)');
+  await relay.writeFiles(rendered);
+  reporter.step(relay.label, `secret in ${relay.layout.envFile} (mode 600); unit ${relay.layout.unitFile}`);
+}
+
+/** A running relay is drained and restarted (docs/operations.md, rolling restart); a stopped one started. */
+async function startOrRestart(relay: SshRelay, ctx: DeployContext, running: boolean, mode: string) {
+  const { reporter } = ctx;
+  if (running) {
+    await restartRelay(relay, { ...ctx.opts, coordinator: ctx.coordinator, reporter });
+    return;
+  }
+  await relay.start();
+  reporter.step(relay.label, `started as a ${mode}; waiting for the ring`);
+  await waitInRing(relay, ctx.coordinator, ctx.opts.joinTimeoutMs);
 }
 
 function describe(relay: SshRelay, ctx: DeployContext, copy: boolean, deps: boolean): void {

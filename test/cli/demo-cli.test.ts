@@ -49,6 +49,13 @@ const alive = (pid: number) => {
   }
 };
 
+/** A demo of one relay on OS-chosen ports with the tiny test ladder, everything in `dir`. */
+const runSmallDemo = (dir: string) =>
+  runDemo(['--port', '0', '--rtmp-port', '0', '--relays', '1', '--ladder', TEST_LADDER, '--data-dir', dir], {
+    RINGCAST_ORIGIN_FPS: '15',
+    RINGCAST_ORIGIN_TESTSRC_SIZE: '320x180',
+  });
+
 test.serial('an unreadable --cluster-secret-file is refused before anything starts (exit 2)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ringcast-demo-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,10 +67,7 @@ test.serial('an unreadable --cluster-secret-file is refused before anything star
 test.serial('prints the secret file and the grow command; Ctrl-C stops every part', async (t) => {
   t.timeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), 'ringcast-demo-cli-'));
-  const demo = runDemo(
-    ['--port', '0', '--rtmp-port', '0', '--relays', '1', '--ladder', TEST_LADDER, '--data-dir', dir],
-    { RINGCAST_ORIGIN_FPS: '15', RINGCAST_ORIGIN_TESTSRC_SIZE: '320x180' },
-  );
+  const demo = runSmallDemo(dir);
   t.teardown(() => {
     for (const pid of childrenOf(demo.child.pid!)) process.kill(pid, 'SIGKILL');
     demo.child.kill('SIGKILL');
@@ -96,10 +100,7 @@ test.serial('prints the secret file and the grow command; Ctrl-C stops every par
 test.serial('a demo killed by SIGKILL leaves no part running', async (t) => {
   t.timeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), 'ringcast-demo-cli-'));
-  const demo = runDemo(
-    ['--port', '0', '--rtmp-port', '0', '--relays', '1', '--ladder', TEST_LADDER, '--data-dir', dir],
-    { RINGCAST_ORIGIN_FPS: '15', RINGCAST_ORIGIN_TESTSRC_SIZE: '320x180' },
-  );
+  const demo = runSmallDemo(dir);
   const parts: number[] = [];
   t.teardown(() => {
     for (const pid of parts) if (alive(pid)) process.kill(pid, 'SIGKILL');

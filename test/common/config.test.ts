@@ -1,6 +1,15 @@
 import test from 'ava';
 import { DEMO_CONFIG } from '../../cli/demo.ts';
-import { ConfigError, envName, flagName, loadConfig } from '../../common/config.ts';
+import {
+  ConfigError,
+  type ConfigKey,
+  convert,
+  envName,
+  flagName,
+  isHttpUrl,
+  loadConfig,
+  splitList,
+} from '../../common/config.ts';
 import { COORDINATOR_CONFIG } from '../../coordinator/config.ts';
 import { ORIGIN_CONFIG } from '../../origin/config.ts';
 import { RELAY_CONFIG } from '../../relay/config.ts';
@@ -97,4 +106,49 @@ test('URLs are normalised once, at the config edge: flags, environment and overr
   t.throws(() => loadConfig(spec, ['--public-url', 'ftp://d']), {
     message: /'publicUrl' must be an http\(s\) URL/,
   });
+});
+
+const key = (type: ConfigKey['type'], def: unknown = 'x'): ConfigKey => ({ type, default: def, doc: '' });
+
+test('convert: one raw string per type, a bad one named with what was given', (t) => {
+  const cases: [ConfigKey, string, unknown, string?][] = [
+    [key('int'), '42', 42],
+    [key('int'), '4.2', undefined, "'k' must be a whole number (got '4.2')"],
+    [key('int'), ' ', undefined, "'k' must be a whole number (got ' ')"],
+    [key('number'), '4.2', 4.2],
+    [key('number'), 'x', undefined, "'k' must be a number (got 'x')"],
+    [key('bool'), 'yes', true],
+    [key('bool'), 'off', false],
+    [key('bool'), 'maybe', undefined, "'k' must be true or false (got 'maybe')"],
+    [key('url'), 'http://a:1//', 'http://a:1'],
+    [key('url', ''), '', ''],
+    [key('url'), '', undefined, "'k' must be an http(s) URL (got '')"],
+    [key('url'), 'ftp://a', undefined, "'k' must be an http(s) URL (got 'ftp://a')"],
+    [key('urls'), 'http://a/, https://b', ['http://a', 'https://b']],
+    [key('urls'), 'http://a,b', undefined, "'k' must be http(s) URLs separated by commas (bad: 'b')"],
+    [key('list'), ' a,,b ', ['a', 'b']],
+    [key('string'), ' a ', ' a '],
+  ];
+  for (const [def, raw, want, problem] of cases) {
+    const problems: string[] = [];
+    t.deepEqual(convert('k', def, raw, problems), want, `${def.type} '${raw}'`);
+    t.deepEqual(problems, problem ? [problem] : [], `${def.type} '${raw}'`);
+  }
+});
+
+test('isHttpUrl and splitList', (t) => {
+  for (const [raw, want] of [
+    ['http://a', true],
+    ['https://a:8080/x', true],
+    ['rtmp://a', false],
+    ['a', false],
+    ['', false],
+  ] as const)
+    t.is(isHttpUrl(raw), want, raw);
+  for (const [raw, want] of [
+    ['', []],
+    ['a', ['a']],
+    [' a , b ,', ['a', 'b']],
+  ] as const)
+    t.deepEqual(splitList(raw), [...want], raw);
 });

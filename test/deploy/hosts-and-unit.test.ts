@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { DEPLOY_ERROR_EXIT_STATUS, DeployError } from '../../scripts/deploy/errors.ts';
-import { readHostsFile } from '../../scripts/deploy/hosts-file.ts';
+import { readHostsFile, readSettings, targetHost } from '../../scripts/deploy/hosts-file.ts';
+import { startFailure } from '../../scripts/deploy/local-fleet.ts';
 import { parseDurationMs, parseOptions } from '../../scripts/deploy/options.ts';
 import {
   remoteLayout,
@@ -128,4 +129,95 @@ test('docs/operations.md lists every error code with its exit status, and no oth
     [...doc.matchAll(/^\| `(DEPLOY_[A-Z_]+)` \| (\d) \|/gm)].map((m) => [m[1]!, Number(m[2])] as const),
   );
   t.deepEqual(Object.fromEntries(rows), { ...DEPLOY_ERROR_EXIT_STATUS });
+});
+
+test('hosts file: targetHost reads [user@]host, IPv6 in brackets', (t) => {
+  const cases: [string, string | undefined][] = [
+    ['10.0.0.5', '10.0.0.5'],
+    ['root@relay1.example.net', 'relay1.example.net'],
+    ['deploy@[2001:db8::1]', '2001:db8::1'],
+    ['Root@host', undefined],
+    ['a@b@c', undefined],
+    ['host:22', undefined],
+    ['', undefined],
+  ];
+  for (const [target, want] of cases) t.is(targetHost(target), want, target);
+});
+
+test('hosts file: readSettings keeps known key=value pairs and names the rest', (t) => {
+  const cases: [string[], [string, string][], string[]][] = [
+    [
+      ['port=22', 'id=r1'],
+      [
+        ['port', '22'],
+        ['id', 'r1'],
+      ],
+      [],
+    ],
+    [['port=a=b'], [['port', 'a=b']], []],
+    [
+      ['colour=red', 'port', '=1'],
+      [],
+      [
+        "unknown or incomplete setting 'colour=red'",
+        "unknown or incomplete setting 'port'",
+        "unknown or incomplete setting '=1'",
+      ],
+    ],
+  ];
+  for (const [pairs, want, problems] of cases) {
+    const seen: string[] = [];
+    t.deepEqual([...readSettings(pairs, (m) => seen.push(m))], want, pairs.join(' '));
+    t.deepEqual(seen, problems, pairs.join(' '));
+  }
+});
+
+test('options: the usage problems of an action with its flags, every one named', (t) => {
+  const cases: [string[], string | undefined][] = [
+    [['local', '--count', '2', '--coordinator', 'http://c:8080'], undefined],
+    [['local'], "'local' needs --count N"],
+    [['ssh'], "'ssh' needs --hosts FILE"],
+    [['local', '--count', '0'], "'--count' must be between 1 and 64"],
+    [['local', '--count', '65'], "'--count' must be between 1 and 64"],
+    [['local', '--count', '1', '--base-port', '70000'], "'--base-port' must be at most 65535"],
+    [['status', '--coordinator', 'c:8080'], "'--coordinator' must be an http(s) URL (got 'c:8080')"],
+    [['dance'], "unknown action 'dance'"],
+  ];
+  for (const [argv, problem] of cases) {
+    const run = () => parseOptions(argv, '/w');
+    if (problem === undefined) t.notThrows(run, argv.join(' '));
+    else t.is(t.throws(run)?.message, problem, argv.join(' '));
+  }
+});
+
+test('options: defaults, and flags over them', (t) => {
+  const o = parseOptions(
+    ['local', '--count', '2', '--dir', 'relays', '--dry-run', '--coordinator', 'http://c/'],
+    '/w',
+  );
+  t.deepEqual([o.local.count, o.local.dir, o.dryRun, o.coordinatorUrl], [2, '/w/relays', true, 'http://c']);
+  t.deepEqual(o.relay, { cacheBytes: 256 * 1024 * 1024, capacity: 1, drainMs: 5000 });
+  t.deepEqual([o.drainTimeoutMs, o.joinTimeoutMs, o.ssh.connectTimeoutS], [60_000, 30_000, 10]);
+  const s = parseOptions(['ssh', '--hosts', 'h', '--connect-timeout', '400ms', '--dry-run=false'], '/w');
+  t.deepEqual(
+    [s.ssh.hostsFile, s.ssh.connectTimeoutS, s.dryRun, s.local.count],
+    ['/w/h', 1, false, undefined],
+  );
+});
+
+test('local: startFailure throws one failure as it is, several as one error listing each', (t) => {
+  const one = new Error('relay 1: exited');
+  t.is(startFailure([one], 3), one);
+  const many = startFailure(
+    [
+      new DeployError('DEPLOY_NOT_IN_RING', 'relay 2: not in the ring', { details: ['log: x'] }),
+      new Error('relay 3: exited'),
+    ],
+    3,
+  );
+  t.true(many instanceof DeployError);
+  const err = many as DeployError;
+  t.is(err.code, 'DEPLOY_START_FAILED');
+  t.is(err.message, '2 of 3 relays failed to start');
+  t.deepEqual(err.details, ['relay 2: not in the ring', 'log: x', 'relay 3: exited']);
 });

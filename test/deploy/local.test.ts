@@ -21,25 +21,24 @@ test.after.always(async () => {
   });
 });
 
-const common = () => ['--coordinator', coordinator!.url, '--secret-file', work.secretFile];
+/** `local --count N --dir DIR`, then the flags given. */
+const local = (count: number, dir: string, ...flags: string[]) => [
+  'local',
+  '--count',
+  String(count),
+  '--dir',
+  dir,
+  ...flags,
+];
+/** The coordinator, and the secret read from `file` (the cluster's own by default). */
+const common = (file = work.secretFile) => ['--coordinator', coordinator!.url, '--secret-file', file];
 
 test.serial(
   'local --count 3 joins the ring; a second run keeps them; status lists them; stop removes them',
   async (t) => {
     t.timeout(120_000);
     const dir = join(work.dir, 'fleet');
-    const args = [
-      'local',
-      '--count',
-      '3',
-      '--base-port',
-      '0',
-      '--drain-ms',
-      '500',
-      '--dir',
-      dir,
-      ...common(),
-    ];
+    const args = local(3, dir, '--base-port', '0', '--drain-ms', '500', ...common());
 
     const first = await runDeploy(args);
     t.is(first.code, 0, first.output);
@@ -88,36 +87,16 @@ test.serial(
 
 test.serial('a missing or empty secret file is a clear error (exit 2) and starts nothing', async (t) => {
   const dir = join(work.dir, 'nosecret');
-  const missing = await runDeploy(['local', '--count', '1', '--dir', dir, '--coordinator', coordinator!.url]);
+  const missing = await runDeploy(local(1, dir, '--coordinator', coordinator!.url));
   t.is(missing.code, 2, missing.output);
   t.regex(missing.stderr, /no cluster secret: pass --secret-file/);
   const nofile = join(work.dir, 'no-such-secret');
-  const absent = await runDeploy([
-    'local',
-    '--count',
-    '1',
-    '--dir',
-    dir,
-    '--coordinator',
-    coordinator!.url,
-    '--secret-file',
-    nofile,
-  ]);
+  const absent = await runDeploy(local(1, dir, ...common(nofile)));
   t.is(absent.code, 2, absent.output);
   t.regex(absent.stderr, /secret file .*no-such-secret does not exist/);
   const emptyFile = join(work.dir, 'empty-secret');
   writeFileSync(emptyFile, '\n', { mode: 0o600 });
-  const empty = await runDeploy([
-    'local',
-    '--count',
-    '1',
-    '--dir',
-    dir,
-    '--coordinator',
-    coordinator!.url,
-    '--secret-file',
-    emptyFile,
-  ]);
+  const empty = await runDeploy(local(1, dir, ...common(emptyFile)));
   t.is(empty.code, 2, empty.output);
   t.regex(empty.stderr, /secret file .*empty-secret is empty/);
   t.is((await ringOf(coordinator!.url)).relays.length, 0);
@@ -125,17 +104,7 @@ test.serial('a missing or empty secret file is a clear error (exit 2) and starts
 
 test.serial('--dry-run prints the plan and starts nothing', async (t) => {
   const dir = join(work.dir, 'dry');
-  const run = await runDeploy([
-    'local',
-    '--count',
-    '2',
-    '--base-port',
-    '0',
-    '--dir',
-    dir,
-    '--dry-run',
-    ...common(),
-  ]);
+  const run = await runDeploy(local(2, dir, '--base-port', '0', '--dry-run', ...common()));
   t.is(run.code, 0, run.output);
   t.is(run.stdout.match(/would start a relay/g)?.length, 2, run.output);
   t.regex(run.stdout, /dry run: nothing was changed/);
@@ -147,21 +116,7 @@ test.serial('a relay the coordinator never lists: the error shows its last log l
   const dir = join(work.dir, 'lost');
   const wrong = join(work.dir, 'wrong-secret');
   writeFileSync(wrong, 'not-the-cluster-secret\n', { mode: 0o600 });
-  const run = await runDeploy([
-    'local',
-    '--count',
-    '1',
-    '--base-port',
-    '0',
-    '--dir',
-    dir,
-    '--join-timeout',
-    '3s',
-    '--coordinator',
-    coordinator!.url,
-    '--secret-file',
-    wrong,
-  ]);
+  const run = await runDeploy(local(1, dir, '--base-port', '0', '--join-timeout', '3s', ...common(wrong)));
   t.is(run.code, 1, run.output);
   t.regex(run.stderr, /never listed http:\/\/127\.0\.0\.1:\d+ as active within 3000 ms/);
   t.regex(run.stderr, /"msg":"listening"/, 'the relay log lines are shown');

@@ -1,15 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import test from 'ava';
-import { type PartProcess, spawnPart, stopPart } from '../../cli/part-process.ts';
+import { type PartProcess, stopPart } from '../../cli/part-process.ts';
 import { startTestCluster, type TestCluster, waitForLive } from '../../harness/cluster.ts';
-import {
-  type DrillResult,
-  inProcessAudience,
-  msnNow,
-  runDrill,
-  servesFreshSegments,
-} from '../../harness/drill-kit.ts';
+import { coordinatorRestart, redisRestart, transcoderKill } from '../../harness/drill-faults.ts';
+import { type DrillResult, inProcessAudience, msnNow, runDrill } from '../../harness/drill-kit.ts';
 import { TestRedis } from '../../harness/redis.ts';
 import { getText } from '../../harness/wait.ts';
 
@@ -44,7 +37,7 @@ async function clusterWhole(): Promise<boolean> {
   return true;
 }
 
-function check(t: import('ava').ExecutionContext, r: DrillResult, maxRecoveryMs: number): void {
+function checkResult(t: import('ava').ExecutionContext, r: DrillResult, maxRecoveryMs: number): void {
   results.push(r);
   t.log(JSON.stringify(r));
   t.is(r.viewers.stalls, 0, `stalls: ${r.viewers.lastError ?? ''}`);
@@ -56,105 +49,49 @@ function check(t: import('ava').ExecutionContext, r: DrillResult, maxRecoveryMs:
   t.true(r.originRatio <= 1.5, `origin requests per published segment ${r.originRatio}`);
 }
 
+/** What the control-plane faults are checked against: every relay, and clusterWhole. */
+const check = { relayUrls: () => c.relays.map((x) => x.url), whole: clusterWhole };
+
 test.serial('coordinator restart (SIGKILL, new process on the same port, Redis state)', async (t) => {
-  const port = new URL(c.coordinator.url).port;
-  let at = new Map<string, number>();
   const r = await runDrill({
     c,
     drill: 'coordinator restart',
     audience: () => inProcessAudience(c, VIEWERS, 'coord'),
-    inject: async () => {
-      at = await msnNow(c);
-      const killed = Date.now();
-      c.coordinator.child.kill('SIGKILL');
-      await c.coordinator.exited;
-      coordinator = await spawnPart({
-        part: 'coordinator',
-        args: ['--port', port, '--redis-url', redis.url],
-        env: { RINGCAST_CLUSTER_SECRET: c.secret, RINGCAST_LOG_LEVEL: 'info' },
-        logFile: join(c.dir, 'coordinator-2.log'),
-      });
-      return killed;
-    },
-    recovered: async () =>
-      (await clusterWhole()) &&
-      servesFreshSegments(
-        c.origin.url,
-        c.relays.map((x) => x.url),
-        at,
-      ),
+    ...coordinatorRestart(c, redis.url, check, (p) => {
+      coordinator = p;
+    }),
   });
-  check(t, r, 10_000);
+  checkResult(t, r, 10_000);
 });
 
 test.serial('Redis restart (empty) under the coordinator', async (t) => {
-  let at = new Map<string, number>();
   const r = await runDrill({
     c,
     drill: 'Redis restart (state lost)',
     audience: () => inProcessAudience(c, VIEWERS, 'redis'),
-    inject: async () => {
-      at = await msnNow(c);
-      const stopped = Date.now();
-      await redis.stop();
-      await redis.start();
-      return stopped;
-    },
-    recovered: async () =>
-      (await clusterWhole()) &&
-      servesFreshSegments(
-        c.origin.url,
-        c.relays.map((x) => x.url),
-        at,
-      ),
+    ...redisRestart(c, redis, check),
   });
-  check(t, r, 15_000);
+  checkResult(t, r, 15_000);
 });
 
 test.serial('transcoder SIGKILL: the origin restarts ffmpeg, the sequence continues', async (t) => {
-  const ffmpegPids = () => {
-    try {
-      return execFileSync('pgrep', ['-P', String(c.origin.child.pid), 'ffmpeg'], { encoding: 'utf8' })
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map(Number);
-    } catch {
-      return [];
-    }
-  };
-  let killed: number[] = [];
   let at = new Map<string, number>();
-  let restarted: Map<string, number> | undefined;
+  const fault = transcoderKill(c, check.relayUrls, (pids) => t.log(`killing ffmpeg ${pids.join(', ')}`));
   const r = await runDrill({
     c,
     drill: 'transcoder (ffmpeg) SIGKILL',
     audience: () => inProcessAudience(c, VIEWERS, 'ffmpeg'),
     inject: async () => {
       at = await msnNow(c);
-      killed = ffmpegPids();
-      t.log(`killing ffmpeg ${killed.join(', ')}`);
-      for (const pid of killed) process.kill(pid, 'SIGKILL');
-      return undefined;
+      return fault.inject();
     },
     // Recovered: a new ffmpeg runs and a segment it made is served by every relay.
-    recovered: async () => {
-      if (!restarted) {
-        const now = ffmpegPids();
-        if (now.length === 0 || now.some((p) => killed.includes(p))) return false;
-        restarted = await msnNow(c);
-      }
-      return servesFreshSegments(
-        c.origin.url,
-        c.relays.map((x) => x.url),
-        restarted,
-      );
-    },
+    recovered: fault.recovered,
   });
   const playlist = await getText(`${c.origin.url}/live/demo/180p/index.m3u8`);
   t.true(playlist.includes('#EXT-X-DISCONTINUITY'), 'the restart is marked in the playlist');
   const after = await msnNow(c);
   for (const [rendition, msn] of at)
     t.true(after.get(rendition)! > msn, `${rendition}: the sequence continued`);
-  check(t, r, 10_000);
+  checkResult(t, r, 10_000);
 });

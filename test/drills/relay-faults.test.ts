@@ -3,13 +3,13 @@ import { startTestCluster, type TestCluster, waitForLive } from '../../harness/c
 import {
   type DrillResult,
   freePort,
-  HangingProxy,
   inProcessAudience,
   msnNow,
   PLAYER_TIMEOUT_MS,
   runDrill,
   servesFreshSegments,
 } from '../../harness/drill-kit.ts';
+import { HangingProxy } from '../../harness/hanging-proxy.ts';
 import { waitFor } from '../../harness/wait.ts';
 
 // Relay faults while 8 simulated viewers watch through the coordinator: a TCP link to the origin that

@@ -2,10 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type PartProcess, spawnPart, stopPart } from '../../cli/part-process.ts';
+import { type PartProcess, stopPart } from '../../cli/part-process.ts';
 import { SseParser } from '../../common/sse.ts';
-import type { ClusterView } from '../../common/types.ts';
-import { TEST_LADDER, waitForStream } from '../../harness/cluster.ts';
+import {
+  clusterView,
+  spawnTestCoordinator,
+  spawnTestOrigin,
+  spawnTestRelays,
+  waitForStream,
+} from '../../harness/cluster.ts';
 import { readHls } from '../../harness/hls-reader.ts';
 import { parseMaster } from '../../harness/master.ts';
 import { TestRedis } from '../../harness/redis.ts';
@@ -20,47 +25,18 @@ let a: PartProcess;
 let b: PartProcess;
 let origin: PartProcess;
 
-const cluster = async (c: PartProcess) => JSON.parse(await getText(`${c.url}/api/v1/cluster`)) as ClusterView;
+const cluster = (c: PartProcess) => clusterView(c.url);
 const published = async () =>
   sumMetric(await getText(`${origin.url}/metrics`), 'ringcast_origin_segments_published_total');
 
 test.before(async () => {
   redis = await TestRedis.create();
-  const coordinator = (name: string) =>
-    spawnPart({
-      part: 'coordinator',
-      args: ['--port', '0', '--redis-url', redis.url],
-      env,
-      logFile: join(dir, `${name}.log`),
-    });
+  const at = { env, dir };
+  const coordinator = (name: string) => spawnTestCoordinator(at, ['--redis-url', redis.url], name);
   [a, b] = await Promise.all([coordinator('a'), coordinator('b')]);
   parts.push(a, b);
-  const relays = await Promise.all(
-    [0, 1].map((i) =>
-      spawnPart({
-        part: 'relay',
-        args: ['--port', '0', '--coordinator-url', `${a.url},${b.url}`],
-        env,
-        logFile: join(dir, `relay-${i}.log`),
-      }),
-    ),
-  );
-  parts.push(...relays);
-  origin = await spawnPart({
-    part: 'origin',
-    args: [
-      '--port',
-      '0',
-      '--rtmp-port',
-      '0',
-      '--coordinator-url',
-      `${a.url},${b.url}`,
-      '--source',
-      'testsrc',
-    ],
-    env: { ...env, RINGCAST_LADDER: TEST_LADDER, RINGCAST_FPS: '15', RINGCAST_TESTSRC_SIZE: '320x180' },
-    logFile: join(dir, 'origin.log'),
-  });
+  parts.push(...(await spawnTestRelays(at, 2, `${a.url},${b.url}`)));
+  origin = await spawnTestOrigin(at, { coordinatorUrl: `${a.url},${b.url}` });
   parts.push(origin);
   await waitFor(async () => (await cluster(b)).ring.relays.length === 2, { what: 'both relays in the ring' });
   await waitForStream(b.url, origin.url, 'demo', 2);
