@@ -110,9 +110,11 @@ const CONVERTERS: Record<ConfigType, (raw: string, def: ConfigKey) => Converted>
     return { why: `must be true or false (got '${raw}')` };
   },
   url: (raw, def) => {
+    // Trimmed here, once: ' http://x/ ' from an environment file is 'http://x' for every reader.
+    const text = raw.trim();
     // A URL key whose default is '' (publicUrl: "from the bound address") may be set back to ''.
-    if (raw === '' && def.default === '') return { value: '' };
-    return isHttpUrl(raw) ? { value: trimSlashes(raw) } : { why: `must be an http(s) URL (got '${raw}')` };
+    if (text === '' && def.default === '') return { value: '' };
+    return isHttpUrl(text) ? { value: trimSlashes(text) } : { why: `must be an http(s) URL (got '${raw}')` };
   },
   urls: (raw) => {
     // Comma-separated http(s) URLs, e.g. every coordinator behind which a part may fail over.

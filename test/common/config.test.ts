@@ -100,6 +100,8 @@ test('urls: a comma-separated list of http(s) URLs, each checked', (t) => {
 test('URLs are normalised once, at the config edge: flags, environment and overrides alike', (t) => {
   const spec = { publicUrl: { type: 'url', default: '', doc: 'x' } } as const;
   t.is(loadConfig(spec, ['--public-url', 'http://a:1//']).publicUrl, 'http://a:1');
+  t.is(loadConfig(spec, ['--public-url', ' http://a:1/ ']).publicUrl, 'http://a:1', 'spaces trimmed once');
+  t.is(loadConfig(spec, ['--public-url', '  ']).publicUrl, '');
   t.is(loadConfig(spec, [], { RINGCAST_PUBLIC_URL: 'https://b/' }).publicUrl, 'https://b');
   t.is(loadConfig(spec, [], {}, { publicUrl: 'http://c:2/' }).publicUrl, 'http://c:2');
   t.is(loadConfig(spec, ['--public-url', '']).publicUrl, '', "'' keeps its meaning: the bound address");
