@@ -42,6 +42,14 @@ export function finishControlApp(app: Express, log: Logger): void {
   app.use(onError);
 }
 
+/**
+ * Express routes an absolute-form target (`GET http://x/healthz`) by its path, where the parts' own
+ * routers saw a target that is not a path and answered 404: the relay and origin keep that answer (the
+ * coordinator refuses such targets with a 400 of its own, coordinator/route-table.ts).
+ */
+export const notFoundUnlessOriginForm: RequestHandler = (req, _res, next) =>
+  next(req.url.startsWith('/') ? undefined : new RingcastError('RC_NOT_FOUND'));
+
 /** For `app.route(path).get(h).all(methodNotAllowed)`: the path exists, the method does not. */
 export const methodNotAllowed: RequestHandler = (_req, _res, next) =>
   next(new RingcastError('RC_METHOD_NOT_ALLOWED'));

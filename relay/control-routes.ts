@@ -1,6 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import { addHealthAndMetrics, controlApp, finishControlApp, handleWith } from '../common/control-app.ts';
+import {
+  addHealthAndMetrics,
+  controlApp,
+  finishControlApp,
+  handleWith,
+  notFoundUnlessOriginForm,
+} from '../common/control-app.ts';
 import type { Logger } from '../common/log.ts';
 
 /** What the relay's control routes read. */
@@ -19,6 +25,7 @@ export function relayControlRoutes(
   deps: RelayControlDeps,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const app = controlApp();
+  app.use(notFoundUnlessOriginForm);
   addHealthAndMetrics(app, { health: deps.health, registry: deps.registry });
   finishControlApp(app, deps.log);
   return handleWith(app);
