@@ -2,13 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Express } from 'express';
-import {
-  addHealthAndMetrics,
-  controlApp,
-  finishControlApp,
-  handleWith,
-  notFoundUnlessOriginForm,
-} from '../common/control-app.ts';
+import { addHealthAndMetrics, controlApp, finishControlApp, handleWith } from '../common/control-app.ts';
 import { RingcastError } from '../common/errors.ts';
 import {
   CORS_HEADERS,
@@ -71,8 +65,7 @@ export function createOriginHandler(
 
 /** `GET /healthz` (each stream's state) and `GET /metrics`; anything else is RC_NOT_FOUND. */
 function originControlApp(deps: OriginHttpDeps): Express {
-  const app = controlApp();
-  app.use(notFoundUnlessOriginForm);
+  const app = controlApp({ pathsOnly: true });
   addHealthAndMetrics(app, {
     health: () => ({
       ok: true,

@@ -1,12 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import {
-  addHealthAndMetrics,
-  controlApp,
-  finishControlApp,
-  handleWith,
-  notFoundUnlessOriginForm,
-} from '../common/control-app.ts';
+import { addHealthAndMetrics, controlApp, finishControlApp, handleWith } from '../common/control-app.ts';
 import type { Logger } from '../common/log.ts';
 
 /** What the relay's control routes read. */
@@ -24,8 +18,7 @@ export interface RelayControlDeps {
 export function relayControlRoutes(
   deps: RelayControlDeps,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const app = controlApp();
-  app.use(notFoundUnlessOriginForm);
+  const app = controlApp({ pathsOnly: true });
   addHealthAndMetrics(app, { health: deps.health, registry: deps.registry });
   finishControlApp(app, deps.log);
   return handleWith(app);
