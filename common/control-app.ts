@@ -15,9 +15,10 @@ import { checkName } from './names.ts';
  * Settings, and why:
  * - no ETag: express would hash every body (metrics, JSON) on every request;
  * - case-sensitive and strict routing: `/HEALTHZ` and `/healthz/` are not `/healthz`, as before;
- * - no `x-powered-by`: a stranger learns nothing about the stack.
+ * - no `x-powered-by`: a stranger learns nothing about the stack;
+ * - `pathsOnly`: a target that is not a path is 404 (see notFoundUnlessOriginForm).
  */
-export function controlApp(opts: { closing?: () => boolean } = {}): Express {
+export function controlApp(opts: { closing?: () => boolean; pathsOnly?: boolean } = {}): Express {
   const app = express();
   app.set('etag', false);
   app.set('x-powered-by', false);
@@ -27,6 +28,7 @@ export function controlApp(opts: { closing?: () => boolean } = {}): Express {
     const closing = opts.closing;
     app.use((_req, _res, next) => next(closing() ? new RingcastError('RC_SHUTTING_DOWN') : undefined));
   }
+  if (opts.pathsOnly) app.use(notFoundUnlessOriginForm);
   return app;
 }
 
@@ -41,6 +43,14 @@ export function finishControlApp(app: Express, log: Logger): void {
   };
   app.use(onError);
 }
+
+/**
+ * Express routes an absolute-form target (`GET http://x/healthz`) by its path, where the parts' own
+ * routers saw a target that is not a path and answered 404: the relay and origin keep that answer (the
+ * coordinator refuses such targets with a 400 of its own, coordinator/route-table.ts).
+ */
+const notFoundUnlessOriginForm: RequestHandler = (req, _res, next) =>
+  next(req.url.startsWith('/') ? undefined : new RingcastError('RC_NOT_FOUND'));
 
 /** For `app.route(path).get(h).all(methodNotAllowed)`: the path exists, the method does not. */
 export const methodNotAllowed: RequestHandler = (_req, _res, next) =>

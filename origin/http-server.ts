@@ -65,7 +65,7 @@ export function createOriginHandler(
 
 /** `GET /healthz` (each stream's state) and `GET /metrics`; anything else is RC_NOT_FOUND. */
 function originControlApp(deps: OriginHttpDeps): Express {
-  const app = controlApp();
+  const app = controlApp({ pathsOnly: true });
   addHealthAndMetrics(app, {
     health: () => ({
       ok: true,

@@ -18,7 +18,7 @@ export interface RelayControlDeps {
 export function relayControlRoutes(
   deps: RelayControlDeps,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const app = controlApp();
+  const app = controlApp({ pathsOnly: true });
   addHealthAndMetrics(app, { health: deps.health, registry: deps.registry });
   finishControlApp(app, deps.log);
   return handleWith(app);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Agent } from 'node:http';
 import { RingcastError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
@@ -77,6 +78,9 @@ export class Filler {
 
   constructor(private readonly deps: FillerDeps) {
     const { config, log } = deps;
+    // Every fill waiting on an announcement listens on this one signal, and removes its listener when the
+    // wait ends: a dozen at once is a busy edge, not a leak for Node to warn about.
+    setMaxListeners(0, this.closing.signal);
     this.bodies = new BodyJoiner(deps.zeroCopy, log);
     this.breaker = new OriginBreaker({
       probeAfterMs: config.originBreakerMs,

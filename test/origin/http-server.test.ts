@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import test from 'ava';
 import { closeServer, listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
@@ -66,6 +66,33 @@ test('closing: GET is 503 RC_SHUTTING_DOWN, the preflight and 405 are answered a
       const res = await fetch(`${base}${path}`, { method });
       await res.arrayBuffer();
       t.is(res.status, status, `${method} ${path}`);
+    }
+  } finally {
+    await closeServer(server);
+  }
+});
+
+/** A raw request target (absolute form), byte for byte: fetch would only send origin form. */
+function rawStatus(base: string, target: string): Promise<{ status: number; body: string }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname: u.hostname, port: u.port, path: target, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('an absolute-form target is not routed by its tail: 404, as before express', async (t) => {
+  const { base, server } = await serve({ now: false });
+  try {
+    for (const target of ['http://evil/healthz', 'http://evil/metrics']) {
+      const got = await rawStatus(base, target);
+      t.is(got.status, 404, target);
+      t.is((JSON.parse(got.body) as { error: { code: string } }).error.code, 'RC_NOT_FOUND', target);
     }
   } finally {
     await closeServer(server);

@@ -14,6 +14,9 @@ const ANSWERS: Record<string, string[]> = {
     'POST /nope',
     'GET /live',
     'GET /%zz',
+    // Absolute-form targets are not routed by their tail (as before express): no health or metrics.
+    'GET http://evil/healthz',
+    'GET http://evil/metrics',
   ],
   '405 RC_METHOD_NOT_ALLOWED': [
     'POST /healthz',
