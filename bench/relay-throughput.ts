@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +17,7 @@ import { spawnPart, stopPart } from '../cli/part-process.ts';
 import { callJson, listen } from '../common/http.ts';
 import { startNginx } from './lib/nginx.ts';
 import { pin, type WrkResult, wrk } from './lib/processes.ts';
-import { table, writeSection } from './lib/report.ts';
+import { table, writeSection as writeReport } from './lib/report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,31 +39,40 @@ const PLAYLIST = Buffer.from(
   ).join('\n')}\n`,
 );
 
+/** What one run measures: nginx and three relays, behind one stand-in origin and one coordinator. */
+interface Bench {
+  targets: [Target, string][];
+  stop(): Promise<void>;
+}
+
 async function main(): Promise<void> {
+  const bench = await startBench();
+  let results: Result[];
+  try {
+    results = await runRounds(bench.targets);
+  } finally {
+    await bench.stop();
+  }
+  report(results);
+}
+
+/** The files nginx serves, a static origin for the relays, a coordinator, the relays; all pinned to core 0. */
+async function startBench(): Promise<Bench> {
   const dir = mkdtempSync(join(tmpdir(), 'ringcast-bench-'));
   const root = join(dir, 'www');
   mkdirSync(join(root, 'live/bench/720p'), { recursive: true });
   writeFileSync(join(root, 'live/bench/720p/100.m4s'), SEGMENT);
   writeFileSync(join(root, 'live/bench/720p/index.m3u8'), PLAYLIST);
-
-  // A static origin for the relay to fill from (only the first request and playlist refreshes reach it).
-  const origin = createServer((req, res) => {
-    const body = req.url?.endsWith('.m3u8') ? PLAYLIST : req.url?.endsWith('100.m4s') ? SEGMENT : undefined;
-    if (!body) return res.writeHead(404).end();
-    res.writeHead(200, { 'content-length': body.length, 'content-type': 'video/iso.segment' });
-    res.end(body);
-  });
+  const origin = startOrigin();
   const originUrl = await listen(origin, 0);
-  const secret = 'bench-secret';
-  const env = { RINGCAST_CLUSTER_SECRET: secret, RINGCAST_LOG_LEVEL: 'warn' };
   const coordinator = await spawnPart({
     part: 'coordinator',
     args: ['--port', '0'],
-    env: { ...env, RINGCAST_LOG_LEVEL: 'info' },
+    env: { ...ENV, RINGCAST_LOG_LEVEL: 'info' },
   });
   await callJson(`${coordinator.url}/api/v1/streams/bench`, {
     method: 'PUT',
-    secret,
+    secret: SECRET,
     body: {
       state: 'live',
       originUrl,
@@ -71,55 +80,72 @@ async function main(): Promise<void> {
       targetDuration: 2,
     },
   });
-  const startRelay = async (...flags: string[]) => {
-    const part = await spawnPart({
-      part: 'relay',
-      args: ['--port', '0', '--coordinator-url', coordinator.url, ...flags],
-      env: { ...env, RINGCAST_LOG_LEVEL: 'info' },
-    });
-    pin(part.child.pid!, 0);
-    return part;
-  };
-  const relay = await startRelay();
-  const zcRelay = await startRelay('--zero-copy', 'true');
-  const nodeRelay = await startRelay('--fast-path', 'false');
+  const relay = await startRelay(coordinator.url);
+  const zcRelay = await startRelay(coordinator.url, '--zero-copy', 'true');
+  const nodeRelay = await startRelay(coordinator.url, '--fast-path', 'false');
   const health = (await callJson(`${zcRelay.url}/healthz`)) as { zeroCopy?: boolean };
   if (!health.zeroCopy)
     throw new Error('--zero-copy true runs without zero-copy: build native/ (scripts/setup.sh)');
   const nginx = await startNginx(dir, root, 0);
+  return {
+    targets: [
+      ['nginx', nginx.url],
+      ['relay', relay.url],
+      ['zc', zcRelay.url],
+      ['node', nodeRelay.url],
+    ],
+    async stop() {
+      nginx.stop();
+      for (const part of [relay, zcRelay, nodeRelay, coordinator]) await stopPart(part, 3000);
+      origin.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
-  const results: { target: Target; object: string; r: WrkResult }[] = [];
-  try {
-    for (let round = 1; round <= rounds; round++) {
-      for (const [object, path] of OBJECTS) {
-        const targets: [Target, string][] = [
-          ['nginx', nginx.url],
-          ['relay', relay.url],
-          ['zc', zcRelay.url],
-          ['node', nodeRelay.url],
-        ];
-        for (const [target, base] of targets) {
-          if (target === 'zc' && !path.endsWith('.m4s')) continue;
-          const warm = await fetch(base + path);
-          if (!warm.ok) throw new Error(`${target} ${path}: ${warm.status}`);
-          await warm.arrayBuffer();
-          const r = await wrk(base + path, { core: 1, seconds, connections });
-          process.stdout.write(
-            `round ${round} ${target.padEnd(6)} ${object.padEnd(18)} ${r.requestsPerSec.toFixed(0)} req/s\n`,
-          );
-          results.push({ target, object, r });
-        }
+/** A static origin for the relays to fill from (only the first request and playlist refreshes reach it). */
+function startOrigin(): Server {
+  return createServer((req, res) => {
+    const body = req.url?.endsWith('.m3u8') ? PLAYLIST : req.url?.endsWith('100.m4s') ? SEGMENT : undefined;
+    if (!body) return res.writeHead(404).end();
+    res.writeHead(200, { 'content-length': body.length, 'content-type': 'video/iso.segment' });
+    res.end(body);
+  });
+}
+
+async function startRelay(coordinatorUrl: string, ...flags: string[]) {
+  const part = await spawnPart({
+    part: 'relay',
+    args: ['--port', '0', '--coordinator-url', coordinatorUrl, ...flags],
+    env: { ...ENV, RINGCAST_LOG_LEVEL: 'info' },
+  });
+  pin(part.child.pid!, 0);
+  return part;
+}
+
+/** Every target on every object, alternating, for `rounds` rounds (zero-copy on segments only). */
+async function runRounds(targets: [Target, string][]): Promise<Result[]> {
+  const results: Result[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const [object, path] of OBJECTS) {
+      for (const [target, base] of targets) {
+        if (target === 'zc' && !path.endsWith('.m4s')) continue;
+        const warm = await fetch(base + path);
+        if (!warm.ok) throw new Error(`${target} ${path}: ${warm.status}`);
+        await warm.arrayBuffer();
+        const r = await wrk(base + path, { core: 1, seconds, connections });
+        process.stdout.write(
+          `round ${round} ${target.padEnd(6)} ${object.padEnd(18)} ${r.requestsPerSec.toFixed(0)} req/s\n`,
+        );
+        results.push({ target, object, r });
       }
     }
-  } finally {
-    nginx.stop();
-    await stopPart(relay, 3000);
-    await stopPart(zcRelay, 3000);
-    await stopPart(nodeRelay, 3000);
-    await stopPart(coordinator, 3000);
-    origin.close();
-    rmSync(dir, { recursive: true, force: true });
   }
+  return results;
+}
+
+/** Medians and per-round ratios to nginx, printed and written to docs/benchmarks.md. */
+function report(results: Result[]): void {
   const runs = (object: string, target: Target) =>
     results.filter((x) => x.object === object && x.target === target);
   const rps = (object: string, target: Target) => median(runs(object, target).map((x) => x.r.requestsPerSec));
@@ -141,7 +167,12 @@ async function main(): Promise<void> {
     `${results.filter((x) => x.object === object).reduce((n, x) => n + x.r.non2xx, 0)}`,
   ]);
   for (const r of rows) process.stdout.write(`${r.join('  ')}\n`);
-  writeSection(
+  writeSection(rows);
+}
+
+/** The report text: a template, whole on purpose. */
+function writeSection(rows: string[][]): void {
+  writeReport(
     'relay-throughput',
     `## Relay throughput against nginx
 
@@ -188,6 +219,10 @@ its bytes repeat: 13–18 µs.`,
 }
 
 type Target = 'nginx' | 'relay' | 'zc' | 'node';
+type Result = { target: Target; object: string; r: WrkResult };
+
+const SECRET = 'bench-secret';
+const ENV = { RINGCAST_CLUSTER_SECRET: SECRET, RINGCAST_LOG_LEVEL: 'warn' };
 
 const OBJECTS = [
   ['1 MB segment', '/live/bench/720p/100.m4s'],

@@ -6,7 +6,7 @@
  * not-modified filter the same way). Pure apart from memoising an entry's headers on the entry.
  */
 import { STATUS_CODES } from 'node:http';
-import { RingcastError, toRingcastError } from '../common/errors.ts';
+import { ERROR_CODES, type ErrorCode, RingcastError, toRingcastError } from '../common/errors.ts';
 import { CORS_HEADERS, IMMUTABLE, liveContentType } from '../common/hls-http.ts';
 import { CACHE_HEADER, ERROR_HEADER, RELAY_HEADER } from '../common/types.ts';
 import type { CacheEntry, EntryHeaders } from './cache-entry.ts';
@@ -157,7 +157,13 @@ function planStream(req: PlanRequest, entry: CacheEntry, result: CacheResult, ct
 /** The error answer for `err` (any thrown value), from relay `relayId`. */
 export function errorPlan(err: unknown, relayId: string): ErrorPlan {
   const e = toRingcastError(err);
-  const body = JSON.stringify(e.toJSON());
+  // An upstream's failure reads like `connect ECONNREFUSED 10.0.0.5:8081`: the detail is in the relay's
+  // log ('upstream fetch failed'); a viewer gets the code's own message, never an internal address.
+  const body = JSON.stringify(
+    GENERIC_MESSAGE.has(e.code)
+      ? { error: { code: e.code, message: ERROR_CODES[e.code].message } }
+      : e.toJSON(),
+  );
   const headers = [
     RELAY_HEADER,
     relayId,
@@ -173,6 +179,9 @@ export function errorPlan(err: unknown, relayId: string): ErrorPlan {
   ];
   return { kind: 'error', status: e.status, code: e.code, headers, body };
 }
+
+/** Codes whose message may carry an upstream's or the runtime's detail (addresses, errno text). */
+const GENERIC_MESSAGE = new Set<ErrorCode>(['RC_UPSTREAM_FAILED', 'RC_UPSTREAM_TIMEOUT', 'RC_INTERNAL']);
 
 /** A complete entry's headers per cache result (with ETag and length), built once per object. */
 export function entryHeaders(entry: CacheEntry, ctx: PlanContext): EntryHeaders {

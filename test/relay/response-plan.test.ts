@@ -3,7 +3,7 @@
  * state, cache result) → status, headers, body slice, streaming; and the error plan both front ends write.
  */
 import test from 'ava';
-import { RingcastError } from '../../common/errors.ts';
+import { ERROR_CODES, type ErrorCode, RingcastError } from '../../common/errors.ts';
 import { parseLivePath } from '../../common/names.ts';
 import { CacheEntry } from '../../relay/cache-entry.ts';
 import {
@@ -335,6 +335,26 @@ test('plan: the error plan carries the code, the relay, CORS and a JSON body of 
     error: { code: 'RC_STREAM_NOT_FOUND', message: 'stream x is not known' },
   });
   t.is(errorPlan(new Error('boom'), 'r').code, 'RC_INTERNAL');
+});
+
+test('plan: an upstream failure or internal error tells the viewer its code, never the detail', (t) => {
+  const rows: [unknown, string][] = [
+    [
+      new RingcastError('RC_UPSTREAM_FAILED', 'upstream: connect ECONNREFUSED 10.0.0.5:8081'),
+      'RC_UPSTREAM_FAILED',
+    ],
+    [
+      new RingcastError('RC_UPSTREAM_TIMEOUT', 'no first byte from http://10.0.0.5:8081 in 2000 ms'),
+      'RC_UPSTREAM_TIMEOUT',
+    ],
+    [new Error('EMFILE: too many open files, /srv/ringcast'), 'RC_INTERNAL'],
+  ];
+  for (const [err, code] of rows) {
+    const plan = errorPlan(err, 'r');
+    t.is(plan.code, code);
+    t.notRegex(plan.body, /10\.0\.0\.5|EMFILE|ringcast/);
+    t.is(JSON.parse(plan.body).error.message, ERROR_CODES[code as ErrorCode].message);
+  }
 });
 
 test('serializeHead: status line, one line per header, extra lines, blank line', (t) => {
