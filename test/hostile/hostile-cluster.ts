@@ -55,7 +55,7 @@ export function reportOutcomes(log: OutcomeLog, name: string): void {
   const file = log.write(name);
   const bad = log.outcomes.filter((o) => !o.ok);
   console.log(
-    `hostile ${name}: ${log.outcomes.length} cases, ${bad.length} not contained; outcomes in ${file}`,
+    `hostile ${name}: ${log.outcomes.length} cases, ${bad.length} not contained${file ? `; outcomes in ${file}` : ''}`,
   );
 }
 

@@ -1,7 +1,6 @@
 /** Raw-socket helpers for hostile-input tests: exact bytes on the wire, bounded in time. */
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface RawAnswer {
@@ -62,8 +61,13 @@ export class OutcomeLog {
   add(o: Outcome): void {
     this.outcomes.push(o);
   }
-  write(name: string): string {
-    const file = join(tmpdir(), `ringcast-hostile-${name}.json`);
+  /**
+   * Writes the outcomes to `$RINGCAST_HOSTILE_REPORT_DIR/ringcast-hostile-<name>.json` when that is set
+   * (for docs/reliability.md); a plain test run leaves no file behind.
+   */
+  write(name: string, dir = process.env.RINGCAST_HOSTILE_REPORT_DIR): string | undefined {
+    if (!dir) return undefined;
+    const file = join(dir, `ringcast-hostile-${name}.json`);
     writeFileSync(file, JSON.stringify(this.outcomes, null, 1));
     return file;
   }
