@@ -30,6 +30,11 @@ export const ERROR_CODES = {
     status: 503,
     message: "this relay does not know the stream's live window yet and is busy: retry shortly",
   },
+  // Signed playback (docs/api.md, "Signed playback"): a private stream's request without a good token.
+  RC_TOKEN_MISSING: { status: 403, message: 'this stream needs a playback token' },
+  RC_TOKEN_EXPIRED: { status: 403, message: 'the playback token has expired' },
+  RC_TOKEN_INVALID: { status: 403, message: 'the playback token is not valid for this stream' },
+  RC_TOKEN_WRONG_CLIENT: { status: 403, message: 'the playback token is bound to another network or session' },
   RC_TOO_MANY_SUBSCRIBERS: {
     status: 429,
     message: 'too many event subscribers: from this address or in all',

@@ -61,6 +61,8 @@ export interface StreamInfo {
   /** Target duration of the media playlists, seconds. */
   targetDuration?: number;
   lowLatency?: boolean;
+  /** Registered `--private`: every viewer request needs a playback token (docs/api.md, "Signed playback"). */
+  private?: boolean;
   /** A human-readable reason when state is `error`. */
   reason?: string;
 }
