@@ -34,7 +34,10 @@ export const ERROR_CODES = {
   RC_TOKEN_MISSING: { status: 403, message: 'this stream needs a playback token' },
   RC_TOKEN_EXPIRED: { status: 403, message: 'the playback token has expired' },
   RC_TOKEN_INVALID: { status: 403, message: 'the playback token is not valid for this stream' },
-  RC_TOKEN_WRONG_CLIENT: { status: 403, message: 'the playback token is bound to another network or session' },
+  RC_TOKEN_WRONG_CLIENT: {
+    status: 403,
+    message: 'the playback token is bound to another network or session',
+  },
   RC_TOO_MANY_SUBSCRIBERS: {
     status: 429,
     message: 'too many event subscribers: from this address or in all',

@@ -59,8 +59,8 @@ export function streamKeyRoutes(deps: StreamKeyRouteDeps): RouteSpec[] {
     toRegistrationData(reg, state.getStream(reg.id)?.state ?? null);
   return [
     write('post', '/api/v1/streams', async (req, res) => {
-      const { id } = parseStreamRegistration(await readJsonBody(req));
-      sendJson(res, 201, await registry.create(id));
+      const { id, private: isPrivate } = parseStreamRegistration(await readJsonBody(req));
+      sendJson(res, 201, await registry.create(id, { private: isPrivate }));
     }),
     read('get', '/api/v1/streams', async (_req, res) => {
       sendJson(res, 200, { streams: (await registry.list()).map(withState) });
