@@ -10,6 +10,9 @@ import {
   type TokenRefusal,
 } from './playback-token.ts';
 
+/** Shortest and longest playback token lifetimes the CLI and `POST /api/v1/tokens` make. */
+export const TOKEN_TTL_SECONDS = { min: 10, max: 7 * 24 * 3600 } as const;
+
 /** The error code each refusal is answered with (403 each; docs/errors.md). */
 export const REFUSAL_CODES: Record<TokenRefusal, ErrorCode> = {
   missing: 'RC_TOKEN_MISSING',

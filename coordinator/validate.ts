@@ -1,5 +1,6 @@
 import { RingcastError } from '../common/errors.ts';
 import { FILE_RE, NAME_RE } from '../common/names.ts';
+import { TOKEN_TTL_SECONDS } from '../common/playback-gate.ts';
 import type {
   HeartbeatRequest,
   RegisterRelayRequest,
@@ -157,9 +158,6 @@ export function parseStreamRegistration(body: unknown): { id: string; private: b
   if (o.private !== undefined && typeof o.private !== 'boolean') bad('private', 'must be true or false');
   return { id: str(o, 'id', NAME_RE), private: o.private === true };
 }
-
-/** Shortest and longest playback token lifetimes `POST /api/v1/tokens` makes. */
-export const TOKEN_TTL_SECONDS = { min: 10, max: 7 * 24 * 3600 } as const;
 
 /** `POST /api/v1/tokens` body: `{ stream, ttlSeconds, network? }`. */
 export function parseTokenRequest(body: unknown): { stream: string; ttlSeconds: number; network?: string } {
