@@ -103,6 +103,12 @@ export function tokenFor(argv: string[], nowMs = Date.now()): { data: PlaybackTo
   return { data: { token, url, expiresAt: new Date(expiresAt * 1000).toISOString() }, json: config.json };
 }
 
+/** The demo player page for a playback URL (`/player/?stream=…&token=…`). */
+function playerUrl(url: string): string {
+  const m = /^(.*)\/t\/([^/]+)\/live\/([^/]+)\/master\.m3u8$/.exec(url);
+  return m ? `${m[1]}/player/?stream=${m[3]}&token=${m[2]}` : '';
+}
+
 /** Entry point of `ringcast token`; sets process.exitCode rather than exiting. */
 export async function runToken(argv: string[]): Promise<void> {
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
@@ -114,7 +120,7 @@ export async function runToken(argv: string[]): Promise<void> {
     process.stdout.write(
       json
         ? `${JSON.stringify(data, null, 2)}\n`
-        : `Token:   ${data.token}\nURL:     ${data.url}\nExpires: ${data.expiresAt}\n`,
+        : `Token:   ${data.token}\nURL:     ${data.url}\nPlayer:  ${playerUrl(data.url)}\nExpires: ${data.expiresAt}\n`,
     );
   } catch (err) {
     if (!(err instanceof CliError)) throw err;

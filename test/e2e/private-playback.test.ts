@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import HLS from 'hls-parser';
 import { defaultPlaybackKey, mintToken } from '../../common/playback-token.ts';
+import { launchChromium } from '../../harness/browser.ts';
 import { startTestCluster, type TestCluster, waitForLive } from '../../harness/cluster.ts';
 import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 
@@ -119,3 +120,22 @@ test.serial(
     t.true(sumMetric(metrics, 'ringcast_relay_refused_requests_total', { reason: 'token_expired' }) >= 3);
   },
 );
+
+test.serial('the player page plays a private stream from its token', async (t) => {
+  const browser = await launchChromium();
+  t.teardown(() => browser.close());
+  const page = await browser.context.newPage();
+  await page.goto(`${c.coordinator.url}/player/?stream=demo&token=${token}&session=page-private`);
+  type Stats = { playing: boolean; segments: { relay: string }[]; masterUrl: string };
+  const stats = () => page.evaluate(() => (window as unknown as { ringcastStats: Stats }).ringcastStats);
+  await waitFor(async () => (await stats()).playing && (await stats()).segments.length >= 2, {
+    timeoutMs: 30_000,
+    what: 'the page plays the private stream',
+  });
+  t.true((await stats()).masterUrl.includes(`/t/${token}/live/demo/`));
+  // Without the token the same page gets nothing to play.
+  const plain = await browser.context.newPage();
+  const refused = plain.waitForResponse((r) => r.url().includes('/live/demo/master.m3u8'));
+  await plain.goto(`${c.coordinator.url}/player/?stream=demo&session=page-plain`);
+  t.is((await refused).status(), 403);
+});
