@@ -1,27 +1,27 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import test from 'ava';
 import { tokenFor } from '../../cli/token.ts';
 import { call, putStream, registerRelay, SECRET, startCoordinator } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/ringcast.js', import.meta.url));
 
-/** Runs `ringcast …` as a child (the coordinator under test lives in this process). */
-function ringcast(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const base = { ...process.env };
-  for (const k of Object.keys(base)) if (k.startsWith('RINGCAST_')) delete base[k];
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...base, ...env }, timeout: 30_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    );
-  });
+const execRingcast = promisify(execFile);
+
+/** Runs `ringcast …` as a child (the coordinator under test lives in this process); never rejects. */
+async function ringcast(args: string[], env: Record<string, string>) {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RINGCAST_')));
+  try {
+    const out = await execRingcast(process.execPath, [BIN, ...args], {
+      env: { ...clean, ...env },
+      timeout: 30_000,
+    });
+    return { code: 0, ...out };
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
 }
 
 test('streams add --private, then ringcast token: the printed URL plays, the plain one is refused', async (t) => {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
@@ -6,6 +5,7 @@ import HLS from 'hls-parser';
 import { defaultPlaybackKey, mintToken } from '../../common/playback-token.ts';
 import { launchChromium } from '../../harness/browser.ts';
 import { startTestCluster, type TestCluster, waitForLive } from '../../harness/cluster.ts';
+import { runFfmpeg } from '../../harness/ffmpeg.ts';
 import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 
 // One real cluster (coordinator, origin with the test pattern, 2 relays); `demo` is made private once live.
@@ -39,30 +39,17 @@ test.after.always(async () => {
 });
 
 /** Decodes `seconds` of a live HLS URL with ffmpeg; resolves with its exit code and the media decoded. */
-function ffmpegDecode(
+async function ffmpegDecode(
   url: string,
   seconds: number,
 ): Promise<{ code: number | null; decodedUs: number; stderr: string }> {
-  return new Promise((resolve) => {
-    const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', url, '-t', String(seconds)];
-    const child = spawn('ffmpeg', [...args, '-f', 'null', '-progress', 'pipe:1', '-'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let decodedUs = 0;
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      for (const m of d.toString().matchAll(/out_time_us=(\d+)/g))
-        decodedUs = Math.max(decodedUs, Number(m[1]));
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 40) * 1000);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      resolve({ code, decodedUs, stderr });
-    });
-  });
+  const progress = join(c.dir, `progress-${Date.now()}.txt`);
+  const run = runFfmpeg(['-i', url, '-t', String(seconds), '-progress', progress, '-f', 'null', '-']);
+  const killer = setTimeout(run.kill, (seconds + 40) * 1000);
+  const code = await run.exited;
+  clearTimeout(killer);
+  const times = [...readFileSync(progress, 'utf8').matchAll(/out_time_us=(\d+)/g)].map((m) => Number(m[1]));
+  return { code, decodedUs: Math.max(0, ...times), stderr: run.stderr() };
 }
 
 test.serial('ffmpeg plays a private stream from its token URL, through a relay', async (t) => {
