@@ -207,8 +207,15 @@ function printList(streams: StreamRegistrationData[]): void {
     return;
   }
   const rows = [
-    ['ID', 'KEY', 'STATE', 'CREATED', 'KEY CHANGED'],
-    ...streams.map((s) => [s.id, s.keyState, s.state ?? '-', s.createdAt, s.keyChangedAt]),
+    ['ID', 'KEY', 'STATE', 'PLAYBACK', 'CREATED', 'KEY CHANGED'],
+    ...streams.map((s) => [
+      s.id,
+      s.keyState,
+      s.state ?? '-',
+      s.private ? 'token' : 'public',
+      s.createdAt,
+      s.keyChangedAt,
+    ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows)

@@ -33,6 +33,8 @@ test('streams add --private, then ringcast token: the printed URL plays, the pla
   t.is(add.code, 0, add.stderr);
   t.regex(add.stdout, /ringcast token concert/);
   await putStream(c.url, 'concert');
+  const list = await ringcast(['streams', 'list', '--coordinator-url', c.url], env);
+  t.regex(list.stdout, /^concert +active +live +token /m);
   t.true((await call(`${c.url}/api/v1/streams/concert`)).body.stream.private);
   const minted = await ringcast(['token', 'concert', '--ttl', '2m', '--url', c.url], env);
   t.is(minted.code, 0, minted.stderr);
