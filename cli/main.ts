@@ -9,6 +9,7 @@ commands:
   relay         cache-and-forward node
   demo          a coordinator, an origin and N relays on this machine
   streams       register streams and manage their keys on a coordinator
+  token         a playback token and URL for a private stream
 
 Every option is a flag and a RINGCAST_* variable; 'ringcast <command> --help' lists them.`;
 
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<void> {
       return runDemo(rest);
     case 'streams':
       return (await import('./streams.ts')).runStreams(rest);
+    case 'token':
+      return (await import('./token.ts')).runToken(rest);
     case undefined:
     case '--help':
     case '-h':

@@ -23,12 +23,18 @@ const STREAMS_CONFIG = {
       v === '' || /^rtmps?:\/\/\S+$/.test(String(v)) ? undefined : 'must be empty or an rtmp:// URL',
   },
   json: { type: 'bool', default: false, doc: 'print the coordinator answer as JSON' },
+  private: {
+    type: 'bool',
+    default: false,
+    doc: "add: playback needs a token ('ringcast token <id>' mints one)",
+  },
 } satisfies ConfigSpec;
 
 const USAGE = `usage: ringcast streams <command> [options]
 
 commands:
-  add <id>      register a stream; prints its key and the OBS settings
+  add <id>      register a stream; prints its key and the OBS settings (--private: playback
+                needs a token, minted by 'ringcast token <id>')
   list          registered streams (never their keys)
   rotate <id>   new key; the old one is refused from now on
   revoke <id>   no key publishes the stream until it is rotated
@@ -44,7 +50,7 @@ const COMMANDS = ['add', 'list', 'rotate', 'revoke', 'remove'] as const;
 type Command = (typeof COMMANDS)[number];
 
 /** A failure to report: message for stderr and the exit code. */
-class CliError extends Error {
+export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: 1 | 2,
@@ -60,10 +66,13 @@ interface Invocation {
   secret: string;
   rtmpUrl: string;
   json: boolean;
+  private: boolean;
 }
 
-/** Positional words apart from flags and their values. */
-function splitArgs(argv: string[]): { words: string[]; flags: string[] } {
+const BOOL_FLAGS = ['--json', '--private'];
+
+/** Positional words apart from flags and their values (a bool flag takes only `true` or `false`). */
+export function splitArgs(argv: string[]): { words: string[]; flags: string[] } {
   const words: string[] = [];
   const flags: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -71,14 +80,20 @@ function splitArgs(argv: string[]): { words: string[]; flags: string[] } {
     if (!arg.startsWith('-')) words.push(arg);
     else {
       flags.push(arg);
-      const takesValue = !arg.includes('=') && arg !== '--json' && argv[i + 1] !== undefined;
-      if (takesValue && !argv[i + 1]!.startsWith('--')) flags.push(argv[++i]!);
+      const next = argv[i + 1];
+      const takesValue =
+        !arg.includes('=') &&
+        next !== undefined &&
+        !next.startsWith('--') &&
+        (!BOOL_FLAGS.includes(arg) || next === 'true' || next === 'false');
+      if (takesValue) flags.push(argv[++i]!);
     }
   }
   return { words, flags };
 }
 
-function readSecret(file: string): string {
+/** The cluster secret from `--cluster-secret-file` or RINGCAST_CLUSTER_SECRET; never a flag. */
+export function readSecret(file: string): string {
   if (file) {
     try {
       return readFileSync(file, 'utf8').trim();
@@ -122,6 +137,7 @@ function parseInvocation(argv: string[]): Invocation {
     secret,
     rtmpUrl,
     json: config.json,
+    private: config.private,
   };
 }
 
@@ -178,7 +194,9 @@ function printKey(inv: Invocation, data: StreamKeyData, headline: string): void 
     `  Server:     ${inv.rtmpUrl}`,
     `  Stream Key: ${data.key}`,
     '',
-    `Viewers: ${inv.coordinatorUrl}/live/${data.id}/master.m3u8 (player: ${inv.coordinatorUrl}/player/?stream=${data.id})`,
+    inv.private
+      ? `Viewers need a playback token: 'ringcast token ${data.id} --ttl 10m' prints one with its URL.`
+      : `Viewers: ${inv.coordinatorUrl}/live/${data.id}/master.m3u8 (player: ${inv.coordinatorUrl}/player/?stream=${data.id})`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -189,8 +207,15 @@ function printList(streams: StreamRegistrationData[]): void {
     return;
   }
   const rows = [
-    ['ID', 'KEY', 'STATE', 'CREATED', 'KEY CHANGED'],
-    ...streams.map((s) => [s.id, s.keyState, s.state ?? '-', s.createdAt, s.keyChangedAt]),
+    ['ID', 'KEY', 'STATE', 'PLAYBACK', 'CREATED', 'KEY CHANGED'],
+    ...streams.map((s) => [
+      s.id,
+      s.keyState,
+      s.state ?? '-',
+      s.private ? 'token' : 'public',
+      s.createdAt,
+      s.keyChangedAt,
+    ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows)
@@ -208,7 +233,8 @@ async function run(inv: Invocation): Promise<void> {
     inv.json ? process.stdout.write(`${JSON.stringify(data, null, 2)}\n`) : text();
   switch (inv.command) {
     case 'add': {
-      const data = await request<StreamKeyData>(inv, 'POST', '/api/v1/streams', { id: inv.id });
+      const body = inv.private ? { id: inv.id, private: true } : { id: inv.id };
+      const data = await request<StreamKeyData>(inv, 'POST', '/api/v1/streams', body);
       return void out(data, () => printKey(inv, data, `Registered stream '${inv.id}'.`));
     }
     case 'rotate': {

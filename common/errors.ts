@@ -1,3 +1,8 @@
+/** A 403 refusal (the playback-token codes share it). */
+function forbidden<M extends string>(message: M): { status: 403; message: M } {
+  return { status: 403, message };
+}
+
 /** Every error the parts report over HTTP, created once with a code, an HTTP status and a message. */
 export const ERROR_CODES = {
   RC_BAD_PATH: { status: 400, message: 'path is not a valid Ringcast path' },
@@ -30,6 +35,11 @@ export const ERROR_CODES = {
     status: 503,
     message: "this relay does not know the stream's live window yet and is busy: retry shortly",
   },
+  // Signed playback (docs/api.md, "Signed playback"): a private stream's request without a good token.
+  RC_TOKEN_MISSING: forbidden('this stream needs a playback token'),
+  RC_TOKEN_EXPIRED: forbidden('the playback token has expired'),
+  RC_TOKEN_INVALID: forbidden('the playback token is not valid for this stream'),
+  RC_TOKEN_WRONG_CLIENT: forbidden('the playback token is bound to another network or session'),
   RC_TOO_MANY_SUBSCRIBERS: {
     status: 429,
     message: 'too many event subscribers: from this address or in all',

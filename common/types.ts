@@ -61,6 +61,8 @@ export interface StreamInfo {
   /** Target duration of the media playlists, seconds. */
   targetDuration?: number;
   lowLatency?: boolean;
+  /** Registered `--private`: every viewer request needs a playback token (docs/api.md, "Signed playback"). */
+  private?: boolean;
   /** A human-readable reason when state is `error`. */
   reason?: string;
 }
@@ -107,8 +109,19 @@ export interface StreamRegistrationData {
   keyState: 'active' | 'revoked';
   /** ISO 8601: when the key was last made, rotated or revoked. */
   keyChangedAt: string;
+  /** Playback needs a token (absent for public streams). */
+  private?: true;
   /** What the origin last announced (`PUT /api/v1/streams/:streamId`); null before any announcement. */
   state: StreamState | null;
+}
+
+/** `POST /api/v1/tokens` answer: a playback token and the URL that plays with it. */
+export interface PlaybackTokenData {
+  token: string;
+  /** The coordinator's master playlist with the token prefix. */
+  url: string;
+  /** ISO 8601. */
+  expiresAt: string;
 }
 
 /** `GET /api/v1/cluster` body. */

@@ -11,6 +11,7 @@ import type { DashboardFeed } from './dashboard-feed.ts';
 import type { EventHub } from './event-hub.ts';
 import { type HttpMethod, param, type RouteSpec, row } from './route-table.ts';
 import type { ClusterStore } from './store.ts';
+import type { StreamRegistry } from './stream-registry.ts';
 import { parseHeartbeat, parseRegister, parseSegment, parseStream } from './validate.ts';
 
 export interface ApiDeps {
@@ -21,6 +22,8 @@ export interface ApiDeps {
   metrics: CoordinatorMetrics;
   clusterSecret: string;
   heartbeatIntervalMs: number;
+  /** Whether a stream was registered private (its StreamInfo says so to relays). */
+  registry: Pick<StreamRegistry, 'isPrivate'>;
 }
 
 /** Throws RC_UNAUTHORIZED unless the request carries `Authorization: Bearer <secret>`. */
@@ -77,6 +80,8 @@ function writeRoutes(deps: ApiDeps): RouteSpec[] {
     }),
     write('put', '/api/v1/streams/:streamId', async (req, res) => {
       const stream = parseStream(await readJsonBody(req), param(req, 'streamId'));
+      // The registration, not the origin, says whether playback needs a token.
+      if (deps.registry.isPrivate(stream.id)) stream.private = true;
       await state.putStream(stream);
       sendJson(res, 200, { stream });
     }),

@@ -4,6 +4,7 @@ import type { Express } from 'express';
 import { addHealthAndMetrics, controlApp, finishControlApp } from '../common/control-app.ts';
 import { closeServer, listen } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
+import { PlaybackGate, playbackKeysOf } from '../common/playback-gate.ts';
 import { apiRoutes } from './api-routes.ts';
 import { clientAddressKey } from './client-address.ts';
 import type { CoordinatorConfig } from './config.ts';
@@ -19,6 +20,7 @@ import { siteRoutes } from './site-routes.ts';
 import type { ClusterEvent, ClusterStore } from './store.ts';
 import { streamKeyRoutes } from './stream-key-routes.ts';
 import { StreamRegistry } from './stream-registry.ts';
+import { tokenRoutes } from './token-routes.ts';
 import { ViewerBalancer } from './viewer-balancer.ts';
 import { viewerRoutes } from './viewer-routes.ts';
 
@@ -169,10 +171,16 @@ export class Coordinator {
     };
   }
 
+  /** The coordinator's base URL as this request's viewer reaches it. */
+  private viewerUrl(req: IncomingMessage): string {
+    return publicBaseUrl(this.config.publicUrl, req.headers.host, this.url);
+  }
+
   /** Every route of the coordinator, as one table (docs/coordinator.md lists them). */
   private routeTable(): RouteSpec[] {
     const { state, store, metrics, config } = this;
     const { clusterSecret } = config;
+    const playbackKeys = playbackKeysOf(config);
     return [
       ...apiRoutes({
         state,
@@ -182,15 +190,23 @@ export class Coordinator {
         metrics,
         clusterSecret,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
+        registry: this.registry,
       }),
       ...streamKeyRoutes({ registry: this.registry, state, store, metrics, clusterSecret, log: this.log }),
+      ...tokenRoutes({
+        registry: this.registry,
+        playbackKeys,
+        clusterSecret,
+        publicUrl: (req) => this.viewerUrl(req),
+      }),
       ...viewerRoutes({
         state,
         balancer: this.balancer,
         metrics,
         steeringTtlSeconds: config.steeringTtlSeconds,
         clientAddress: (req) => this.clientAddress(req),
-        publicUrl: (req) => publicBaseUrl(config.publicUrl, req.headers.host, this.url),
+        publicUrl: (req) => this.viewerUrl(req),
+        playback: new PlaybackGate(playbackKeys, this.log),
       }),
       ...siteRoutes({ playerDir: config.playerDir }),
     ];

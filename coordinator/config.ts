@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type ConfigOf, type ConfigSpec, checkedLoader } from '../common/config.ts';
+import { playbackKeysProblems } from '../common/playback-gate.ts';
 
 /** Where the player demo lives in this checkout; the coordinator serves it under `/player/`. */
 const DEFAULT_PLAYER_DIR = fileURLToPath(new URL('../player-demo/', import.meta.url));
@@ -22,6 +23,11 @@ export const COORDINATOR_CONFIG = {
     doc: 'shared secret relays and origins present as a Bearer token (required)',
     check: (v: unknown) =>
       String(v).length >= 8 ? undefined : 'is required and must be at least 8 characters',
+  },
+  playbackKeys: {
+    type: 'list',
+    default: [] as string[],
+    doc: "keys that sign and check private streams' playback tokens, kid=secret,...; '' = one derived from the cluster secret",
   },
   relayTimeoutMs: {
     type: 'int',
@@ -137,6 +143,7 @@ export function crossCheck(config: CoordinatorConfig): string[] {
     problems.push(
       `'eventsMaxPerAddress' must be at most eventsMaxSubscribers (${config.eventsMaxSubscribers})`,
     );
+  problems.push(...playbackKeysProblems(config.playbackKeys));
   return problems;
 }
 

@@ -1,13 +1,18 @@
 import type { RelayInfo, RenditionInfo, StreamInfo } from '../common/types.ts';
 
-/** The URL of one rendition's media playlist on a relay. */
-export function variantUrl(relay: RelayInfo, streamId: string, rendition: string): string {
-  return `${relay.url}/live/${streamId}/${rendition}/index.m3u8`;
+/** `/t/<token>` for a private stream's playback token, else nothing (docs/api.md, "Signed playback"). */
+export function tokenPrefix(token: string | undefined): string {
+  return token === undefined ? '' : `/t/${token}`;
+}
+
+/** The URL of one rendition's media playlist on a relay; a token rides as a path prefix. */
+export function variantUrl(relay: RelayInfo, streamId: string, rendition: string, token?: string): string {
+  return `${relay.url}${tokenPrefix(token)}/live/${streamId}/${rendition}/index.m3u8`;
 }
 
 /** The steering server URI for a session (also the manifest's RELOAD-URI). */
-export function steeringUrl(publicUrl: string, streamId: string, session: string): string {
-  return `${publicUrl}/steer/${streamId}?session=${encodeURIComponent(session)}`;
+export function steeringUrl(publicUrl: string, streamId: string, session: string, token?: string): string {
+  return `${publicUrl}${tokenPrefix(token)}/steer/${streamId}?session=${encodeURIComponent(session)}`;
 }
 
 function streamInf(r: RenditionInfo, pathwayId: string): string {
@@ -28,6 +33,7 @@ export function buildMasterPlaylist(opts: {
   stream: StreamInfo;
   primary: RelayInfo;
   steeringUri: string;
+  token?: string;
 }): string {
   const { stream, primary } = opts;
   const lines = [
@@ -38,7 +44,8 @@ export function buildMasterPlaylist(opts: {
   ];
   // Highest bandwidth first: players that ignore ABR hints start with the best rendition.
   const renditions = [...stream.renditions].sort((a, b) => b.bandwidth - a.bandwidth);
-  for (const r of renditions) lines.push(streamInf(r, primary.id), variantUrl(primary, stream.id, r.name));
+  for (const r of renditions)
+    lines.push(streamInf(r, primary.id), variantUrl(primary, stream.id, r.name, opts.token));
   return `${lines.join('\n')}\n`;
 }
 
@@ -66,6 +73,7 @@ export function buildSteeringManifest(opts: {
   basePathway: string;
   reloadUri: string;
   ttlSeconds: number;
+  token?: string;
 }): SteeringManifest {
   const clones = opts.relays
     .filter((r) => r.id !== opts.basePathway)
@@ -75,7 +83,7 @@ export function buildSteeringManifest(opts: {
       'URI-REPLACEMENT': {
         HOST: new URL(r.url).hostname,
         'PER-VARIANT-URIS': Object.fromEntries(
-          opts.stream.renditions.map((v) => [v.name, variantUrl(r, opts.stream.id, v.name)]),
+          opts.stream.renditions.map((v) => [v.name, variantUrl(r, opts.stream.id, v.name, opts.token)]),
         ),
       },
     }));

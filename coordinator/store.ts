@@ -23,6 +23,8 @@ export interface StreamRegistration {
   keyDigest: string | null;
   /** When the key was last made, rotated or revoked. */
   keyChangedAtMs: number;
+  /** Playback needs a token (`ringcast streams add NAME --private`). */
+  private?: boolean;
 }
 
 /** Every registration plus the registrations version, raised by each change. */

@@ -59,8 +59,13 @@ export function streamKeyRoutes(deps: StreamKeyRouteDeps): RouteSpec[] {
     toRegistrationData(reg, state.getStream(reg.id)?.state ?? null);
   return [
     write('post', '/api/v1/streams', async (req, res) => {
-      const { id } = parseStreamRegistration(await readJsonBody(req));
-      sendJson(res, 201, await registry.create(id));
+      const { id, private: isPrivate } = parseStreamRegistration(await readJsonBody(req));
+      const created = await registry.create(id, { private: isPrivate });
+      // A stream already announced (a test pattern, an origin that went live first) turns private now:
+      // relays learn it from the `stream` event, not at the origin's next announcement.
+      const live = state.getStream(id);
+      if (isPrivate && live && !live.private) await state.putStream({ ...live, private: true });
+      sendJson(res, 201, created);
     }),
     read('get', '/api/v1/streams', async (_req, res) => {
       sendJson(res, 200, { streams: (await registry.list()).map(withState) });

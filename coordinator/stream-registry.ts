@@ -62,14 +62,18 @@ export class StreamRegistry {
     clearInterval(this.timer);
   }
 
-  /** Registers a stream and returns its first key; RC_STREAM_EXISTS when the id is taken. */
-  async create(id: string): Promise<StreamKeyData> {
+  /**
+   * Registers a stream and returns its first key; RC_STREAM_EXISTS when the id is taken. A private
+   * stream's viewers need a playback token.
+   */
+  async create(id: string, opts: { private?: boolean } = {}): Promise<StreamKeyData> {
     const key = newStreamKey();
     const now = Date.now();
-    const reg = { id, createdAtMs: now, keyDigest: keyDigest(key), keyChangedAtMs: now };
+    const reg: StreamRegistration = { id, createdAtMs: now, keyDigest: keyDigest(key), keyChangedAtMs: now };
+    if (opts.private) reg.private = true;
     if (!(await this.store.createRegistration(reg)))
       throw new RingcastError('RC_STREAM_EXISTS', `stream '${id}' is already registered`);
-    this.log.info({ streamId: id }, 'stream registered');
+    this.log.info({ streamId: id, private: reg.private === true }, 'stream registered');
     await this.afterWrite();
     return { id, key };
   }
@@ -123,6 +127,11 @@ export class StreamRegistry {
     // The index only points at a candidate; the registration's own digest decides.
     if (!reg?.keyDigest || !sameDigest(reg.keyDigest, digest)) throw new RingcastError('RC_KEY_REFUSED');
     return reg.id;
+  }
+
+  /** Was the stream registered private? From the local copy (kept fresh from the store). */
+  isPrivate(id: string): boolean {
+    return this.local.get(id)?.private === true;
   }
 
   /** The local copy with its version, for a store that lost its data (Redis restart). */
@@ -180,5 +189,6 @@ export function toRegistrationData(
     keyState: reg.keyDigest ? 'active' : 'revoked',
     keyChangedAt: new Date(reg.keyChangedAtMs).toISOString(),
     state,
+    ...(reg.private ? { private: true } : {}),
   };
 }

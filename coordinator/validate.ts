@@ -1,5 +1,6 @@
 import { RingcastError } from '../common/errors.ts';
 import { FILE_RE, NAME_RE } from '../common/names.ts';
+import { TOKEN_TTL_SECONDS } from '../common/playback-gate.ts';
 import type {
   HeartbeatRequest,
   RegisterRelayRequest,
@@ -152,9 +153,26 @@ export function parseSegment(body: unknown, streamId: string): SegmentAnnounceme
 }
 
 /** `POST /api/v1/streams` body: `{ id }`. */
-export function parseStreamRegistration(body: unknown): { id: string } {
-  return { id: str(obj(body, 'body'), 'id', NAME_RE) };
+export function parseStreamRegistration(body: unknown): { id: string; private: boolean } {
+  const o = obj(body, 'body');
+  if (o.private !== undefined && typeof o.private !== 'boolean') bad('private', 'must be true or false');
+  return { id: str(o, 'id', NAME_RE), private: o.private === true };
 }
+
+/** `POST /api/v1/tokens` body: `{ stream, ttlSeconds, network? }`. */
+export function parseTokenRequest(body: unknown): { stream: string; ttlSeconds: number; network?: string } {
+  const o = obj(body, 'body');
+  const stream = str(o, 'stream', NAME_RE);
+  const ttlSeconds = num(o, 'ttlSeconds', { int: true, min: TOKEN_TTL_SECONDS.min }) as number;
+  if (ttlSeconds > TOKEN_TTL_SECONDS.max) bad('ttlSeconds', `must be at most ${TOKEN_TTL_SECONDS.max}`);
+  if (o.network === undefined) return { stream, ttlSeconds };
+  if (typeof o.network !== 'string' || !NETWORK_RE.test(o.network))
+    bad('network', 'must be a network such as 203.0.113.0/24 or 2001:db8::/48');
+  return { stream, ttlSeconds, network: o.network };
+}
+
+// Shape only; mintToken checks the address and the prefix length.
+const NETWORK_RE = /^[0-9A-Fa-f.:]{2,45}\/\d{1,3}$/;
 
 /** `POST /api/v1/publish-auth` body: `{ key }`; any string up to 256 characters (a wrong one is a 403). */
 export function parsePublishAuth(body: unknown): { key: string } {

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
+import { plainAddress } from '../common/address-key.ts';
 import { RingcastError } from '../common/errors.ts';
 import { CORS_HEADERS, NO_STORE, PLAYLIST_TYPE } from '../common/hls-http.ts';
 import { sendJson } from '../common/http.ts';
 import { NAME_RE } from '../common/names.ts';
+import type { PlaybackGate } from '../common/playback-gate.ts';
 import type { RelayInfo, StreamInfo } from '../common/types.ts';
 import type { CoordinatorMetrics } from './coordinator-metrics.ts';
 import type { CoordinatorState } from './coordinator-state.ts';
@@ -21,6 +23,8 @@ export interface ViewerDeps {
   clientAddress: (req: IncomingMessage) => string;
   /** The coordinator's base URL as viewers reach it. */
   publicUrl: (req: IncomingMessage) => string;
+  /** Private streams' playback tokens. */
+  playback: Pick<PlaybackGate, 'check'>;
 }
 
 /** Per viewer, and fetched by players from pages served elsewhere too. */
@@ -73,6 +77,24 @@ function knownStream(deps: ViewerDeps, id: string): StreamInfo {
   return stream;
 }
 
+/**
+ * The token a private stream's viewer shows (`/t/<token>/...`), checked; undefined for a public stream,
+ * whose URIs stay plain whatever was sent. Checked before the viewer is placed.
+ */
+function admittedToken(deps: ViewerDeps, stream: StreamInfo, req: IncomingMessage, query: URLSearchParams) {
+  if (!stream.private) return undefined;
+  const parts = (req as { params?: { token?: string[] } }).params?.token;
+  const token = parts === undefined ? undefined : parts.join('/');
+  const refused = deps.playback.check({
+    token,
+    stream: stream.id,
+    address: plainAddress(req.socket.remoteAddress ?? ''),
+    session: query.get('session') ?? undefined,
+  });
+  if (refused) throw refused;
+  return token;
+}
+
 function sendText(res: ServerResponse, type: string, body: string): void {
   res.writeHead(200, { ...VIEWER_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body) });
   res.end(res.req.method === 'HEAD' ? undefined : body);
@@ -84,14 +106,15 @@ function masterHandler(deps: ViewerDeps): RequestHandler {
     const query = queryOf(req);
     const session = sessionOf(query);
     const stream = knownStream(deps, param(req, 'streamId'));
+    const token = admittedToken(deps, stream, req, query);
     // The origin says live once every variant has a segment; a master offered before (or for a stream
     // whose input failed) would send players to playlists that answer 404, and ffmpeg gives up.
     if (stream.state === 'idle' || stream.state === 'error')
       throw new RingcastError('RC_STREAM_NOT_FOUND', `stream is not live (${stream.state})`);
     const [primary] = relaysFor(deps, stream, session, req);
     deps.balancer.setBasePathway(session, primary!.id);
-    const steeringUri = steeringUrl(deps.publicUrl(req), stream.id, session);
-    sendText(res, PLAYLIST_TYPE, buildMasterPlaylist({ stream, primary: primary!, steeringUri }));
+    const steeringUri = steeringUrl(deps.publicUrl(req), stream.id, session, token);
+    sendText(res, PLAYLIST_TYPE, buildMasterPlaylist({ stream, primary: primary!, steeringUri, token }));
   };
 }
 
@@ -101,27 +124,34 @@ function steeringHandler(deps: ViewerDeps): RequestHandler {
     const query = queryOf(req);
     const session = sessionOf(query);
     const stream = knownStream(deps, param(req, 'streamId'));
+    const token = admittedToken(deps, stream, req, query);
     const onPathway = hintedPathway(query);
     const relays = relaysFor(deps, stream, session, req, onPathway);
     const basePathway = deps.balancer.basePathway(session) ?? onPathway ?? relays[0]!.id;
     deps.balancer.setBasePathway(session, basePathway);
-    const reloadUri = steeringUrl(deps.publicUrl(req), stream.id, session);
+    const reloadUri = steeringUrl(deps.publicUrl(req), stream.id, session, token);
     const manifest = buildSteeringManifest({
       stream,
       relays,
       basePathway,
       reloadUri,
       ttlSeconds: deps.steeringTtlSeconds,
+      token,
     });
     for (const [name, value] of Object.entries(VIEWER_HEADERS)) res.setHeader(name, value);
     sendJson(res, 200, manifest);
   };
 }
 
-/** `/live/:streamId/master.m3u8` and `/steer/:streamId`: the viewer's entry and its failover plan. */
+/**
+ * `/live/:streamId/master.m3u8` and `/steer/:streamId`: the viewer's entry and its failover plan; with a
+ * playback token in front (`/t/<token>/...`, a wildcard: a token is not a name) for private streams.
+ */
 export function viewerRoutes(deps: ViewerDeps): RouteSpec[] {
   return [
     row('get', '/live/:streamId/master.m3u8', masterHandler(deps)),
     row('get', '/steer/:streamId', steeringHandler(deps)),
+    row('get', '/t/*token/live/:streamId/master.m3u8', masterHandler(deps)),
+    row('get', '/t/*token/steer/:streamId', steeringHandler(deps)),
   ];
 }

@@ -15,7 +15,11 @@
   const params = new URLSearchParams(location.search);
   const stream = /^[A-Za-z0-9_-]{1,64}$/.test(params.get('stream') || '') ? params.get('stream') : 'demo';
   const session = params.get('session') || Math.random().toString(36).slice(2, 12);
-  const masterUrl = `${location.origin}/live/${stream}/master.m3u8?session=${encodeURIComponent(session)}`;
+  // A private stream's playback token (`&token=`, as `ringcast token` prints it) rides as a path prefix:
+  // the master's variant and steering URIs carry it on, and relative URIs below them too.
+  const token = /^[A-Za-z0-9._-]{1,256}$/.test(params.get('token') || '') ? params.get('token') : '';
+  const playPath = `${token ? `/t/${token}` : ''}/live/${stream}/master.m3u8`;
+  const masterUrl = `${location.origin}${playPath}?session=${encodeURIComponent(session)}`;
   const $ = (id) => document.getElementById(id);
   const video = $('video');
   const stats = {
@@ -44,7 +48,7 @@
   };
   window.ringcastStats = stats;
   $('stream-name').textContent = `· ${stream}`;
-  $('player-url').value = `${location.origin}/live/${stream}/master.m3u8`;
+  $('player-url').value = `${location.origin}${playPath}`;
   $('copy').onclick = () => navigator.clipboard?.writeText($('player-url').value);
 
   if (!window.Hls || !Hls.isSupported()) {

@@ -4,6 +4,7 @@ import { RingcastError } from '../common/errors.ts';
 import { PREFLIGHT_HEADERS, playlistCacheControl } from '../common/hls-http.ts';
 import { closeServer, listen, sendError } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
+import { playbackKeysOf } from '../common/playback-gate.ts';
 import { HOP_HEADER } from '../common/types.ts';
 import type { ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
@@ -75,7 +76,7 @@ export class Relay {
     this.log = deps.log.child({ component: 'relay' });
     this.cache = new SegmentCache(config.cacheBytes);
     this.hopAuth = new HopAuth(config.clusterSecret, this.log);
-    this.guard = new RequestGuard(this.log);
+    this.guard = new RequestGuard(this.log, playbackKeysOf(config));
     this.metrics = new RelayMetrics({
       cacheBytes: () => this.cache.bytes,
       cacheEntries: () => this.cache.size,
@@ -260,7 +261,7 @@ export class Relay {
     } else if (req.method === 'OPTIONS') {
       res.writeHead(204, PREFLIGHT_HEADERS);
       res.end();
-    } else if (!pathname.startsWith('/live/')) {
+    } else if (!pathname.startsWith('/live/') && !pathname.startsWith('/t/')) {
       this.control(req, res);
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendError(res, new RingcastError('RC_METHOD_NOT_ALLOWED'));

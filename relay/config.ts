@@ -1,5 +1,6 @@
 import { type ConfigOf, type ConfigSpec, checkedLoader } from '../common/config.ts';
 import { NAME_RE } from '../common/names.ts';
+import { playbackKeysProblems } from '../common/playback-gate.ts';
 
 const MiB = 1024 * 1024;
 
@@ -24,6 +25,11 @@ export const RELAY_CONFIG = {
     doc: 'coordinator base URL, or several separated by commas to fail over between (required)',
   },
   clusterSecret: { type: 'string', default: '', doc: 'shared secret for calls to the coordinator' },
+  playbackKeys: {
+    type: 'list',
+    default: [] as string[],
+    doc: "keys that check private streams' playback tokens, kid=secret,...; '' = one derived from the cluster secret",
+  },
   capacity: {
     type: 'number',
     default: 1,
@@ -82,6 +88,7 @@ export function crossCheck(config: RelayConfig): string[] {
   // Every call to the coordinator carries it (docs/architecture.md, "Membership and the store").
   else if (config.clusterSecret === '')
     problems.push("'clusterSecret' is required with a coordinatorUrl (RINGCAST_CLUSTER_SECRET)");
+  problems.push(...playbackKeysProblems(config.playbackKeys));
   // A blocking reload waits on the origin's hold: it may not give up before a plain request would.
   if (config.blockingTimeoutMs < config.firstByteTimeoutMs)
     problems.push(`'blockingTimeoutMs' must be at least firstByteTimeoutMs (${config.firstByteTimeoutMs})`);

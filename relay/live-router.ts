@@ -22,7 +22,7 @@ export interface LiveRouterDeps {
   cache: Pick<SegmentCache, 'get'>;
   hopAuth: Pick<HopAuth, 'check'>;
   viewers: Pick<ViewerTracker, 'seen'>;
-  guard: Pick<RequestGuard, 'check'>;
+  guard: Pick<RequestGuard, 'check' | 'admit'>;
   filler: Pick<Filler, 'start' | 'originLinkDown' | 'toOrigin'>;
   metrics: Pick<RelayMetrics, 'requestCounts'>;
 }
@@ -38,7 +38,8 @@ interface Checked {
 /**
  * The route decision of the relay's `/live/` requests, for every front end (Node's http and the fast
  * path): the entry to serve (starting a fill on a miss) or the error to answer with. The hop rule and
- * the live-window guard apply here (docs/architecture.md, "The hop rule").
+ * the live-window guard apply here (docs/architecture.md, "The hop rule"), and before them a private
+ * stream's playback token.
  */
 export class LiveRouter {
   /** Parsed `/live/` paths of recent requests: the hot keys skip decoding and validation. */
@@ -81,14 +82,29 @@ export class LiveRouter {
 
   /** Path, stream and LL-HLS query checked; the hop token checked against the ring's. */
   private check(req: FastRequest): Checked | RingcastError {
+    const target = splitToken(req.pathname);
+    if (target instanceof RingcastError) return target;
     let path: LivePath;
     try {
-      path = this.parsePath(req.pathname);
+      path = this.parsePath(target.pathname);
     } catch (err) {
       return toRingcastError(err);
     }
     const stream = this.deps.cluster.stream(path.streamId);
     if (!stream) return new RingcastError('RC_STREAM_NOT_FOUND', `stream ${path.streamId} is not known`);
+    // Only ring members (who hold the cluster secret) make hop requests; anyone else is a viewer.
+    const hop = req.hop !== undefined && this.deps.hopAuth.check(req.hop, req.address);
+    // A private stream's viewer shows a token before anything is looked up, counted or fetched; a hop is
+    // authorised by the ring's token instead. Public streams ignore a token prefix.
+    if (stream.private && !hop) {
+      const refused = this.deps.guard.admit({
+        token: target.token,
+        stream: stream.id,
+        address: req.address(),
+        session: sessionParam(req.query),
+      });
+      if (refused) return refused;
+    }
     // LL-HLS parameters key (and are forwarded) only on LL streams: elsewhere a query is no new object.
     let blocking: BlockingQuery = NO_QUERY;
     if (req.query && path.kind === 'playlist' && stream.lowLatency) {
@@ -98,8 +114,6 @@ export class LiveRouter {
         return toRingcastError(err);
       }
     }
-    // Only ring members (who hold the cluster secret) make hop requests; anyone else is a viewer.
-    const hop = req.hop !== undefined && this.deps.hopAuth.check(req.hop, req.address);
     return { path, stream, blocking, hop };
   }
 
@@ -121,5 +135,21 @@ export class LiveRouter {
 }
 
 const PARSED_PATHS_MAX = 4096;
+
+const TOKEN_PREFIX = '/t/';
+
+/**
+ * `/t/<token>/live/...` → the token and the plain `/live/...` path (docs/api.md, "Signed playback"): the
+ * token is cut off here, so it never reaches a cache key, a log line or a metric label.
+ */
+export function splitToken(
+  pathname: string,
+): { token: string | undefined; pathname: string } | RingcastError {
+  if (!pathname.startsWith(TOKEN_PREFIX)) return { token: undefined, pathname };
+  const end = pathname.indexOf('/', TOKEN_PREFIX.length);
+  if (end < 0 || !pathname.startsWith('/live/', end))
+    return new RingcastError('RC_BAD_PATH', 'a token prefix must be followed by /live/');
+  return { token: pathname.slice(TOKEN_PREFIX.length, end), pathname: pathname.slice(end) };
+}
 
 const RESULT_LABELS = { HIT: 'hit', MISS: 'miss', COALESCED: 'coalesced' } as const;

@@ -1,6 +1,8 @@
 import { RingcastError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { LivePath } from '../common/names.ts';
+import { type GateRequest, PlaybackGate } from '../common/playback-gate.ts';
+import { defaultPlaybackKey, type PlaybackKey } from '../common/playback-token.ts';
 import type { StreamInfo } from '../common/types.ts';
 import type { CacheEntry } from './cache-entry.ts';
 import { mediaNumbers, StreamWindow, WINDOW_LEAD } from './stream-window.ts';
@@ -25,7 +27,9 @@ const LOG_EVERY_MS = 1000;
  */
 export class RequestGuard {
   readonly window = new StreamWindow();
-  readonly refused: Record<RefusalReason, number> = {
+  /** Private streams' playback tokens (docs/api.md, "Signed playback"). */
+  readonly playback: PlaybackGate;
+  private readonly counts: Record<RefusalReason, number> = {
     outside_window: 0,
     too_far_ahead: 0,
     cold: 0,
@@ -41,7 +45,24 @@ export class RequestGuard {
   /** Fills started per cold stream in the current second. */
   private readonly cold = new Map<string, { sec: number; fills: number }>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    playbackKeys: readonly PlaybackKey[] = [defaultPlaybackKey('')],
+  ) {
+    this.playback = new PlaybackGate(playbackKeys, log);
+  }
+
+  /** Requests refused locally so far, by reason; token refusals as `token_<reason>`. */
+  get refused(): Record<string, number> {
+    const out: Record<string, number> = { ...this.counts };
+    for (const [reason, n] of Object.entries(this.playback.refused)) out[`token_${reason}`] = n;
+    return out;
+  }
+
+  /** A private stream's request: undefined when its token admits it, else the 403 (before any lookup). */
+  admit(req: GateRequest): RingcastError | undefined {
+    return this.playback.check(req);
+  }
 
   /** The error a fill of `path` must not start for, or undefined: the request may go upstream. */
   check(path: LivePath, msn: number | undefined, stream: StreamInfo): RingcastError | undefined {
@@ -95,7 +116,7 @@ export class RequestGuard {
 
   /** Counts a refusal; logs the first of a burst at once and the rest at most once a second. */
   note(reason: RefusalReason, what: string): void {
-    this.refused[reason]++;
+    this.counts[reason]++;
     const l = this.lastLog[reason];
     l.count++;
     const now = Date.now();

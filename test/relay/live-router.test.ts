@@ -130,6 +130,7 @@ function setup(c: Case) {
     viewers,
     guard: {
       check: (path: LivePath) => (path.file === '9.m4s' ? new RingcastError('RC_NOT_FOUND') : undefined),
+      admit: () => undefined,
     },
     filler: {
       start: (req: FillRequest, cached: boolean) => {
