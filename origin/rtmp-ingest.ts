@@ -159,7 +159,8 @@ export class RtmpIngest {
     this.server = undefined;
   }
 
-  private accept(socket: Socket): void {
+  /** Takes one connection: from the plain listener, or decrypted by the RTMPS one (rtmps-listener.ts). */
+  accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.setNoDelay(true);

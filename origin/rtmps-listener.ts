@@ -1,0 +1,124 @@
+import type { Socket } from 'node:net';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { Logger } from '../common/log.ts';
+import type { TlsFiles } from '../common/tls-files.ts';
+import { PendingConnections, type PendingLimits } from './pending-connections.ts';
+import { addressOf } from './publish-backoff.ts';
+
+export interface RtmpsListenerOptions {
+  host: string;
+  /** 0 = the OS picks. */
+  port: number;
+  /** The certificate; a renewal on disk is used for the next handshakes. */
+  tls: TlsFiles;
+  log: Logger;
+  /** A handshake not finished within this long is dropped (default 10 s, the RTMP idle timeout). */
+  handshakeTimeoutMs?: number;
+  /** Handshakes in progress, per address and in all (defaults: DEFAULT_PENDING_LIMITS). */
+  pendingLimits?: Partial<PendingLimits>;
+  /** A connection whose handshake finished: handed to the same RTMP handling as the plain port. */
+  onSocket: (socket: TLSSocket) => void;
+  /** A handshake failed (not TLS, no common cipher, timed out) or too many were in progress. */
+  onRefused?: (reason: 'tls_handshake' | 'too_many_connections') => void;
+}
+
+/**
+ * RTMPS ingest: a TLS terminator in front of the RTMP ingest. It only does the handshake; each
+ * decrypted connection then goes to RtmpIngest like a plain one, so every pre-auth cap, key check and
+ * back-off applies to it the same way. Handshakes in progress are limited per address and in all, as
+ * unadmitted RTMP connections are.
+ */
+export class RtmpsListener {
+  private readonly opts: RtmpsListenerOptions;
+  private server: Server | undefined;
+  private readonly raw = new Set<Socket>();
+  private readonly handshaking: PendingConnections;
+  /** The place each connection in handshake holds, by peer. */
+  private readonly places = new Map<string, () => void>();
+
+  constructor(opts: RtmpsListenerOptions) {
+    this.opts = opts;
+    this.handshaking = new PendingConnections(opts.pendingLimits);
+  }
+
+  /** Listens; resolves with the bound port. */
+  async start(): Promise<number> {
+    if (this.server) return this.port;
+    const server = createServer({
+      ...this.opts.tls.options,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: this.opts.handshakeTimeoutMs ?? 10_000,
+    });
+    this.server = server;
+    server.on('connection', (socket: Socket) => this.connected(socket));
+    server.on('secureConnection', (socket: TLSSocket) => this.secured(socket));
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      this.opts.log.warn(
+        { ip: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'tls_handshake', detail: err.message },
+        'RTMPS connection closed: TLS handshake failed',
+      );
+      this.opts.onRefused?.('tls_handshake');
+      socket.destroy();
+    });
+    this.opts.tls.serve(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.port;
+  }
+
+  get port(): number {
+    const addr = this.server?.address();
+    return addr && typeof addr === 'object' ? addr.port : 0;
+  }
+
+  /** Handshakes in progress now (for tests). */
+  get handshakes(): number {
+    return this.handshaking.size;
+  }
+
+  /** Stops listening and drops every connection it accepted (decrypted ones too). */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.raw) socket.destroy();
+    await closed;
+    this.server = undefined;
+  }
+
+  /** A TCP connection before its handshake: counted until the handshake ends either way. */
+  private connected(socket: Socket): void {
+    this.raw.add(socket);
+    socket.once('close', () => this.raw.delete(socket));
+    socket.on('error', () => {}); // resets from broken clients must not throw
+    const place = this.handshaking.take(addressOf(peerOf(socket)));
+    if ('refused' in place) {
+      this.opts.log.warn({ ip: socket.remoteAddress, reason: 'too_many_connections' }, place.refused);
+      this.opts.onRefused?.('too_many_connections');
+      socket.destroy();
+      return;
+    }
+    const peer = peerOf(socket);
+    socket.once('close', () => {
+      place.release();
+      this.places.delete(peer);
+    });
+    this.places.set(peer, place.release);
+  }
+
+  /** The handshake finished: no longer counted, handed on. */
+  private secured(socket: TLSSocket): void {
+    const peer = peerOf(socket);
+    this.places.get(peer)?.();
+    this.places.delete(peer);
+    this.opts.onSocket(socket);
+  }
+}
+
+/** A connection's peer (a TLS socket has its TCP socket's): unique among this listener's connections. */
+const peerOf = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
