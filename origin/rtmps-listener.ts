@@ -1,5 +1,5 @@
-import type { Socket } from 'node:net';
-import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { Logger } from '../common/log.ts';
 import type { TlsFiles } from '../common/tls-files.ts';
 import { PendingConnections, type PendingLimits } from './pending-connections.ts';
@@ -30,7 +30,9 @@ export interface RtmpsListenerOptions {
  */
 export class RtmpsListener {
   private readonly opts: RtmpsListenerOptions;
+  /** Takes TCP connections and counts them before the TLS server sees a byte. */
   private server: Server | undefined;
+  private tlsServer: TlsServer | undefined;
   private readonly raw = new Set<Socket>();
   private readonly handshaking: PendingConnections;
   /** The place each connection in handshake holds, by peer. */
@@ -44,23 +46,9 @@ export class RtmpsListener {
   /** Listens; resolves with the bound port. */
   async start(): Promise<number> {
     if (this.server) return this.port;
-    const server = createServer({
-      ...this.opts.tls.options,
-      minVersion: 'TLSv1.2',
-      handshakeTimeout: this.opts.handshakeTimeoutMs ?? 10_000,
-    });
+    this.tlsServer = this.createTls();
+    const server = createTcpServer((socket) => this.connected(socket));
     this.server = server;
-    server.on('connection', (socket: Socket) => this.connected(socket));
-    server.on('secureConnection', (socket: TLSSocket) => this.secured(socket));
-    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-      this.opts.log.warn(
-        { ip: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'tls_handshake', detail: err.message },
-        'RTMPS connection closed: TLS handshake failed',
-      );
-      this.opts.onRefused?.('tls_handshake');
-      socket.destroy();
-    });
-    this.opts.tls.serve(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.opts.port, this.opts.host, () => {
@@ -69,6 +57,26 @@ export class RtmpsListener {
       });
     });
     return this.port;
+  }
+
+  /** The TLS side: never listens itself; it is given the connections that got a place. */
+  private createTls(): TlsServer {
+    const tlsServer = createTlsServer({
+      ...this.opts.tls.options,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: this.opts.handshakeTimeoutMs ?? 10_000,
+    });
+    tlsServer.on('secureConnection', (socket: TLSSocket) => this.secured(socket));
+    tlsServer.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      this.opts.log.warn(
+        { ip: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'tls_handshake', detail: err.message },
+        'RTMPS connection closed: TLS handshake failed',
+      );
+      this.opts.onRefused?.('tls_handshake');
+      socket.destroy();
+    });
+    this.opts.tls.serve(tlsServer);
+    return tlsServer;
   }
 
   get port(): number {
@@ -109,6 +117,7 @@ export class RtmpsListener {
       this.places.delete(peer);
     });
     this.places.set(peer, place.release);
+    this.tlsServer?.emit('connection', socket);
   }
 
   /** The handshake finished: no longer counted, handed on. */
