@@ -4,6 +4,7 @@ import type { Logger } from '../common/log.ts';
 import type { TlsFiles } from '../common/tls-files.ts';
 import { PendingConnections, type PendingLimits } from './pending-connections.ts';
 import { addressOf } from './publish-backoff.ts';
+import { boundPort, closeTcp, listenTcp } from './tcp-listen.ts';
 
 export interface RtmpsListenerOptions {
   host: string;
@@ -49,14 +50,7 @@ export class RtmpsListener {
     this.tlsServer = this.createTls();
     const server = createTcpServer((socket) => this.connected(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return this.port;
+    return listenTcp(server, this.opts.port, this.opts.host);
   }
 
   /** The TLS side: never listens itself; it is given the connections that got a place. */
@@ -80,8 +74,7 @@ export class RtmpsListener {
   }
 
   get port(): number {
-    const addr = this.server?.address();
-    return addr && typeof addr === 'object' ? addr.port : 0;
+    return boundPort(this.server);
   }
 
   /** Handshakes in progress now (for tests). */
@@ -91,11 +84,8 @@ export class RtmpsListener {
 
   /** Stops listening and drops every connection it accepted (decrypted ones too). */
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of this.raw) socket.destroy();
-    await closed;
+    if (!this.server) return;
+    await closeTcp(this.server, this.raw);
     this.server = undefined;
   }
 
