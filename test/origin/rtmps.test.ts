@@ -6,6 +6,8 @@ import { connect as tlsConnect } from 'node:tls';
 import test from 'ava';
 import { type DemoCa, type IssuedCert, issueCert, openDemoCa } from '../../common/demo-ca.ts';
 import { publisherArgs, runFfmpeg } from '../../harness/ffmpeg.ts';
+import { FuzzRandom } from '../../harness/rtmp-fuzz-cases.ts';
+import { chunk, handshake } from '../../harness/rtmp-fuzz-chunks.ts';
 import { getText, sumMetric, waitFor } from '../../harness/wait.ts';
 import { publisherPool, segmentsIn, startOrigin } from './origin-kit.ts';
 
@@ -72,6 +74,17 @@ test.serial('bytes that are not TLS (garbage, plain RTMP) close their connection
   await sendAndAwaitClose(Buffer.concat([Buffer.from([3]), Buffer.alloc(1536, 7)]));
   t.is(await metric('ringcast_origin_rtmp_rejected_total', { reason: 'tls_handshake' }), 2);
   t.is(await getText(`${origin.url}/healthz`).then(() => 'up'), 'up');
+});
+
+test.serial('the pre-publish caps apply over RTMPS: a 16 MiB message before publish closes it', async (t) => {
+  const socket = tlsConnect({ port: rtmpsPort(), host: '127.0.0.1', ca: readFileSync(ca.caFile) });
+  socket.on('error', () => {});
+  await new Promise((resolve) => socket.once('secureConnect', resolve));
+  socket.write(handshake(new FuzzRandom(7)));
+  socket.write(chunk({ type: 20, payload: Buffer.alloc(100), declaredLength: 0xffffff }));
+  socket.resume();
+  await new Promise((resolve) => socket.once('close', resolve));
+  t.is(await metric('ringcast_origin_rtmp_rejected_total', { reason: 'message_too_large' }), 1);
 });
 
 test.serial('ffmpeg refuses an origin whose certificate its CA did not sign', async (t) => {
