@@ -1,12 +1,16 @@
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
+import { promisify } from 'node:util';
 import test from 'ava';
 import { DEMO_CONFIG, DemoSpawns } from '../../cli/demo.ts';
-import { type DemoTls, demoTlsHosts, prepareDemoTls, trustLines } from '../../cli/demo-tls.ts';
+import { type DemoTls, demoTlsEnv, demoTlsHosts, prepareDemoTls, trustLines } from '../../cli/demo-tls.ts';
 import { loadConfig } from '../../common/config.ts';
+import { closeServer, listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
 import { Origin } from '../../origin/app.ts';
 import { loadOriginConfig } from '../../origin/config.ts';
@@ -129,5 +133,22 @@ test.serial(
       socket.once('error', reject);
     });
     t.is(subject, '127.0.0.1', 'the demo certificate, verified against the demo CA for localhost');
+  },
+);
+
+test.serial(
+  "a part's fetch (announcements, key checks) trusts the demo CA through the environment the demo gives",
+  async (t) => {
+    const server = createHttpsServer(
+      { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) },
+      (_req, res) => res.end('ok'),
+    );
+    const url = (await listen(server, 0, '127.0.0.1')).replace(/^http:/, 'https:');
+    t.teardown(() => closeServer(server));
+    const script = `fetch(${JSON.stringify(url)}).then((r) => r.text()).then(console.log, (e) => { console.log(e.cause?.code ?? e.message); })`;
+    const run = (env: NodeJS.ProcessEnv) =>
+      promisify(execFile)(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, ...env } });
+    t.is((await run(demoTlsEnv(tls))).stdout.trim(), 'ok');
+    t.regex((await run({})).stdout, /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/, 'without it the CA is not trusted');
   },
 );
