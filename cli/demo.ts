@@ -87,7 +87,7 @@ export interface DemoOptions {
   policy?: RestartPolicy;
 }
 
-const portOf = (url: string) => new URL(url.replace(/^rtmp:/, 'http:')).port;
+const portOf = (url: string) => new URL(url.replace(/^rtmps?:/, 'http:')).port;
 
 /**
  * The demo's data directory: the one configured, else a new one of our own (mode 700, random name): a
@@ -189,7 +189,8 @@ export class DemoSpawns {
     args.push('--data-dir', join(this.dataDir, 'origin'));
     if (c.ladder) args.push('--ladder', c.ladder);
     if (c.lowLatency) args.push('--low-latency');
-    args.push(...demoTlsArgs('origin', this.tls, c.rtmpsPort));
+    const rtmpsPort = prev?.rtmpsUrl ? Number(portOf(prev.rtmpsUrl)) : c.rtmpsPort;
+    args.push(...demoTlsArgs('origin', this.tls, rtmpsPort));
     return {
       part: 'origin',
       args,
@@ -255,8 +256,7 @@ export async function runDemo(argv: string[]): Promise<void> {
   out(`  Dashboard:       ${cluster.coordinator.url}/`);
   out(`  Relays:          ${cluster.relays.map((r) => r.url).join(', ')}`);
   out(`  OBS:             Server ${rtmp}   Stream Key ${cluster.streamKey}`);
-  if (cluster.tls)
-    out(`  OBS over TLS:    Server rtmps://${config.host}:${config.rtmpsPort}/live (same key)`);
+  if (cluster.origin.rtmpsUrl) out(`  OBS over TLS:    Server ${cluster.origin.rtmpsUrl}   (same key)`);
   out(
     `  Source:          ${config.source === 'testsrc' ? 'built-in test pattern (OBS publishing is refused while it runs)' : 'waiting for an RTMP publisher'}`,
   );

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { DEMO_CONFIG, DemoSpawns } from '../../cli/demo.ts';
 import { type DemoTls, demoTlsEnv, demoTlsHosts, prepareDemoTls, trustLines } from '../../cli/demo-tls.ts';
+import { listeningInfo, type PartProcess } from '../../cli/part-process.ts';
 import { loadConfig } from '../../common/config.ts';
 import { closeServer, listen } from '../../common/http.ts';
 import { silentLogger } from '../../common/log.ts';
@@ -88,6 +89,16 @@ test('with --tls: coordinator and relays get the pair and the CA, the origin the
   t.deepEqual(tail(spawns.coordinator(undefined).args, 6), [...pair, '--tls-ca', tls.caFile]);
   t.deepEqual(tail(spawns.relay(1, 'https://c', undefined).args, 6), [...pair, '--tls-ca', tls.caFile]);
   t.deepEqual(tail(spawns.origin('https://c', 'k', undefined).args, 6), [...pair, '--rtmps-port', '1999']);
+});
+
+test("a restarted origin keeps its RTMPS port, read from the origin's listening line", (t) => {
+  const line = { msg: 'listening', url: 'http://127.0.0.1:5', rtmpUrl: 'rtmp://127.0.0.1:6/live' };
+  const prev = listeningInfo({ ...line, rtmpsUrl: 'rtmps://127.0.0.1:40001/live' }) as PartProcess;
+  t.is(prev.rtmpsUrl, 'rtmps://127.0.0.1:40001/live');
+  const args =
+    spawnsOf(['--tls', 'true', '--rtmps-port', '0'], tls).origin('https://c', 'k', prev).args ?? [];
+  t.deepEqual(args.slice(-2), ['--rtmps-port', '40001']);
+  t.false('rtmpsUrl' in (listeningInfo(line) ?? {}), 'a plain origin has no RTMPS URL');
 });
 
 test('the trust lines name the CA file for curl, Chromium and the system store', (t) => {
