@@ -103,15 +103,18 @@ test.serial('a wrong key over RTMPS is refused as over RTMP', async (t) => {
   t.is(await metric('ringcast_origin_segments_published_total'), 0);
 });
 
+/** The publisher accepted over RTMPS (the renewal test checks it outlives a certificate swap). */
+let live: ReturnType<typeof publishRtmps> | undefined;
+
 test.serial('the right key over RTMPS, with the CA checked: the stream goes live', async (t) => {
   const run = publishRtmps(KEY, ca.caFile);
+  live = run;
   await waitFor(async () => segmentsIn(await getText(`${origin.url}/live/demo/180p/index.m3u8`)) >= 2, {
     timeoutMs: 60_000,
     what: '2 segments published over RTMPS',
   });
   t.is(run.child.exitCode, null, `publisher still running: ${run.stderr()}`);
   t.true((await metric('ringcast_origin_segments_published_total')) >= 2);
-  run.kill();
 });
 
 /** The serial number of the certificate the RTMPS port presents to a new connection. */
@@ -125,15 +128,25 @@ function servedSerial(): Promise<string> {
   });
 }
 
-test.serial('a certificate renewed on disk is served to new RTMPS connections', async (t) => {
-  const before = await servedSerial();
-  await issueCert(ca, 'origin', ['127.0.0.1', 'localhost']);
-  const after = await waitFor(
-    async () => {
-      const serial = await servedSerial();
-      return serial !== before ? serial : undefined;
-    },
-    { timeoutMs: 15_000, what: 'the renewed certificate on a new connection' },
-  );
-  t.not(after, before);
-});
+test.serial(
+  'a certificate renewed on disk is served to new RTMPS connections; the live publisher goes on',
+  async (t) => {
+    const before = await servedSerial();
+    await issueCert(ca, 'origin', ['127.0.0.1', 'localhost']);
+    const after = await waitFor(
+      async () => {
+        const serial = await servedSerial();
+        return serial !== before ? serial : undefined;
+      },
+      { timeoutMs: 15_000, what: 'the renewed certificate on a new connection' },
+    );
+    t.not(after, before);
+    // The publisher's connection keeps its session: segments go on being published after the swap.
+    const published = await metric('ringcast_origin_segments_published_total');
+    await waitFor(async () => (await metric('ringcast_origin_segments_published_total')) > published, {
+      timeoutMs: 20_000,
+      what: 'a segment published after the renewal',
+    });
+    t.is(live?.child.exitCode, null, `publisher still running: ${live?.stderr()}`);
+  },
+);
