@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { exitOnConfigError } from '../common/cli.ts';
 import { ConfigError, type ConfigOf } from '../common/config.ts';
 import { type DemoSecret, resolveDemoSecret } from './demo-secret.ts';
+import { type DemoTls, demoTlsArgs, demoTlsEnv, prepareDemoTls, trustLines } from './demo-tls.ts';
 import type { PartProcess, SpawnPartOptions } from './part-process.ts';
 import { PartSupervisor, type RestartPolicy } from './part-supervisor.ts';
 
@@ -50,6 +51,12 @@ export const DEMO_CONFIG = {
     default: true,
     doc: 'serve Low-Latency HLS (200 ms parts, blocking reloads); --low-latency false for standard HLS',
   },
+  tls: {
+    type: 'bool',
+    default: false,
+    doc: "HTTPS (h2) on the coordinator and relays and RTMPS on the origin, with a CA made in the data dir's tls/",
+  },
+  rtmpsPort: { type: 'int', default: 1936, min: 0, max: 65535, doc: 'origin RTMPS port (with --tls true)' },
 } as const;
 
 export type DemoConfig = ConfigOf<typeof DEMO_CONFIG>;
@@ -66,6 +73,8 @@ export interface DemoCluster {
   /** Where the secret came from and the file a grown fleet reads it from. */
   secretInfo: DemoSecret;
   dataDir: string;
+  /** With --tls true: the CA and the parts' certificate. */
+  tls?: DemoTls;
   stop(): Promise<void>;
 }
 
@@ -78,7 +87,7 @@ export interface DemoOptions {
   policy?: RestartPolicy;
 }
 
-const portOf = (url: string) => new URL(url.replace(/^rtmp:/, 'http:')).port;
+const portOf = (url: string) => new URL(url.replace(/^rtmps?:/, 'http:')).port;
 
 /**
  * The demo's data directory: the one configured, else a new one of our own (mode 700, random name): a
@@ -108,7 +117,9 @@ export async function startDemoCluster(config: DemoConfig, opts: DemoOptions = {
   const dataDir = demoDataDir(config);
   const secretInfo = resolveDemoSecret({ file: config.clusterSecretFile, env: process.env, dataDir });
   const streamKey = demoStreamKey(config);
-  const spawns = new DemoSpawns(config, dataDir, { ...opts.env, RINGCAST_CLUSTER_SECRET: secretInfo.secret });
+  const tls = config.tls ? await prepareDemoTls(dataDir, config.host) : undefined;
+  const env = { ...opts.env, ...demoTlsEnv(tls), RINGCAST_CLUSTER_SECRET: secretInfo.secret };
+  const spawns = new DemoSpawns(config, dataDir, env, tls);
   const say = opts.say ?? sayOnTerminal;
   const supervise = (label: string, spawn: (prev: PartProcess | undefined) => SpawnPartOptions) =>
     new PartSupervisor({ label, spawn, say, policy: opts.policy });
@@ -138,6 +149,7 @@ export async function startDemoCluster(config: DemoConfig, opts: DemoOptions = {
       secret: secretInfo.secret,
       secretInfo,
       dataDir,
+      ...(tls ? { tls } : {}),
       stop,
     };
   } catch (err) {
@@ -151,18 +163,19 @@ export async function startDemoCluster(config: DemoConfig, opts: DemoOptions = {
  * and the relays' coordinator URL stay true. Secrets go in the environment only: a command line is
  * readable by every user (ps, /proc).
  */
-class DemoSpawns {
+export class DemoSpawns {
   constructor(
     private readonly config: DemoConfig,
     private readonly dataDir: string,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly tls?: DemoTls,
   ) {}
 
   coordinator(prev: PartProcess | undefined): SpawnPartOptions {
     const port = prev ? portOf(prev.url) : String(this.config.port);
     return {
       part: 'coordinator',
-      args: ['--host', this.config.host, '--port', port],
+      args: ['--host', this.config.host, '--port', port, ...demoTlsArgs('coordinator', this.tls, 0)],
       env: this.env,
       logFile: join(this.dataDir, 'coordinator.log'),
     };
@@ -176,6 +189,8 @@ class DemoSpawns {
     args.push('--data-dir', join(this.dataDir, 'origin'));
     if (c.ladder) args.push('--ladder', c.ladder);
     if (c.lowLatency) args.push('--low-latency');
+    const rtmpsPort = prev?.rtmpsUrl ? Number(portOf(prev.rtmpsUrl)) : c.rtmpsPort;
+    args.push(...demoTlsArgs('origin', this.tls, rtmpsPort));
     return {
       part: 'origin',
       args,
@@ -189,7 +204,15 @@ class DemoSpawns {
     const port = prev ? portOf(prev.url) : String(c.port === 0 ? 0 : c.port + 1 + i);
     return {
       part: 'relay',
-      args: ['--host', c.host, '--port', port, '--coordinator-url', coordinatorUrl],
+      args: [
+        '--host',
+        c.host,
+        '--port',
+        port,
+        '--coordinator-url',
+        coordinatorUrl,
+        ...demoTlsArgs('relay', this.tls, 0),
+      ],
       env: this.env,
       logFile: join(this.dataDir, `relay-${i + 1}.log`),
     };
@@ -233,12 +256,17 @@ export async function runDemo(argv: string[]): Promise<void> {
   out(`  Dashboard:       ${cluster.coordinator.url}/`);
   out(`  Relays:          ${cluster.relays.map((r) => r.url).join(', ')}`);
   out(`  OBS:             Server ${rtmp}   Stream Key ${cluster.streamKey}`);
+  if (cluster.origin.rtmpsUrl) out(`  OBS over TLS:    Server ${cluster.origin.rtmpsUrl}   (same key)`);
   out(
     `  Source:          ${config.source === 'testsrc' ? 'built-in test pattern (OBS publishing is refused while it runs)' : 'waiting for an RTMP publisher'}`,
   );
   out(`  Logs:            ${cluster.dataDir}`);
   out(`  Cluster secret:  ${secretLine(cluster.secretInfo)}`);
   out(`  More relays:     ${growCommand(cluster)}`);
+  if (cluster.tls) {
+    out(`  Demo CA:         ${cluster.tls.caFile} (trust it once; kept for the next runs)`);
+    for (const line of trustLines(cluster.tls)) out(`  ${line}`);
+  }
   out('');
   out('A part that dies is started again (the terminal says so). Ctrl-C stops everything.');
   let stopping = false;

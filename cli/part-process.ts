@@ -15,6 +15,8 @@ export interface PartProcess {
   url: string;
   /** Origin only. */
   rtmpUrl?: string;
+  /** Origin with a certificate only. */
+  rtmpsUrl?: string;
   /** Relay only. */
   id?: string;
   /** The last log lines, for error messages. */
@@ -54,12 +56,13 @@ export function parseLogLine(raw: string): Record<string, unknown> | undefined {
 /** What a part's `listening` line tells (runPart logs it once started); undefined for any other line. */
 export function listeningInfo(
   line: Record<string, unknown>,
-): Pick<PartProcess, 'url' | 'rtmpUrl' | 'id'> | undefined {
+): Pick<PartProcess, 'url' | 'rtmpUrl' | 'rtmpsUrl' | 'id'> | undefined {
   if (line.msg !== 'listening' || typeof line.url !== 'string') return undefined;
   return {
     url: line.url,
     rtmpUrl: typeof line.rtmpUrl === 'string' ? line.rtmpUrl : undefined,
     id: typeof line.id === 'string' ? line.id : undefined,
+    ...(typeof line.rtmpsUrl === 'string' ? { rtmpsUrl: line.rtmpsUrl } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CoordinatorBases } from '../common/coordinator-bases.ts';
 import { closeServer, listen, type RetryPolicy } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
+import { TlsFiles } from '../common/tls-files.ts';
 import type { StreamInfo, StreamState } from '../common/types.ts';
 import { Announcer } from './announcer.ts';
 import type { OriginConfig } from './config.ts';
@@ -15,10 +16,18 @@ import { CoordinatorKeyChecks, refusalLabel } from './key-checks.ts';
 import { LiveStream } from './live-stream.ts';
 import { OriginMetrics } from './origin-metrics.ts';
 import { RtmpIngest } from './rtmp-ingest.ts';
+import { RtmpsListener } from './rtmps-listener.ts';
 import { segmentAnnouncement, streamOptionsFor } from './stream-options.ts';
 
 export interface OriginDeps {
   log: Logger;
+}
+
+/** What start resolves with: the public URL, the RTMP URL (`rtmp://…/live`) and, with a certificate, RTMPS's. */
+export interface OriginAddresses {
+  url: string;
+  rtmpUrl: string;
+  rtmpsUrl?: string;
 }
 
 const ANNOUNCE_RETRY: RetryPolicy = { maxNumRetry: 6, retryDelayMs: 250, maxRetryDelayMs: 5000 };
@@ -35,8 +44,10 @@ export class Origin {
   private server: Server | undefined;
   private ingest: IngestServer | undefined;
   private rtmp: RtmpIngest | undefined;
+  private rtmps: RtmpsListener | undefined;
+  private tls: TlsFiles | undefined;
   private announcer: Announcer | undefined;
-  private starting: Promise<{ url: string; rtmpUrl: string }> | undefined;
+  private starting: Promise<OriginAddresses> | undefined;
   private closing: Promise<void> | undefined;
   private dataDir = '';
   private ownsDataDir = false;
@@ -57,8 +68,8 @@ export class Origin {
     });
   }
 
-  /** Starts every server (idempotent); resolves with the public URL and the RTMP URL (`rtmp://…/live`). */
-  start(): Promise<{ url: string; rtmpUrl: string }> {
+  /** Starts every server (idempotent); resolves with the public URL and the RTMP (and RTMPS) URLs. */
+  start(): Promise<OriginAddresses> {
     this.starting ??= this.doStart();
     return this.starting;
   }
@@ -84,7 +95,7 @@ export class Origin {
     return this.dataDir;
   }
 
-  private async doStart(): Promise<{ url: string; rtmpUrl: string }> {
+  private async doStart(): Promise<OriginAddresses> {
     const c = this.config;
     this.ownsDataDir = !c.dataDir;
     this.dataDir = c.dataDir || mkdtempSync(join(tmpdir(), 'ringcast-origin-'));
@@ -108,8 +119,30 @@ export class Origin {
       this.keyRecheck = setInterval(() => void recheck(), c.keyRecheckMs);
       this.keyRecheck.unref();
     }
+    const rtmpsPort = await this.startRtmps();
     const rtmpHost = new URL(bound).hostname;
-    return { url, rtmpUrl: `rtmp://${rtmpHost}:${rtmpPort}/live` };
+    return {
+      url,
+      rtmpUrl: `rtmp://${rtmpHost}:${rtmpPort}/live`,
+      ...(rtmpsPort ? { rtmpsUrl: `rtmps://${rtmpHost}:${rtmpsPort}/live` } : {}),
+    };
+  }
+
+  /** RTMPS (with tlsCert): TLS connections go to the same RTMP ingest; resolves with the port, 0 when off. */
+  private async startRtmps(): Promise<number> {
+    const c = this.config;
+    if (!c.tlsCert) return 0;
+    const log = this.log.child({ component: 'rtmps' });
+    this.tls = new TlsFiles({ certFile: c.tlsCert, keyFile: c.tlsKey, log });
+    this.rtmps = new RtmpsListener({
+      host: c.host,
+      port: c.rtmpsPort,
+      tls: this.tls,
+      log,
+      onSocket: (socket) => this.rtmp?.accept(socket),
+      onRefused: (reason) => this.metrics.rtmpRejected.inc({ reason }),
+    });
+    return this.rtmps.start();
   }
 
   /** The internal server ffmpeg PUTs its fMP4 to: each upload carries its run's id, only that stream takes it. */
@@ -236,6 +269,8 @@ export class Origin {
   private async doClose(): Promise<void> {
     const started = await this.starting?.catch(() => undefined);
     clearInterval(this.keyRecheck);
+    await this.rtmps?.close();
+    this.tls?.close();
     await this.rtmp?.close();
     // An origin that shuts down ends its live streams (sent within the announcer's close grace).
     for (const s of this.streams.values()) {

@@ -75,6 +75,19 @@ export const ORIGIN_CONFIG = {
   host: { type: 'string', default: '127.0.0.1', doc: 'address the HTTP and RTMP servers bind' },
   port: { type: 'int', default: 8090, min: 0, max: 65535, doc: 'HTTP port (0 = the OS picks)' },
   rtmpPort: { type: 'int', default: 1935, min: 0, max: 65535, doc: 'RTMP ingest port (0 = the OS picks)' },
+  rtmpsPort: {
+    type: 'int',
+    default: 1936,
+    min: 0,
+    max: 65535,
+    doc: 'RTMPS ingest port, open only when tlsCert is set (0 = the OS picks)',
+  },
+  tlsCert: {
+    type: 'string',
+    default: '',
+    doc: "PEM certificate (chain) for RTMPS, re-read when renewed on disk; '' = no RTMPS",
+  },
+  tlsKey: { type: 'string', default: '', doc: 'PEM private key of tlsCert' },
   publicUrl: {
     type: 'url',
     default: '',
@@ -177,9 +190,23 @@ export function crossCheck(config: OriginConfig): string[] {
   if (config.segmentFormat === 'ts' && config.lowLatency) {
     problems.push("'lowLatency' needs segmentFormat fmp4 (LL-HLS parts are CMAF chunks)");
   }
+  problems.push(...tlsProblems(config));
   if (config.retainSegments < config.windowSegments) {
     problems.push(`'retainSegments' must be at least windowSegments (${config.windowSegments})`);
   }
+  return problems;
+}
+
+/** RTMPS needs both files, and its own port. */
+function tlsProblems(config: OriginConfig): string[] {
+  if (!config.tlsCert && !config.tlsKey) return [];
+  if (!config.tlsCert || !config.tlsKey)
+    return ["'tlsCert' and 'tlsKey' go together (--tls-cert, --tls-key)"];
+  const problems = [config.tlsCert, config.tlsKey]
+    .filter((file) => !existsSync(file))
+    .map((file) => `'${file === config.tlsCert ? 'tlsCert' : 'tlsKey'}' ${file} does not exist`);
+  if (config.rtmpsPort !== 0 && config.rtmpsPort === config.rtmpPort)
+    problems.push(`'rtmpsPort' must differ from rtmpPort (${config.rtmpPort})`);
   return problems;
 }
 

@@ -45,7 +45,7 @@ export class OriginMetrics {
     });
     this.rtmpRejected = new Counter({
       name: 'ringcast_origin_rtmp_rejected_total',
-      help: 'RTMP connections closed for what they sent (malformed, message_too_large, bad_command, backoff, idle, play_refused, too_many_connections, not_reading)',
+      help: 'RTMP connections closed for what they sent (malformed, message_too_large, bad_command, backoff, idle, play_refused, too_many_connections, not_reading, tls_handshake)',
       labelNames: ['reason'],
       registers: [this.registry],
     });

@@ -13,7 +13,9 @@ export type RtmpRejectReason =
   | 'idle'
   | 'play_refused'
   | 'too_many_connections'
-  | 'not_reading';
+  | 'not_reading'
+  /** RTMPS only: the TLS handshake failed (not TLS, no common cipher, or too slow). */
+  | 'tls_handshake';
 
 /** What to do with a publish request. */
 export type PublishVerdict =

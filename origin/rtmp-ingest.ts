@@ -6,6 +6,7 @@ import { RtmpConnection, routeNmsLogs } from './nms-adapter.ts';
 import { PendingConnections, type PendingLimits } from './pending-connections.ts';
 import { addressOf, PublishBackoff, type PublishBackoffPolicy } from './publish-backoff.ts';
 import type { PublishVerdict, RtmpRejectReason } from './rtmp-connection-types.ts';
+import { boundPort, closeTcp, listenTcp } from './tcp-listen.ts';
 
 export interface RtmpIngestOptions {
   host: string;
@@ -92,19 +93,11 @@ export class RtmpIngest {
     routeNmsLogs(this.opts.log);
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return this.port;
+    return listenTcp(server, this.opts.port, this.opts.host);
   }
 
   get port(): number {
-    const addr = this.server?.address();
-    return addr && typeof addr === 'object' ? addr.port : 0;
+    return boundPort(this.server);
   }
 
   /** True while a publisher with an accepted key is connected (to `streamId`, or to any stream). */
@@ -151,15 +144,13 @@ export class RtmpIngest {
 
   /** Stops listening and drops every connection. */
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
-    await closed;
+    if (!this.server) return;
+    await closeTcp(this.server, this.sockets);
     this.server = undefined;
   }
 
-  private accept(socket: Socket): void {
+  /** Takes one connection: from the plain listener, or decrypted by the RTMPS one (rtmps-listener.ts). */
+  accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.setNoDelay(true);

@@ -39,6 +39,8 @@ test('without --data-dir, a directory planted under the pid-derived name is not 
     ladder: '',
     dataDir: '',
     lowLatency: false,
+    tls: false,
+    rtmpsPort: 0,
   } as const;
   await t.throwsAsync(startDemoCluster(config, { say: () => {} }));
   t.deepEqual(readdirSync(planted), [], 'nothing written into the planted directory');

@@ -29,6 +29,8 @@ test.before(async () => {
       ladder: TEST_LADDER,
       dataDir: dir,
       lowLatency: false,
+      tls: false,
+      rtmpsPort: 0,
     },
     {
       env: { RINGCAST_ORIGIN_FPS: '15', RINGCAST_ORIGIN_TESTSRC_SIZE: '320x180', RINGCAST_LOG_LEVEL: 'info' },
