@@ -48,15 +48,25 @@ export const BARE_LF = Buffer.from('\n\n');
 export const MAX_HEAD = 8192;
 const GET_PREFIX = Buffer.from('GET /live/');
 const HEAD_PREFIX = Buffer.from('HEAD /live/');
+// Private streams' viewers come as `/t/<token>/live/…` (docs/api.md, "Signed playback"): hot path too.
+const GET_TOKEN_PREFIX = Buffer.from('GET /t/');
+const HEAD_TOKEN_PREFIX = Buffer.from('HEAD /t/');
 const HTTP11_CRLF = Buffer.from(' HTTP/1.1\r\n');
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Characters Node's parser refuses in a header value. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
-/** True while `buf` may still be the start of `GET /live/…` or `HEAD /live/…`. */
+/** True while `buf` may still be the start of `GET /live/…` or `HEAD /live/…` (or `/t/…`, a token path). */
 export function couldBeFast(buf: Buffer): boolean {
-  const prefix = buf[0] === 0x48 ? HEAD_PREFIX : GET_PREFIX;
+  const head = buf[0] === 0x48;
+  return (
+    startsAs(buf, head ? HEAD_PREFIX : GET_PREFIX) ||
+    startsAs(buf, head ? HEAD_TOKEN_PREFIX : GET_TOKEN_PREFIX)
+  );
+}
+
+function startsAs(buf: Buffer, prefix: Buffer): boolean {
   const n = Math.min(prefix.length, buf.length);
   return buf.compare(prefix, 0, n, 0, n) === 0;
 }

@@ -133,3 +133,17 @@ test('control characters in the target or a header value go to Node, which refus
   }
   t.is(await s.handOffs(), 4);
 });
+
+test('a token path (/t/<token>/live/…) is answered on the fast path too, the token never in the cache key', async (t) => {
+  const s = await setup(t);
+  const c = s.client();
+  // demo is a public stream: the token prefix is ignored and the object is the same cache entry.
+  c.send(req('/t/k0.1.-.AAAAAAAAAAAAAAAAAAAAAA/live/demo/720p/1.m4s') + req('/live/demo/720p/1.m4s'));
+  const viaToken = await c.response();
+  t.is(viaToken.status, 200);
+  const plain = await c.response();
+  t.is(plain.status, 200);
+  t.is(plain.headers.get('x-ringcast-cache'), 'HIT');
+  t.is(s.origin.total(), 1);
+  t.is(await s.handOffs(), 0);
+});

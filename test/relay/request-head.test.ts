@@ -26,6 +26,10 @@ test('couldBeFast: true while the bytes may still begin GET /live/ or HEAD /live
     ['get /live/x', false],
     ['HEAD /metrics', false],
     ['\x16\x03\x01', false],
+    ['GET /t/k0.1.-.abc/live/x/720p/1.m4s HTTP/1.1', true],
+    ['HEAD /t/', true],
+    ['GET /tx/', false],
+    ['GET /t', true],
   ];
   for (const [input, want] of rows)
     t.is(couldBeFast(Buffer.from(input, 'latin1')), want, JSON.stringify(input));
