@@ -1,6 +1,8 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { clusterTls } from '../common/ca-fetch.ts';
 import { RingcastError } from '../common/errors.ts';
 import { PREFLIGHT_HEADERS, playlistCacheControl } from '../common/hls-http.ts';
 import { sendError } from '../common/http.ts';
@@ -42,6 +44,7 @@ type RelayState = 'new' | 'running' | 'draining' | 'closed';
 export class Relay {
   private readonly cache: SegmentCache;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly tlsAgent: HttpsAgent | undefined;
   private readonly metrics: RelayMetrics;
   private readonly viewers = new ViewerTracker();
   /** Who may send a hop request (ring members, by the cluster secret). */
@@ -89,6 +92,9 @@ export class Relay {
       zeroCopyBytes: () => this.zeroCopy?.sent ?? 0,
       refused: () => ({ ...this.guard.refused, forged_hop: this.hopAuth.refused }),
     });
+    // The cluster's CA for https links (read here: the client and the filler are built with it).
+    const tls = config.tlsCa ? clusterTls(config.tlsCa) : undefined;
+    this.tlsAgent = tls?.agent;
     ({ cluster: this.cluster, client: this.client } = clusterSourceFor(
       config,
       deps.cluster,
@@ -98,6 +104,7 @@ export class Relay {
         cacheBytes: this.cache.bytes,
         bytesServedTotal: this.metrics.bytesServedTotal,
       }),
+      tls?.fetch,
     ));
     const selfId = () => this.id;
     if (config.zeroCopy) {
@@ -111,6 +118,7 @@ export class Relay {
       cluster: this.cluster,
       cache: this.cache,
       agent: this.agent,
+      clusterTls: tls,
       metrics: this.metrics,
       log: this.log,
       selfId,
@@ -201,6 +209,7 @@ export class Relay {
         clearTimeout(force);
       }
       this.agent.destroy();
+      this.tlsAgent?.destroy();
       this.cache.clear();
     })();
     return this.closing;

@@ -66,6 +66,11 @@ export const RELAY_CONFIG = {
     doc: "PEM certificate (chain) file: the port speaks HTTPS with HTTP/2 and HTTP/1.1; re-read when it changes on disk; '' = plain HTTP",
   },
   tlsKey: { type: 'string', default: '', doc: "PEM private key file of tlsCert; '' = plain HTTP" },
+  tlsCa: {
+    type: 'string',
+    default: '',
+    doc: "PEM file of the cluster's CA, trusted for https links to the coordinator, peers and origins ('' = the system's CAs)",
+  },
   playlistMaxAgeMs: {
     type: 'int',
     default: 500,
