@@ -1,8 +1,7 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { clusterTls } from '../common/ca-fetch.ts';
+import { ClusterTls } from '../common/ca-fetch.ts';
 import { RingcastError } from '../common/errors.ts';
 import { PREFLIGHT_HEADERS, playlistCacheControl } from '../common/hls-http.ts';
 import { sendError } from '../common/http.ts';
@@ -44,7 +43,7 @@ type RelayState = 'new' | 'running' | 'draining' | 'closed';
 export class Relay {
   private readonly cache: SegmentCache;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  private readonly tlsAgent: HttpsAgent | undefined;
+  private readonly clusterTls: ClusterTls | undefined;
   private readonly metrics: RelayMetrics;
   private readonly viewers = new ViewerTracker();
   /** Who may send a hop request (ring members, by the cluster secret). */
@@ -92,9 +91,9 @@ export class Relay {
       zeroCopyBytes: () => this.zeroCopy?.sent ?? 0,
       refused: () => ({ ...this.guard.refused, forged_hop: this.hopAuth.refused }),
     });
-    // The cluster's CA for https links (read here: the client and the filler are built with it).
-    const tls = config.tlsCa ? clusterTls(config.tlsCa) : undefined;
-    this.tlsAgent = tls?.agent;
+    // The cluster's CA for https links, read at start.
+    const tls = config.tlsCa ? new ClusterTls(config.tlsCa) : undefined;
+    this.clusterTls = tls;
     ({ cluster: this.cluster, client: this.client } = clusterSourceFor(
       config,
       deps.cluster,
@@ -145,6 +144,7 @@ export class Relay {
   /** Listens, learns its id and URL, joins the cluster; resolves once it serves. */
   start(): Promise<{ url: string; id: string }> {
     this.starting ??= (async () => {
+      this.clusterTls?.load();
       this.front = this.config.tlsCert ? this.tlsFront() : new PlainFront(this.frontDeps(this.zeroCopy));
       const bound = await this.front.listen(this.config.port, this.config.host);
       const port = new URL(bound).port;
@@ -209,7 +209,7 @@ export class Relay {
         clearTimeout(force);
       }
       this.agent.destroy();
-      this.tlsAgent?.destroy();
+      this.clusterTls?.destroy();
       this.cache.clear();
     })();
     return this.closing;

@@ -8,6 +8,7 @@ import {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { PREFLIGHT_HEADERS } from '../common/hls-http.ts';
 import { listenHttps } from '../common/https-server.ts';
 import type { TlsFiles } from '../common/tls-files.ts';
 import type { FastHttp } from './fast-http.ts';
@@ -78,16 +79,22 @@ export class TlsFront implements RelayFront {
     this.fast?.close(true);
   }
 
-  /** HTTP/2 streams: `/live/` here, anything else told to use HTTP/1.1. */
+  /**
+   * HTTP/2 streams: `/live/` and CORS preflights here (a browser told to use HTTP/1.1 keeps to it for the
+   * whole host), anything else told to use HTTP/1.1.
+   */
   private takeOverStreams(): void {
     // The 'request' listener made Node add its compatibility 'stream' listener: ours replaces it.
     this.server.removeAllListeners('stream');
     this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-      if (isLiveStream(headers)) serveLiveStream(stream, headers, this.deps.h2);
-      else {
-        stream.on('error', () => {});
-        stream.close(constants.NGHTTP2_HTTP_1_1_REQUIRED);
+      if (isLiveStream(headers)) {
+        serveLiveStream(stream, headers, this.deps.h2);
+        return;
       }
+      stream.on('error', () => {});
+      if (headers[':method'] === 'OPTIONS')
+        stream.respond({ ':status': 204, ...PREFLIGHT_HEADERS }, { endStream: true });
+      else stream.close(constants.NGHTTP2_HTTP_1_1_REQUIRED);
     });
   }
 

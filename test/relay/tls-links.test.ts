@@ -5,8 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
+import { join } from 'node:path';
 import test from 'ava';
-import { closeServer } from '../../common/http.ts';
+import { ClusterTls } from '../../common/ca-fetch.ts';
 import { listenHttps } from '../../common/https-server.ts';
 import { silentLogger } from '../../common/log.ts';
 import { Relay } from '../../relay/app.ts';
@@ -26,7 +27,7 @@ test('a relay trusting the cluster CA joins an https coordinator and fills from 
   const originUrl = (await listenHttps(origin, 0, '127.0.0.1')).replace('127.0.0.1', 'localhost');
   t.teardown(async () => {
     origin.closeAllConnections();
-    await closeServer(origin as never);
+    await new Promise((done) => origin.close(done));
   });
   const c = await startCoordinator({ tlsCert: ca.leaf.certFile, tlsKey: ca.leaf.keyFile });
   t.teardown(() => c.close());
@@ -68,4 +69,26 @@ test('a relay trusting the cluster CA joins an https coordinator and fills from 
   );
   t.is(got.status, 200);
   t.is(got.headers.get('content-length'), String(segment.length));
+});
+
+test('the cluster CA is the only one trusted for https links; a missing CA file fails the load', async (t) => {
+  const ca = await testCa(t);
+  const pair = { cert: await readFile(ca.leaf.certFile), key: await readFile(ca.leaf.keyFile) };
+  const server = createServer(pair, (_req, res) => res.end('ok'));
+  const url = (await listenHttps(server, 0, '127.0.0.1')).replace('127.0.0.1', 'localhost');
+  const links = new ClusterTls(ca.ca.caFile);
+  t.teardown(async () => {
+    links.destroy();
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+  });
+  links.load();
+  t.is(await (await links.fetch(`${url}/x`)).text(), 'ok');
+  await t.throwsAsync(fetch(`${url}/x`), undefined, 'the system CAs do not know the cluster CA');
+  const other = await testCa(t);
+  const strangers = new ClusterTls(other.ca.caFile);
+  strangers.load();
+  t.teardown(() => strangers.destroy());
+  await t.throwsAsync(strangers.fetch(`${url}/x`), { message: /self-signed|unable to verify|certificate/i });
+  t.throws(() => new ClusterTls(join(ca.ca.dir, 'missing.pem')).load(), { message: /missing\.pem: ENOENT/ });
 });

@@ -87,6 +87,9 @@ test('ranges, 304, HEAD and errors over HTTP/2 are the plan front ends share', a
   const unknown = await h2get(session, '/live/other/720p/1.m4s');
   t.is(unknown.headers['x-ringcast-error'], 'RC_STREAM_NOT_FOUND');
   await t.throwsAsync(h2get(session, '/metrics'), { message: /NGHTTP2_HTTP_1_1_REQUIRED/ });
+  const preflight = await h2get(session, '/live/demo/720p/1.m4s', { ':method': 'OPTIONS' });
+  t.is(preflight.status, 204);
+  t.regex(String(preflight.headers['access-control-allow-headers']), /Range/);
 });
 
 test('an answer still filling does not hold the other streams of an HTTP/2 session', async (t) => {
