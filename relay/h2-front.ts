@@ -79,7 +79,9 @@ export function serveLiveStream(
       planError: (err) => errorPlan(err, deps.context().relayId),
       answer: (p) =>
         p.kind === 'send' ? writeSend(stream, p, entry, deps) : writeError(stream, p, req.head),
-      start: (p) => stream.respond(h2Headers(p), { endStream: !p.body }),
+      start: (p) => {
+        if (!stream.destroyed) stream.respond(h2Headers(p), { endStream: !p.body });
+      },
       data: (chunk) => stream.write(chunk),
       end: () => {
         deps.served(entry.size);
