@@ -9,7 +9,7 @@ import {
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { PREFLIGHT_HEADERS } from '../common/hls-http.ts';
-import { listenHttps } from '../common/https-server.ts';
+import { HANDSHAKE_TIMEOUT_MS, listenHttps } from '../common/https-server.ts';
 import type { TlsFiles } from '../common/tls-files.ts';
 import type { FastHttp } from './fast-http.ts';
 import { type H2FrontDeps, isLiveStream, serveLiveStream } from './h2-front.ts';
@@ -36,7 +36,11 @@ export class TlsFront implements RelayFront {
   private readonly sockets = new Set<TLSSocket>();
 
   constructor(private readonly deps: TlsFrontDeps) {
-    const server = createSecureServer({ ...deps.tls.options, allowHTTP1: true });
+    const server = createSecureServer({
+      ...deps.tls.options,
+      allowHTTP1: true,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    });
     server.on('request', deps.onRequest);
     server.on('clientError', deps.onClientError);
     // Read by Node's HTTP/1.1 handling of this server (allowHTTP1), as on a plain http server.
