@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Express } from 'express';
 import { addHealthAndMetrics, controlApp, finishControlApp } from '../common/control-app.ts';
 import { closeServer, listen } from '../common/http.ts';
+import { listenHttps, partServer } from '../common/https-server.ts';
 import type { Logger } from '../common/log.ts';
 import { PlaybackGate, playbackKeysOf } from '../common/playback-gate.ts';
+import { TlsFiles } from '../common/tls-files.ts';
 import { apiRoutes } from './api-routes.ts';
 import { clientAddressKey } from './client-address.ts';
 import type { CoordinatorConfig } from './config.ts';
@@ -58,7 +60,9 @@ export class Coordinator {
   private readonly dashboard: DashboardFeed;
   private readonly balancer: ViewerBalancer;
   private readonly metrics: CoordinatorMetrics;
-  private readonly server: Server;
+  /** Made at start: with a certificate, the pair is read then (constructors do no I/O). */
+  private server: Server | undefined;
+  private tls: TlsFiles | undefined;
   private url = '';
   private starting: Promise<{ url: string }> | undefined;
   private closing: Promise<void> | undefined;
@@ -95,7 +99,6 @@ export class Coordinator {
       intervalMs: 1000,
     });
     this.state.onEvent((e) => this.onClusterEvent(e));
-    this.server = createServer(this.controlRoutes());
   }
 
   /** Connects the store, starts the sweeper and listens; resolves with the base URL. */
@@ -112,10 +115,18 @@ export class Coordinator {
       this.balancer.setRelays(this.state.ringView().relays);
       this.expiryTimer = setInterval(() => this.balancer.expire(Date.now()), 5000);
       this.expiryTimer.unref();
-      this.url = advertisedUrl(await listen(this.server, this.config.port, this.config.host));
+      this.url = advertisedUrl(await this.listen());
       return { url: this.url };
     })();
     return this.starting;
+  }
+
+  /** Plain HTTP, or HTTPS with the configured pair (common/https-server.ts). */
+  private listen(): Promise<string> {
+    const { tlsCert, tlsKey, port, host } = this.config;
+    if (tlsCert) this.tls = new TlsFiles({ certFile: tlsCert, keyFile: tlsKey, log: this.log });
+    this.server = partServer(this.controlRoutes(), this.tls);
+    return this.tls ? listenHttps(this.server, port, host) : listen(this.server, port, host);
   }
 
   /** Stops intake, ends SSE streams, closes the server and (if owned) the store. */
@@ -128,8 +139,11 @@ export class Coordinator {
       this.hub.closeAll();
       this.dashboard.close();
       this.dashboardHub.closeAll();
-      await closeServer(this.server);
-      this.server.closeAllConnections();
+      this.tls?.close();
+      if (this.server) {
+        await closeServer(this.server);
+        this.server.closeAllConnections();
+      }
       if (this.ownsStore) await this.store.close();
     })();
     return this.closing;
@@ -173,7 +187,7 @@ export class Coordinator {
 
   /** The coordinator's base URL as this request's viewer reaches it. */
   private viewerUrl(req: IncomingMessage): string {
-    return publicBaseUrl(this.config.publicUrl, req.headers.host, this.url);
+    return publicBaseUrl(this.config.publicUrl, req.headers.host, this.url, this.tls !== undefined);
   }
 
   /** Every route of the coordinator, as one table (docs/coordinator.md lists them). */

@@ -120,6 +120,12 @@ export const COORDINATOR_CONFIG = {
     check: (v: unknown) =>
       v === '' || /^rediss?:\/\/\S+$/.test(String(v)) ? undefined : 'must be empty or a redis:// URL',
   },
+  tlsCert: {
+    type: 'string',
+    default: '',
+    doc: "PEM certificate (chain) file: HTTPS instead of HTTP, re-read when it changes on disk ('' = plain HTTP)",
+  },
+  tlsKey: { type: 'string', default: '', doc: "PEM private key file of tlsCert ('' = plain HTTP)" },
   playerDir: { type: 'string', default: DEFAULT_PLAYER_DIR, doc: 'static files served under /player/' },
 } satisfies ConfigSpec;
 
@@ -144,6 +150,8 @@ export function crossCheck(config: CoordinatorConfig): string[] {
       `'eventsMaxPerAddress' must be at most eventsMaxSubscribers (${config.eventsMaxSubscribers})`,
     );
   problems.push(...playbackKeysProblems(config.playbackKeys));
+  if ((config.tlsCert === '') !== (config.tlsKey === ''))
+    problems.push("'tlsCert' and 'tlsKey' go together (--tls-cert, --tls-key)");
   return problems;
 }
 

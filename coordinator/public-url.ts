@@ -14,9 +14,14 @@ export function advertisedUrl(bound: string): string {
 /**
  * The base URL a viewer reached us by: the configured one (already checked and trimmed by the config
  * loader), else the request's Host (so a viewer on another machine gets a steering URI it can reach),
- * else the bound address.
+ * else the bound address. `tls`: the request came over HTTPS.
  */
-export function publicBaseUrl(configured: string, host: string | undefined, bound: string): string {
+export function publicBaseUrl(
+  configured: string,
+  host: string | undefined,
+  bound: string,
+  tls = false,
+): string {
   if (configured) return configured;
-  return host && HOST_RE.test(host) ? `http://${host}` : bound;
+  return host && HOST_RE.test(host) ? `${tls ? 'https' : 'http'}://${host}` : bound;
 }

@@ -1,10 +1,13 @@
-import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ClusterTls } from '../common/ca-fetch.ts';
 import { RingcastError } from '../common/errors.ts';
 import { PREFLIGHT_HEADERS, playlistCacheControl } from '../common/hls-http.ts';
-import { closeServer, listen, sendError } from '../common/http.ts';
+import { sendError } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
 import { playbackKeysOf } from '../common/playback-gate.ts';
+import { TlsFiles } from '../common/tls-files.ts';
 import { HOP_HEADER } from '../common/types.ts';
 import type { ClusterSource } from './cluster-source.ts';
 import type { RelayConfig } from './config.ts';
@@ -12,14 +15,17 @@ import { relayControlRoutes } from './control-routes.ts';
 import { type CoordinatorClient, clusterSourceFor } from './coordinator-client.ts';
 import { FastHttp, type FastRequest } from './fast-http.ts';
 import { Filler } from './filler.ts';
+import type { H2FrontDeps } from './h2-front.ts';
 import { HopAuth } from './hop-auth.ts';
 import { header } from './live-query.ts';
 import { type LiveRoute, LiveRouter } from './live-router.ts';
+import { type FrontDeps, PlainFront, type RelayFront } from './plain-front.ts';
 import { Prefetcher } from './prefetcher.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 import { RequestGuard } from './request-guard.ts';
 import { answerClientError, Responder, sendRelayError } from './responder.ts';
 import { SegmentCache } from './segment-cache.ts';
+import { TlsFront } from './tls-front.ts';
 import { agentSession, ViewerTracker } from './viewer-tracker.ts';
 import { ZeroCopy } from './zero-copy.ts';
 
@@ -38,6 +44,7 @@ type RelayState = 'new' | 'running' | 'draining' | 'closed';
 export class Relay {
   private readonly cache: SegmentCache;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly clusterTls: ClusterTls | undefined;
   private readonly metrics: RelayMetrics;
   private readonly viewers = new ViewerTracker();
   /** Who may send a hop request (ring members, by the cluster secret). */
@@ -55,8 +62,8 @@ export class Relay {
   private readonly prefetcher: Prefetcher;
   /** `/healthz`, `/metrics` and any other path outside `/live/`, on express (control-routes.ts). */
   private readonly control: (req: IncomingMessage, res: ServerResponse) => void;
-  private server: Server | undefined;
-  private fast: FastHttp | undefined;
+  /** The port: plain HTTP/1.1 (plain-front.ts) or, with a certificate, HTTPS with HTTP/2 (tls-front.ts). */
+  private front: RelayFront | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private prunes = 0;
   private state: RelayState = 'new';
@@ -85,6 +92,9 @@ export class Relay {
       zeroCopyBytes: () => this.zeroCopy?.sent ?? 0,
       refused: () => ({ ...this.guard.refused, forged_hop: this.hopAuth.refused }),
     });
+    // The cluster's CA for https links, read at start.
+    const tls = config.tlsCa ? new ClusterTls(config.tlsCa) : undefined;
+    this.clusterTls = tls;
     ({ cluster: this.cluster, client: this.client } = clusterSourceFor(
       config,
       deps.cluster,
@@ -94,6 +104,7 @@ export class Relay {
         cacheBytes: this.cache.bytes,
         bytesServedTotal: this.metrics.bytesServedTotal,
       }),
+      tls?.fetch,
     ));
     const selfId = () => this.id;
     if (config.zeroCopy) {
@@ -107,6 +118,7 @@ export class Relay {
       cluster: this.cluster,
       cache: this.cache,
       agent: this.agent,
+      clusterTls: tls,
       metrics: this.metrics,
       log: this.log,
       selfId,
@@ -133,19 +145,9 @@ export class Relay {
   /** Listens, learns its id and URL, joins the cluster; resolves once it serves. */
   start(): Promise<{ url: string; id: string }> {
     this.starting ??= (async () => {
-      // The Host check is ours (handle), so its 400 carries a code like every other error.
-      const server = createServer({ requireHostHeader: false }, (req, res) => this.handle(req, res));
-      server.keepAliveTimeout = KEEP_ALIVE_MS;
-      // What Node's parser refuses gets a JSON error with its code, as every other error does.
-      server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-        const code = answerClientError(err, socket, this.id);
-        if (code) this.guard.note('bad_head', code);
-      });
-      // A viewer that stops reading would pin its entry forever; no progress for 30 s ends it.
-      server.setTimeout(STALL_MS);
-      this.server = server;
-      if (this.config.fastPath) this.fast = this.installFastPath(server);
-      const bound = await listen(server, this.config.port, this.config.host);
+      this.clusterTls?.load();
+      this.front = this.config.tlsCert ? this.tlsFront() : new PlainFront(this.frontDeps(this.zeroCopy));
+      const bound = await this.front.listen(this.config.port, this.config.host);
       const port = new URL(bound).port;
       this.id = this.config.id || `relay-${port}`;
       this.url =
@@ -163,6 +165,18 @@ export class Relay {
       return { url: this.url, id: this.id };
     })();
     return this.starting;
+  }
+
+  /** HTTPS with HTTP/2 and HTTP/1.1 on one port; the certificate is re-read on renewal. */
+  private tlsFront(): TlsFront {
+    const tls = new TlsFiles({ certFile: this.config.tlsCert, keyFile: this.config.tlsKey, log: this.log });
+    // Plain writes behind TLS: sendfile would bypass it (the config refuses zeroCopy with TLS).
+    return new TlsFront({ ...this.frontDeps(undefined), tls, h2: this.planDeps() });
+  }
+
+  private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const code = answerClientError(err, socket, this.id);
+    if (code) this.guard.note('bad_head', code);
   }
 
   /** Tells the coordinator to send no new viewers, then keeps serving for `drainMs`. */
@@ -188,52 +202,55 @@ export class Relay {
       clearInterval(this.pruneTimer);
       this.filler.abortAll();
       await this.client?.close();
-      if (this.server) {
-        const server = this.server;
+      if (this.front) {
+        const front = this.front;
         // In-flight responses get a moment to finish; then the remaining connections are cut.
-        const force = setTimeout(() => {
-          server.closeAllConnections();
-          this.fast?.close(true);
-        }, 2000);
-        const closed = closeServer(server);
-        this.fast?.close(false);
-        await closed;
+        const force = setTimeout(() => front.destroyAll(), 2000);
+        await front.close();
         clearTimeout(force);
       }
       this.agent.destroy();
+      this.clusterTls?.destroy();
       this.cache.clear();
     })();
     return this.closing;
   }
 
-  /**
-   * Puts the raw-socket fast path (fast-http.ts) in front of Node's http: new connections go to it
-   * first and reach Node's connection handler only when they ask for something it does not answer.
-   */
-  private installFastPath(server: Server): FastHttp | undefined {
-    const listeners = server.listeners('connection');
-    if (listeners.length !== 1) {
-      this.log.warn('fast path not installed: unexpected connection listeners on the http server');
-      return undefined;
-    }
-    const nodeConnection = listeners[0] as (socket: Socket) => void;
-    const fast = new FastHttp({
+  /** How a front end reaches the relay: Node's handler, the fast path (when on), timeouts. */
+  private frontDeps(zeroCopy: ZeroCopy | undefined): FrontDeps {
+    return {
+      log: this.log,
+      onRequest: (req, res) => this.handle(req, res),
+      onClientError: (err, socket) => this.clientError(err, socket),
+      fast: this.config.fastPath ? (handOff) => this.newFastHttp(handOff, zeroCopy) : undefined,
+      keepAliveMs: KEEP_ALIVE_MS,
+      stallMs: STALL_MS,
+    };
+  }
+
+  /** What every front end that writes plans reads from the relay (fast path, HTTP/2). */
+  private planDeps(): H2FrontDeps {
+    return {
       route: (req) => (this.state === 'closed' ? undefined : this.route(req)),
       context: () => this.responder.context(),
       pin: (entry) => this.cache.pin(entry),
       unpin: (entry) => this.cache.unpin(entry),
       served: (bytes) => this.metrics.served(bytes),
+    };
+  }
+
+  /** The raw-socket fast path; `handOff` gives a connection to Node's HTTP/1.1 handler. */
+  private newFastHttp(handOff: (socket: Socket) => void, zeroCopy: ZeroCopy | undefined): FastHttp {
+    return new FastHttp({
+      ...this.planDeps(),
       handOff: (socket) => {
         this.metrics.handOffs.inc();
-        nodeConnection.call(server, socket);
+        handOff(socket);
       },
       keepAliveMs: KEEP_ALIVE_MS,
       stallMs: STALL_MS,
-      zeroCopy: this.zeroCopy,
+      zeroCopy,
     });
-    server.removeListener('connection', nodeConnection);
-    server.on('connection', (socket: Socket) => fast.attach(socket));
-    return fast;
   }
 
   /** Drops expired cache entries; every 5th run, stale viewer figures too. */

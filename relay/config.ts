@@ -66,6 +66,17 @@ export const RELAY_CONFIG = {
     default: false,
     doc: 'keep complete segments of 64 KiB or more in memfd regions and send them with sendfile (Linux; needs native/ built by scripts/setup.sh, else plain writes); off by default: with it on, LL-HLS playback stalled after a relay failover (docs/relay.md)',
   },
+  tlsCert: {
+    type: 'string',
+    default: '',
+    doc: "PEM certificate (chain) file: the port speaks HTTPS with HTTP/2 and HTTP/1.1; re-read when it changes on disk; '' = plain HTTP",
+  },
+  tlsKey: { type: 'string', default: '', doc: "PEM private key file of tlsCert; '' = plain HTTP" },
+  tlsCa: {
+    type: 'string',
+    default: '',
+    doc: "PEM file of the cluster's CA, trusted for https links to the coordinator, peers and origins ('' = the system's CAs)",
+  },
   playlistMaxAgeMs: {
     type: 'int',
     default: 500,
@@ -92,6 +103,10 @@ export function crossCheck(config: RelayConfig): string[] {
   // A blocking reload waits on the origin's hold: it may not give up before a plain request would.
   if (config.blockingTimeoutMs < config.firstByteTimeoutMs)
     problems.push(`'blockingTimeoutMs' must be at least firstByteTimeoutMs (${config.firstByteTimeoutMs})`);
+  if ((config.tlsCert === '') !== (config.tlsKey === ''))
+    problems.push("'tlsCert' and 'tlsKey' go together (--tls-cert, --tls-key)");
+  // sendfile writes to the TCP socket under TLS: bytes in the clear on an encrypted connection.
+  if (config.tlsCert !== '' && config.zeroCopy) problems.push("'zeroCopy' cannot be used with tlsCert");
   return problems;
 }
 

@@ -26,6 +26,8 @@ export interface CoordinatorClientOptions {
   /** Reconnect and re-register backoff. */
   retry?: RetryPolicy;
   requestTimeoutMs?: number;
+  /** Calls over https with the cluster's CA (common/ca-fetch.ts); absent: global fetch. */
+  fetch?: typeof fetch;
 }
 
 /** Heartbeats in a row that may report a ring version we have not seen before the events reconnect. */
@@ -159,7 +161,7 @@ export class CoordinatorClient implements ClusterSource {
       this.events = new AbortController();
       try {
         // The cluster's events (segment hashes, origin URLs) go only to holders of the secret.
-        const res = await fetch(`${this.base}/api/v1/events`, {
+        const res = await this.fetch(`${this.base}/api/v1/events`, {
           headers: { ...authHeaders(this.opts.clusterSecret), accept: 'text/event-stream' },
           signal: this.events.signal,
         });
@@ -250,12 +252,16 @@ export class CoordinatorClient implements ClusterSource {
   }
 
   private call(method: string, path: string, body?: unknown): Promise<Response> {
-    return fetch(`${this.base}${path}`, {
+    return this.fetch(`${this.base}${path}`, {
       method,
       headers: authHeaders(this.opts.clusterSecret),
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 3000),
     });
+  }
+
+  private get fetch(): typeof fetch {
+    return this.opts.fetch ?? fetch;
   }
 
   private pause(ms: number): Promise<void> {
@@ -278,6 +284,7 @@ export function clusterSourceFor(
   given: ClusterSource | undefined,
   log: Logger,
   load: () => RelayLoad,
+  fetchFn?: typeof fetch,
 ): { cluster: ClusterSource; client: CoordinatorClient | undefined } {
   if (given) return { cluster: given, client: undefined };
   // loadRelayConfig refuses this for the CLI; a program building a Relay by hand is told here.
@@ -288,6 +295,7 @@ export function clusterSourceFor(
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     log,
     load,
+    fetch: fetchFn,
   });
   return { cluster: client, client };
 }

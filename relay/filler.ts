@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Agent } from 'node:http';
+import type { ClusterTls } from '../common/ca-fetch.ts';
 import { RingcastError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { isPartFile, type LivePath } from '../common/names.ts';
@@ -33,6 +34,8 @@ export interface FillerDeps {
   cluster: ClusterSource;
   cache: SegmentCache;
   agent: Agent;
+  /** Links over https with the cluster's CA (`tlsCa`, common/ca-fetch.ts); absent: the system's CAs. */
+  clusterTls?: ClusterTls;
   metrics: RelayMetrics;
   log: Logger;
   /** This relay's id (known once bound). */
@@ -85,6 +88,7 @@ export class Filler {
     this.breaker = new OriginBreaker({
       probeAfterMs: config.originBreakerMs,
       probeTimeoutMs: config.connectTimeoutMs + config.firstByteTimeoutMs,
+      fetch: deps.clusterTls?.fetch,
       log,
     });
   }
@@ -238,7 +242,8 @@ export class Filler {
         },
       });
       const call = upstreamCall(source, req, this.deps.config, this.deps.hopToken);
-      abort = requestUpstream(call.url, { ...call, agent: this.deps.agent }, attempt);
+      const tlsAgent = this.deps.clusterTls?.agent;
+      abort = requestUpstream(call.url, { ...call, agent: this.deps.agent, tlsAgent }, attempt);
       // Callbacks never run synchronously, so the abort is registered before any can remove it.
       this.aborts.add(abort);
       if (!canGiveUp) return;

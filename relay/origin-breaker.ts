@@ -12,6 +12,8 @@ export interface OriginBreakerOptions {
   /** A probe without an answer in this long has failed. */
   probeTimeoutMs: number;
   log: Logger;
+  /** How probes are sent (the cluster's CA for https origins, common/ca-fetch.ts); absent: global fetch. */
+  fetch?: typeof fetch;
   /** The clock (tests pass their own). */
   now?: () => number;
 }
@@ -159,7 +161,7 @@ export class OriginBreaker {
     const timer = setTimeout(() => probe.abort(), this.o.probeTimeoutMs);
     this.inFlight.add(probe);
     try {
-      const res = await fetch(`${base}/healthz`, {
+      const res = await (this.o.fetch ?? fetch)(`${base}/healthz`, {
         redirect: 'manual',
         headers: { 'user-agent': 'ringcast-relay' },
         signal: probe.signal,

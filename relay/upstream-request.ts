@@ -5,6 +5,7 @@ import {
   type IncomingMessage,
   request,
 } from 'node:http';
+import { type Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { RingcastError } from '../common/errors.ts';
 
@@ -29,6 +30,8 @@ export interface UpstreamHandlers {
 /** Options of one upstream request. */
 export interface UpstreamOptions {
   agent: Agent;
+  /** For https upstreams (the cluster's CA, `tlsCa`); absent: Node's global https agent. */
+  tlsAgent?: HttpsAgent;
   headers: Record<string, string>;
   timeouts: UpstreamTimeouts;
   /** Bodies larger than this fail: a runaway upstream must not fill memory with pinned bytes. */
@@ -76,7 +79,10 @@ class UpstreamRequest {
   }
 
   private newRequest(): ClientRequest {
-    return request(this.url, { agent: this.opts.agent, headers: this.opts.headers, method: 'GET' });
+    const { headers } = this.opts;
+    if (this.url.startsWith('https:'))
+      return httpsRequest(this.url, { agent: this.opts.tlsAgent, headers, method: 'GET' });
+    return request(this.url, { agent: this.opts.agent, headers, method: 'GET' });
   }
 
   private finish(err?: RingcastError): void {
