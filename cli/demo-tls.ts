@@ -42,7 +42,8 @@ export function demoTlsArgs(part: DemoPart, tls: DemoTls | undefined, rtmpsPort:
   if (!tls) return [];
   const pair = ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile];
   if (part === 'origin') return [...pair, '--rtmps-port', String(rtmpsPort)];
-  return [...pair, '--tls-ca', tls.caFile];
+  // Relays trust the CA on their links (peers, origin, coordinator); the coordinator makes no TLS calls.
+  return part === 'relay' ? [...pair, '--tls-ca', tls.caFile] : pair;
 }
 
 /** The environment every part gets with --tls true: Node's own clients (fetch) trust the demo CA. */

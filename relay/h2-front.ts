@@ -32,10 +32,10 @@ export interface H2FrontDeps {
   served(bytes: number): void;
 }
 
-/** True for the streams this front end answers itself: GET and HEAD of `/live/` objects. */
+/** True for the streams this front end answers itself: GET and HEAD of `/live/` objects (or `/t/<token>/live/`). */
 export function isLiveStream(headers: IncomingHttpHeaders): boolean {
   const method = headers[':method'];
-  return (method === 'GET' || method === 'HEAD') && (headers[':path'] ?? '').startsWith('/live/');
+  return (method === 'GET' || method === 'HEAD') && isLivePath(headers[':path'] ?? '');
 }
 
 /**
@@ -148,3 +148,5 @@ function writeError(stream: ServerHttp2Stream, plan: ErrorPlan, head: boolean): 
   stream.respond(h2Headers(plan), { endStream: head });
   if (!head) stream.end(plan.body);
 }
+
+const isLivePath = (path: string): boolean => path.startsWith('/live/') || path.startsWith('/t/');

@@ -43,6 +43,15 @@ test('curl reads a playlist and a segment over HTTP/2; the relay advertises http
   t.is(first.headers.get('content-length'), String(s.segment.length));
   const again = await curl(s.ca.caFile, `${s.base}/live/demo/720p/1.m4s`, ['--http2', '-o', '/dev/null']);
   t.is(again.headers.get('x-ringcast-cache'), 'HIT');
+  // A token path is a /live/ object over HTTP/2 too (a public stream ignores the token: same entry).
+  const viaToken = await curl(s.ca.caFile, `${s.base}/t/k0.1.-.AAAAAAAAAAAAAAAAAAAAAA/live/demo/720p/1.m4s`, [
+    '--http2',
+    '-o',
+    '/dev/null',
+  ]);
+  t.is(viaToken.version, '2');
+  t.is(viaToken.status, 200);
+  t.is(viaToken.headers.get('x-ringcast-cache'), 'HIT');
   t.is(s.origin.count('demo/720p/1.m4s'), 1);
 });
 
