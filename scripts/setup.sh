@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Installs what Ringcast needs on a fresh Debian machine, and nothing twice.
 #   scripts/setup.sh demo   ffmpeg, the npm packages and the relay's zero-copy module (run by `npm start`)
-#   scripts/setup.sh test   also redis-server, Chromium, nginx, wrk, openssh-server (run by `npm test`)
+#   scripts/setup.sh test   also redis-server, Chromium, nginx, wrk, h2load, openssh-server (run by `npm test`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-demo}"
 
 declare -A pkg_of=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [redis-server]=redis-server [chromium]=chromium
   [nginx]=nginx [wrk]=wrk [sshd]=openssh-server [systemd-analyze]=systemd [gcc]=gcc [g++]=g++ [make]=make
-  [python3]=python3)
+  [python3]=python3 [h2load]=nghttp2-client)
 # gcc, g++ (node-gyp links with it), make and python3 build the relay's zero-copy module.
 cmds=(ffmpeg ffprobe gcc g++ make python3)
-[ "$mode" = test ] && cmds+=(redis-server chromium nginx wrk sshd systemd-analyze)
+[ "$mode" = test ] && cmds+=(redis-server chromium nginx wrk h2load sshd systemd-analyze)
 
 missing=()
 for c in "${cmds[@]}"; do

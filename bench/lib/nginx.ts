@@ -6,8 +6,33 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** nginx's config: one worker, state in `dir`, serving `root` on `port` with the cache headers a relay sends. */
-export function nginxConf(dir: string, root: string, port: number): string {
+/** What nginx needs to serve HTTPS: the pair, and a second port that also speaks HTTP/2 (ALPN h2). */
+export interface NginxTlsConf {
+  certFile: string;
+  keyFile: string;
+  h2Port: number;
+}
+
+/**
+ * nginx's config: one worker, state in `dir`, serving `root` on `port` with the cache headers a relay
+ * sends. With `tls`: HTTPS/1.1 on `port` (no http2 there, so ALPN gives http/1.1) and HTTPS with h2 on
+ * `tls.h2Port`, one certificate, a shared session cache and tickets; the cipher is left to the
+ * client's preference, as Node does, so both servers pick the same one.
+ */
+export function nginxConf(dir: string, root: string, port: number, tls?: NginxTlsConf): string {
+  const ssl = tls
+    ? `  ssl_certificate ${tls.certFile};
+  ssl_certificate_key ${tls.keyFile};
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_session_cache shared:ringcast:10m;
+  ssl_session_timeout 1h;
+  ssl_session_tickets on;
+`
+    : '';
+  const listen = tls
+    ? `listen 127.0.0.1:${port} ssl;
+    listen 127.0.0.1:${tls.h2Port} ssl http2;`
+    : `listen 127.0.0.1:${port};`;
   return `user root;
 worker_processes 1;
 daemon off;
@@ -20,8 +45,8 @@ http {
   tcp_nopush on;
   keepalive_requests 1000000;
   types { video/iso.segment m4s; application/vnd.apple.mpegurl m3u8; }
-  server {
-    listen 127.0.0.1:${port};
+${ssl}  server {
+    ${listen}
     root ${root};
     location ~ \\.m3u8$ { add_header Cache-Control "max-age=1"; }
     location / { add_header Cache-Control "public, max-age=31536000, immutable"; }
