@@ -40,6 +40,12 @@ export class TlsFront implements RelayFront {
       ...deps.tls.options,
       allowHTTP1: true,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      // nginx's http2_max_concurrent_streams; Node's default is unbounded.
+      settings: { maxConcurrentStreams: H2_MAX_STREAMS },
+      // Node counts every queued outbound byte of a session against this (default 10 MB) and resets
+      // streams past it with ENHANCE_YOUR_CALM: eleven 1 MB segments in flight on one connection were
+      // refused. The bytes are the cache's shared buffers, not copies; a full stream table of segments fits.
+      maxSessionMemory: H2_MAX_STREAMS * 1.5,
     });
     server.on('request', deps.onRequest);
     server.on('clientError', deps.onClientError);
@@ -122,3 +128,6 @@ export class TlsFront implements RelayFront {
     return fast;
   }
 }
+
+/** Concurrent streams per HTTP/2 connection, as nginx allows (http2_max_concurrent_streams). */
+const H2_MAX_STREAMS = 128;

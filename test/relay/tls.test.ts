@@ -165,3 +165,18 @@ test('tlsCert and tlsKey go together; zeroCopy is refused with TLS', (t) => {
   });
   t.is(loadRelayConfig(['--tls-cert', 'c.pem', '--tls-key', 'k.pem'], env).tlsKey, 'k.pem');
 });
+
+test('sixteen 1 MB segments at once on one HTTP/2 session are all answered whole', async (t) => {
+  const s = await tlsRelay(t);
+  const big = randomBytes(1024 * 1024);
+  s.origin.objects.set('demo/720p/3.m4s', big);
+  const session = h2session(t, s.base, s.caPem);
+  t.is((await h2get(session, '/live/demo/720p/3.m4s')).status, 200);
+  const answers = await Promise.all(
+    Array.from({ length: 16 }, () => h2get(session, '/live/demo/720p/3.m4s')),
+  );
+  for (const a of answers) {
+    t.is(a.status, 200);
+    t.is(a.body.length, big.length);
+  }
+});
