@@ -3,6 +3,7 @@
  * on, and FastHttp alone serving one complete object.
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import type { ExecutionContext } from 'ava';
 import { parseLivePath } from '../../common/names.ts';
@@ -169,15 +170,19 @@ export async function fastAlone(
     keepAliveMs: 200,
     stallMs: 1000,
   });
-  // When the server side of each connection closed (ms after it was accepted), in accept order.
+  // When the server side of each connection closed (ms after it was accepted), in accept order;
+  // `events` says 'accepted' and 'closed' (with the index) as they happen.
   const closedAfter: (number | undefined)[] = [];
+  const events = new EventEmitter();
   const server = createNetServer((socket) => {
     const i = closedAfter.push(undefined) - 1;
     const accepted = Date.now();
     socket.on('close', () => {
       closedAfter[i] = Date.now() - accepted;
+      events.emit('closed', i);
     });
     fast.attach(socket);
+    events.emit('accepted', i);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const sockets: Socket[] = [];
@@ -189,10 +194,25 @@ export async function fastAlone(
     const socket = connect((server.address() as { port: number }).port, '127.0.0.1');
     socket.on('error', () => {});
     sockets.push(socket);
+    const accepted = once(events, 'accepted');
     socket.write(req('/live/demo/720p/1.m4s'));
-    const n = closedAfter.length;
-    while (closedAfter.length === n) await new Promise((r) => setTimeout(r, 5));
+    await accepted;
     return socket;
   };
-  return { open, closedAfter, port: (server.address() as { port: number }).port };
+  /** Resolves when connection `i` has closed on the server side, or after `ms` (then still open). */
+  const closed = (i: number, ms: number) =>
+    new Promise<void>((resolve) => {
+      if (closedAfter[i] !== undefined) return resolve();
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        events.off('closed', onClosed);
+        resolve();
+      }
+      function onClosed(j: number): void {
+        if (j === i) done();
+      }
+      events.on('closed', onClosed);
+    });
+  return { open, closedAfter, closed, port: (server.address() as { port: number }).port };
 }
